@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { randomSource } from '../shared/chaos';
+import { integerSetting, loadEnv } from '../shared/env';
+import { httpRouter, route } from '../shared/lambda-http';
+import { logger } from '../shared/logger';
+import { fraudRequest } from '../shared/schemas';
+import { annotate } from '../shared/telemetry';
+import { assessFraud, type FraudRules } from './rules';
+
+const env = loadEnv({
+  FRAUD_PERCENTAGE: integerSetting(5, { min: 0, max: 100 }),
+  FRAUD_BLOCKED_USER_IDS: z.string().default('666'),
+  FRAUD_SEED: integerSetting(-1, { min: -1 }),
+});
+
+const rules: FraudRules = {
+  blockedUserIds: new Set(
+    env.FRAUD_BLOCKED_USER_IDS.split(',')
+      .map((id) => id.trim())
+      .filter(Boolean),
+  ),
+  percentage: env.FRAUD_PERCENTAGE,
+  random: randomSource(env.FRAUD_SEED >= 0 ? env.FRAUD_SEED : undefined),
+};
+
+export const handler = httpRouter({
+  'POST /fraud/check': route({
+    body: fraudRequest,
+    handle: async ({ body }) => {
+      const assessment = assessFraud(body, rules);
+      annotate({
+        'fraud.verdict': assessment.verdict,
+        'fraud.reason': assessment.reason,
+        'order.id': body.order_id,
+      });
+      const log = assessment.verdict === 'fraudulent' ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log(
+        {
+          order_id: body.order_id,
+          user_id: body.user_id,
+          verdict: assessment.verdict,
+          reason: assessment.reason,
+        },
+        assessment.verdict === 'fraudulent'
+          ? `Transaction flagged as fraudulent: order_id=${body.order_id}, user_id=${body.user_id}`
+          : `Transaction passed fraud check: order_id=${body.order_id}, user_id=${body.user_id}`,
+      );
+      return { statusCode: 200, body: { status: assessment.verdict, ...assessment } };
+    },
+  }),
+});

@@ -1,0 +1,163 @@
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DomainError, isAmbiguousFailure } from '../shared/errors';
+import { logger } from '../shared/logger';
+import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
+import type { ReservationRequest } from '../shared/schemas';
+import type { ServiceClient } from '../shared/service-client';
+import { annotate, withSpan } from '../shared/telemetry';
+import type { Allocation } from '../warehouse/service';
+
+export interface ReservedLine {
+  item_id: string;
+  quantity: number;
+}
+
+export interface InventoryTables {
+  inventory: string;
+  reservations: string;
+}
+
+export interface InventoryReservation {
+  status: 'reserved';
+  items: Array<ReservedLine & { availability?: number }>;
+  allocations: Allocation[];
+}
+
+export class InventoryService {
+  private readonly ledger: ReservationLedger<ReservedLine>;
+
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: InventoryTables,
+    private readonly warehouse: Pick<ServiceClient, 'post'>,
+  ) {
+    this.ledger = new ReservationLedger(db, tables.reservations);
+  }
+
+  /**
+   * Reserves every item in the inventory table, then asks the warehouse to reserve the same. If the
+   * warehouse refuses or fails, this function's own reservation is released before answering.
+   */
+  async reserve(request: ReservationRequest): Promise<InventoryReservation> {
+    const lines = request.items.map(({ item_id, quantity }) => ({ item_id, quantity }));
+    const outcome = await this.ledger.reserve(
+      request.order_id,
+      lines,
+      lines.map((line) => this.take(line)),
+    );
+    if (outcome.kind === 'released')
+      throw new DomainError('conflict', `Order ${request.order_id} was already cancelled`);
+    if (outcome.kind === 'stock_rejected') {
+      const line = lines[outcome.index] as ReservedLine;
+      const available = outcome.current?.availability?.N;
+      annotate({ 'inventory.item_id': line.item_id, 'inventory.requested_quantity': line.quantity });
+      if (available === undefined) throw new DomainError('not_found', `Unknown item ${line.item_id}`);
+      throw new DomainError(
+        'out_of_stock',
+        `Insufficient stock for ${line.item_id}: ${available} available, ${line.quantity} requested`,
+      );
+    }
+
+    let allocations: Allocation[];
+    try {
+      ({ allocations } = await this.warehouse.post<{ allocations: Allocation[] }>(
+        '/warehouse/reserve',
+        request,
+      ));
+    } catch (error) {
+      await this.compensate(request.order_id, isAmbiguousFailure(error));
+      throw error;
+    }
+
+    const availability = await this.availabilityOf(lines.map((line) => line.item_id));
+    const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id) }));
+    annotate({
+      'inventory.item_id': items.map((item) => item.item_id).join(','),
+      'inventory.requested_quantity': items.reduce((sum, item) => sum + item.quantity, 0),
+      ...(items.length === 1 && items[0]?.availability !== undefined
+        ? { 'inventory.availability': items[0].availability }
+        : {}),
+    });
+    for (const item of items) {
+      logger.info(
+        item,
+        `the availability in the inventory db is ${item.availability} after reserving ${item.quantity} of ${item.item_id}`,
+      );
+    }
+    return { status: 'reserved', items, allocations };
+  }
+
+  /** Releases this order's inventory and warehouse reservations; safe to call any number of times. */
+  async release(orderId: string): Promise<ReservedLine[]> {
+    const released = await this.releaseOwn(orderId);
+    await this.warehouse.post('/warehouse/release', { order_id: orderId }, { purpose: 'compensation' });
+    return released;
+  }
+
+  private async compensate(orderId: string, warehouseOutcomeUnknown: boolean): Promise<void> {
+    await this.releaseOwn(orderId);
+    if (!warehouseOutcomeUnknown) return;
+    try {
+      await this.warehouse.post('/warehouse/release', { order_id: orderId }, { purpose: 'compensation' });
+    } catch (error) {
+      // The order function's own compensation calls /inventory/release, which retries this.
+      logger.warn(
+        { err: error },
+        `compensation: warehouse release for order ${orderId} failed; the caller retries`,
+      );
+    }
+  }
+
+  private releaseOwn(orderId: string): Promise<ReservedLine[]> {
+    return withSpan('inventory.release', { 'order.id': orderId }, async (span) => {
+      const released = await this.ledger.release(orderId, (lines) =>
+        lines.map((line) => this.giveBack(line)),
+      );
+      span.setAttribute(
+        'inventory.released_quantity',
+        released.reduce((sum, line) => sum + line.quantity, 0),
+      );
+      logger.info({ released }, `compensation: released inventory reservation of order ${orderId}`);
+      return released;
+    });
+  }
+
+  private async availabilityOf(itemIds: string[]): Promise<Map<string, number>> {
+    const result = await this.db.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.tables.inventory]: { Keys: itemIds.map((item_id) => ({ item_id })), ConsistentRead: true },
+        },
+      }),
+    );
+    const rows = (result.Responses?.[this.tables.inventory] ?? []) as Array<{
+      item_id: string;
+      availability: number;
+    }>;
+    return new Map(rows.map((row) => [row.item_id, row.availability]));
+  }
+
+  private take({ item_id, quantity }: ReservedLine): StockWrite {
+    return {
+      Update: {
+        TableName: this.tables.inventory,
+        Key: { item_id },
+        UpdateExpression: 'SET availability = availability - :q, updated_at = :now',
+        ConditionExpression: 'attribute_exists(item_id) AND availability >= :q',
+        ExpressionAttributeValues: { ':q': quantity, ':now': new Date().toISOString() },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  private giveBack({ item_id, quantity }: ReservedLine): StockWrite {
+    return {
+      Update: {
+        TableName: this.tables.inventory,
+        Key: { item_id },
+        UpdateExpression: 'ADD availability :q SET updated_at = :now',
+        ExpressionAttributeValues: { ':q': quantity, ':now': new Date().toISOString() },
+      },
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DomainError } from '../shared/errors';
+import { currentInvocation, remainingMs } from '../shared/invocation';
+import { logger } from '../shared/logger';
+import type { OrderRequest } from '../shared/schemas';
+import type { ServiceClient } from '../shared/service-client';
+import { annotate, withSpan } from '../shared/telemetry';
+import type { OrderRecord, OrderStore } from './repository';
+
+export interface OrderDependencies {
+  store: OrderStore;
+  inventory: Pick<ServiceClient, 'post'>;
+  payment: Pick<ServiceClient, 'post'>;
+}
+
+export interface CreatedOrder {
+  order_id: string;
+  authorization_id: string;
+}
+
+/** Release attempts during compensation; each is idempotent, so retrying is always safe. */
+const RELEASE_ATTEMPTS = 5;
+
+/**
+ * The order saga: record the order, reserve stock (inventory, which reserves in the warehouse), authorize
+ * payment (which consults fraud), record the outcome. Any failure after the reservation was attempted
+ * releases it before the order is marked FAILED.
+ */
+export async function createOrder(request: OrderRequest, deps: OrderDependencies): Promise<CreatedOrder> {
+  const orderId = randomUUID();
+  const invocation = currentInvocation();
+  if (invocation) invocation.orderId = orderId;
+  annotate({
+    'order.id': orderId,
+    'order.user_id': request.user_id,
+    'order.amount': request.amount,
+    'order.payment_method': request.payment_method,
+    'order.item_count': request.items.length,
+  });
+  const now = new Date().toISOString();
+  await deps.store.create({
+    order_id: orderId,
+    status: 'PENDING',
+    user_id: request.user_id,
+    items: request.items,
+    amount: request.amount,
+    payment_method: request.payment_method,
+    shipping_address: request.shipping_address,
+    card_last4: request.card?.number.slice(-4),
+    trace_id: invocation?.traceId ?? '',
+    created_at: now,
+    updated_at: now,
+  });
+  logger.info({ items: request.items }, `order ${orderId} recorded as PENDING`);
+
+  try {
+    await deps.inventory.post('/inventory/check', { order_id: orderId, items: request.items });
+    await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
+    const { authorization_id } = await deps.payment.post<{ authorization_id: string }>('/payment/authorize', {
+      order_id: orderId,
+      user_id: request.user_id,
+      amount: request.amount,
+      payment_method: request.payment_method,
+      ...(request.card ? { card_last4: request.card.number.slice(-4) } : {}),
+    });
+    await deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', { authorization_id });
+    annotate({ 'order.status': 'success' });
+    logger.info(`order ${orderId} completed`);
+    return { order_id: orderId, authorization_id };
+  } catch (error) {
+    const failure =
+      error instanceof DomainError ? error : new DomainError('internal', 'The order could not be completed');
+    const compensated = await compensate(orderId, failure, deps);
+    await deps.store
+      .transition(orderId, ['PENDING', 'RESERVED'], 'FAILED', {
+        failure_category: failure.category,
+        failure_reason: failure.message,
+        compensated,
+      })
+      .catch((storeError) => logger.error({ err: storeError }, `could not mark order ${orderId} FAILED`));
+    annotate({ 'order.status': 'failed', 'order.failure_category': failure.category });
+    throw error;
+  }
+}
+
+async function compensate(orderId: string, failure: DomainError, deps: OrderDependencies): Promise<boolean> {
+  return withSpan(
+    'order.compensate',
+    { 'order.id': orderId, 'order.failure_category': failure.category },
+    async (span) => {
+      logger.warn({ reason: failure.message }, `compensation: releasing reservations of order ${orderId}`);
+      for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
+        try {
+          await deps.inventory.post('/inventory/release', { order_id: orderId }, { purpose: 'compensation' });
+          span.setAttributes({ 'order.compensation.attempts': attempt, 'order.compensated': true });
+          return true;
+        } catch (error) {
+          logger.warn(
+            { err: error, attempt },
+            `compensation: release attempt ${attempt} for order ${orderId} failed`,
+          );
+          if (remainingMs() < 500) break;
+          await sleep(50 * attempt);
+        }
+      }
+      span.setAttributes({ 'order.compensated': false });
+      logger.error(`compensation: reservations of order ${orderId} could not be released`);
+      return false;
+    },
+  );
+}
+
+export type OrderView = Omit<OrderRecord, 'shipping_address' | 'card_last4'>;
+
+export async function findOrder(orderId: string, store: OrderStore): Promise<OrderView> {
+  const record = await store.get(orderId);
+  if (!record) throw new DomainError('not_found', `Order ${orderId} not found`);
+  annotate({ 'order.id': orderId });
+  const { shipping_address: _address, card_last4: _card, ...view } = record;
+  return view;
+}

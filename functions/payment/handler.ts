@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { integerSetting, loadEnv } from '../shared/env';
+import { httpRouter, route } from '../shared/lambda-http';
+import { paymentRequest } from '../shared/schemas';
+import { createServiceClient } from '../shared/service-client';
+import { annotate } from '../shared/telemetry';
+import type { PaymentRules } from './rules';
+import { authorizePayment } from './service';
+
+const env = loadEnv({
+  PAYMENT_LIMIT: integerSetting(5_000, { min: 1 }),
+  PAYMENT_DECLINED_CARD_SUFFIX: z
+    .string()
+    .regex(/^\d{4}$/)
+    .default('0002'),
+});
+const rules: PaymentRules = {
+  limit: env.PAYMENT_LIMIT,
+  declinedCardSuffix: env.PAYMENT_DECLINED_CARD_SUFFIX,
+};
+const fraud = createServiceClient('fraud-service');
+
+export const handler = httpRouter({
+  'POST /payment/authorize': route({
+    body: paymentRequest,
+    handle: async ({ body }) => {
+      annotate({
+        'order.id': body.order_id,
+        'payment.amount': body.amount,
+        'payment.method': body.payment_method,
+      });
+      return { statusCode: 200, body: { ...(await authorizePayment(body, rules, fraud)) } };
+    },
+  }),
+});

@@ -1,0 +1,157 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/** A stock write inside a reservation transaction, in DocumentClient form. */
+export type StockWrite = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
+>[number];
+
+export interface ReservationRecord<Line> {
+  order_id: string;
+  status: 'RESERVED' | 'RELEASED';
+  lines: Line[];
+  created_at: string;
+  released_at?: string;
+}
+
+export type ReserveOutcome<Line> =
+  | { kind: 'reserved'; lines: Line[] }
+  /** A retry of a reservation that already happened: same lines, nothing written. */
+  | { kind: 'already_reserved'; lines: Line[] }
+  /** The order was released (or tombstoned) before this reservation arrived: it must not happen. */
+  | { kind: 'released' }
+  /** Stock write `index` failed its condition; `current` is the stock item, absent if it does not exist. */
+  | { kind: 'stock_rejected'; index: number; current?: Record<string, { N?: string; S?: string }> };
+
+const MAX_CONFLICT_RETRIES = 8;
+
+/**
+ * Reservations of stock for an order, kept next to the stock they hold. A reservation and its stock
+ * changes commit in one transaction, guarded by conditions, never read-modify-write. Release is safe to
+ * repeat and may arrive first: a release with nothing to release leaves a tombstone, so that a slow
+ * reservation landing afterwards is refused instead of holding stock no one will give back.
+ */
+export class ReservationLedger<Line> {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async reserve(orderId: string, lines: Line[], stockWrites: StockWrite[]): Promise<ReserveOutcome<Line>> {
+    const record: ReservationRecord<Line> = {
+      order_id: orderId,
+      status: 'RESERVED',
+      lines,
+      created_at: new Date().toISOString(),
+    };
+    const recordIndex = stockWrites.length;
+    try {
+      await this.transact([
+        ...stockWrites,
+        {
+          Put: { TableName: this.table, Item: record, ConditionExpression: 'attribute_not_exists(order_id)' },
+        },
+      ]);
+      return { kind: 'reserved', lines };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (!reasons) throw error;
+      if (reasons[recordIndex]?.Code === 'ConditionalCheckFailed') {
+        const existing = await this.get(orderId);
+        if (existing?.status === 'RESERVED') return { kind: 'already_reserved', lines: existing.lines };
+        return { kind: 'released' };
+      }
+      const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+      if (index < 0) throw error;
+      return { kind: 'stock_rejected', index, current: reasons[index]?.Item };
+    }
+  }
+
+  /** Gives the stock back once. Returns the lines released, or none when there was nothing (left) to release. */
+  async release(orderId: string, restock: (lines: Line[]) => StockWrite[]): Promise<Line[]> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const existing = await this.get(orderId);
+      if (existing?.status === 'RELEASED') return [];
+      if (!existing) {
+        const tombstoned = await this.putTombstone(orderId);
+        if (tombstoned) return [];
+        continue; // a reservation landed in between: release it
+      }
+      try {
+        await this.transact([
+          {
+            Update: {
+              TableName: this.table,
+              Key: { order_id: orderId },
+              UpdateExpression: 'SET #status = :released, released_at = :now',
+              ConditionExpression: '#status = :reserved',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':released': 'RELEASED', ':reserved': 'RESERVED', ':now': now() },
+            },
+          },
+          ...restock(existing.lines),
+        ]);
+        return existing.lines;
+      } catch (error) {
+        if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') return []; // released concurrently
+        throw error;
+      }
+    }
+    throw new Error(`release of ${orderId} kept racing`);
+  }
+
+  async get(orderId: string): Promise<ReservationRecord<Line> | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { order_id: orderId }, ConsistentRead: true }),
+    );
+    return result.Item as ReservationRecord<Line> | undefined;
+  }
+
+  private async putTombstone(orderId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { order_id: orderId, status: 'RELEASED', lines: [], created_at: now(), released_at: now() },
+          ConditionExpression: 'attribute_not_exists(order_id)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  /** Transactions touching a hot item conflict under load; those are retried with jitter, nothing else is. */
+  private async transact(items: StockWrite[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        const conflict =
+          (error as Error).name === 'TransactionConflictException' ||
+          (cancellationReasons(error)?.some((reason) => reason.Code === 'TransactionConflict') ?? false);
+        if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
+        await sleep(Math.random() * 10 * 2 ** Math.min(attempt, 5));
+      }
+    }
+  }
+}
+
+type CancellationReason = { Code?: string; Item?: Record<string, { N?: string; S?: string }> };
+
+function cancellationReasons(error: unknown): CancellationReason[] | undefined {
+  if ((error as Error)?.name !== 'TransactionCanceledException') return undefined;
+  return (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

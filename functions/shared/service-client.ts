@@ -1,0 +1,150 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
+import { z } from 'zod';
+import { booleanFlag, integerSetting, loadEnv } from './env';
+import { DomainError, isErrorCategory } from './errors';
+import { remainingMs } from './invocation';
+import { logger } from './logger';
+import { fallbackTraceparent } from './telemetry';
+
+const clientEnv = loadEnv({
+  /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */
+  SERVICES_BASE_URL: z.url().default('http://localhost:4000'),
+  /** Upper bound for one call between functions; the caller's remaining time usually decides first. */
+  DOWNSTREAM_TIMEOUT_MS: integerSetting(8_000, { min: 50 }),
+  /** Time a caller keeps back from a forward call, so it can still compensate and answer. */
+  COMPENSATION_RESERVE_MS: integerSetting(1_000, { min: 0 }),
+  /** Sign calls with SigV4 for API Gateway's IAM authorization (set when deployed). */
+  SIGN_REQUESTS: booleanFlag(false),
+});
+
+/** One pool of kept-alive connections per Lambda instance, shared by every call it makes. */
+const agents = {
+  httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+export interface CallOptions {
+  /** Compensation calls may use the reserve that forward calls leave untouched. */
+  purpose?: 'forward' | 'compensation';
+}
+
+export class ServiceClient {
+  constructor(
+    private readonly serviceName: string,
+    private readonly http: AxiosInstance,
+  ) {}
+
+  async post<T>(path: string, body: unknown, options: CallOptions = {}): Promise<T> {
+    return this.request<T>('POST', path, body, options);
+  }
+
+  async get<T>(path: string, options: CallOptions = {}): Promise<T> {
+    return this.request<T>('GET', path, undefined, options);
+  }
+
+  private async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    options: CallOptions,
+  ): Promise<T> {
+    const reserve = options.purpose === 'compensation' ? 100 : clientEnv.COMPENSATION_RESERVE_MS;
+    const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
+    if (timeout <= 0) {
+      throw new DomainError('downstream_timeout', `No time left to call ${this.serviceName}`);
+    }
+    const traceparent = fallbackTraceparent();
+    logger.info({ target: this.serviceName, method, path }, `calling ${this.serviceName} ${method} ${path}`);
+    try {
+      const response = await this.http.request<T>({
+        method,
+        url: path,
+        data: body,
+        timeout,
+        headers: traceparent ? { traceparent } : undefined,
+      });
+      return response.data;
+    } catch (error) {
+      throw this.toDomainError(error);
+    }
+  }
+
+  /**
+   * A downstream's own categorised failure travels up unchanged (a 409 stays a 409); anything else
+   * becomes 502 or 504 with a message that names the service and nothing internal.
+   */
+  private toDomainError(error: unknown): DomainError {
+    if (!isAxiosError(error)) return new DomainError('downstream_failure', `${this.serviceName} call failed`);
+    if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
+      return new DomainError('downstream_timeout', `${this.serviceName} did not answer in time`);
+    }
+    const status = error.response?.status;
+    const body = error.response?.data as
+      | { category?: unknown; message?: unknown; errors?: unknown }
+      | undefined;
+    if (status === 504)
+      return new DomainError('downstream_timeout', `${this.serviceName} did not answer in time`);
+    if (
+      status !== undefined &&
+      status < 500 &&
+      isErrorCategory(body?.category) &&
+      typeof body?.message === 'string'
+    ) {
+      return new DomainError(
+        body.category,
+        body.message,
+        Array.isArray(body.errors) ? body.errors : undefined,
+      );
+    }
+    if (
+      status === 502 &&
+      (body?.category === 'downstream_failure' || body?.category === 'downstream_timeout') &&
+      typeof body.message === 'string'
+    ) {
+      return new DomainError(body.category, body.message);
+    }
+    return new DomainError('downstream_failure', `${this.serviceName} failed`);
+  }
+}
+
+export function createServiceClient(serviceName: string): ServiceClient {
+  const instance = axios.create({
+    baseURL: clientEnv.SERVICES_BASE_URL,
+    ...agents,
+    headers: { 'content-type': 'application/json' },
+    // Redirects between our own functions would be a misconfiguration, never something to follow.
+    maxRedirects: 0,
+  });
+  if (clientEnv.SIGN_REQUESTS) instance.interceptors.request.use(signRequest);
+  return new ServiceClient(serviceName, instance);
+}
+
+/** SigV4 signing for API Gateway's AWS_IAM authorization; loaded only when deployed with signing on. */
+async function signRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
+  const [{ SignatureV4 }, { Sha256 }, { defaultProvider }] = await Promise.all([
+    import('@smithy/signature-v4'),
+    import('@aws-crypto/sha256-js'),
+    import('@aws-sdk/credential-provider-node'),
+  ]);
+  const url = new URL(config.url ?? '', config.baseURL);
+  const body = config.data === undefined ? undefined : JSON.stringify(config.data);
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: defaultProvider(),
+    sha256: Sha256,
+  });
+  const signed = await signer.sign({
+    method: (config.method ?? 'GET').toUpperCase(),
+    protocol: url.protocol,
+    hostname: url.hostname,
+    path: url.pathname,
+    headers: { host: url.host, 'content-type': 'application/json' },
+    body,
+  });
+  for (const [name, value] of Object.entries(signed.headers)) config.headers.set(name, value);
+  config.data = body;
+  return config;
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { commonEnv } from './env';
+import { currentInvocation } from './invocation';
+
+/**
+ * Helpers over the OpenTelemetry API. With the SDK off they fall back to no-op spans, so business code
+ * never checks whether tracing is on.
+ */
+const tracer = trace.getTracer(commonEnv.OTEL_SERVICE_NAME);
+
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+export function activeTraceId(): string | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+}
+
+/**
+ * The id that ties a response and its log lines to a trace: the active span's, else the caller's
+ * `traceparent`, else a fresh one (tracing disabled and no caller context).
+ */
+export function resolveTraceId(headers: Record<string, string | undefined>): string {
+  const fromSpan = activeTraceId();
+  if (fromSpan) return fromSpan;
+  const match = TRACEPARENT.exec(headers.traceparent ?? '');
+  if (match?.[1] && match[1] !== '0'.repeat(32)) return match[1];
+  return randomBytes(16).toString('hex');
+}
+
+/** A `traceparent` to send downstream when no span is active, so logs still correlate with tracing off. */
+export function fallbackTraceparent(): string | undefined {
+  if (activeTraceId()) return undefined;
+  const invocation = currentInvocation();
+  return invocation ? `00-${invocation.traceId}-${randomBytes(8).toString('hex')}-00` : undefined;
+}
+
+/** Business facts on the function's SERVER span (the span that is active when the handler runs). */
+export function annotate(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+/** Runs `fn` inside an INTERNAL span; an exception marks the span as an error and is rethrown. */
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : 'error',
+      });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * Preloaded (`--require`) into every Lambda instance before its handler loads, so that the Lambda
+ * instrumentation can wrap the handler's export. It does nothing outside a Lambda runtime (no `_HANDLER`,
+ * e.g. the serverless CLI's own process) and nothing when OTEL_SDK_DISABLED=true.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
+import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+
+/** Taken when the instance starts, so `faas.coldstart` is right however long serverless-offline has run. */
+const instanceStartTime = Date.now();
+
+/**
+ * Wraps the OTLP exporter so that a trace backend that is down produces one warning, and one line
+ * when it is back, instead of silence (the SDK's default) or a line per batch.
+ */
+export class WarnOnceExporter implements SpanExporter {
+  private failing = false;
+
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly endpoint: string,
+    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {}
+
+  export(spans: ReadableSpan[], resultCallback: Parameters<SpanExporter['export']>[1]): void {
+    this.inner.export(spans, (result) => {
+      const ok = result.code === ExportResultCode.SUCCESS;
+      if (ok === this.failing) {
+        this.failing = !ok;
+        this.write(
+          JSON.stringify({
+            level: ok ? 'info' : 'warn',
+            time: new Date().toISOString(),
+            service_name: process.env.OTEL_SERVICE_NAME,
+            msg: ok
+              ? `trace export to ${this.endpoint} recovered`
+              : `trace export to ${this.endpoint} is failing; spans are dropped until it recovers`,
+          }),
+        );
+      }
+      resultCallback(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+/** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
+function recordHttpOutcome(span: Span, { err, res }: { err?: unknown; res?: { statusCode?: number } }): void {
+  const status = res?.statusCode;
+  if (typeof status === 'number') {
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
+  } else if (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+}
+
+/**
+ * serverless-offline sets LAMBDA_TASK_ROOT to /var/task, which does not exist locally; the Lambda
+ * instrumentation resolves the handler file from it and would silently wrap nothing.
+ */
+function fixTaskRootOffline(): void {
+  const handler = process.env._HANDLER ?? '';
+  const moduleFile = `${handler.slice(0, handler.lastIndexOf('.'))}.js`;
+  const taskRoot = process.env.LAMBDA_TASK_ROOT ?? '';
+  if (taskRoot && existsSync(path.resolve(taskRoot, moduleFile))) return;
+  process.env.LAMBDA_TASK_ROOT = path.resolve(__dirname, '..', '..', '..');
+}
+
+function numberFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function startTracing(): void {
+  const offline = process.env.IS_OFFLINE === 'true';
+  if (offline) fixTaskRootOffline();
+  // Traces only: the SDK would otherwise also start OTLP metric and log exporters.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
+
+  const baseEndpoint = (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(
+    /\/$/,
+    '',
+  );
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${baseEndpoint}/v1/traces`;
+  const exporter = new WarnOnceExporter(new OTLPTraceExporter(), endpoint);
+
+  const lambdaInstrumentation = new AwsLambdaInstrumentation({
+    lambdaStartTime: instanceStartTime,
+    requestHook: (span, { event }) => {
+      span.setAttributes({
+        'faas.trigger': 'http',
+        ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
+        ...(event?.resource ? { 'http.route': event.resource } : {}),
+        ...(event?.path ? { 'url.path': event.path } : {}),
+      });
+    },
+    responseHook: (span, info) => recordHttpOutcome(span, info),
+  });
+
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      'service.namespace': 'orders',
+      'deployment.environment.name': process.env.STAGE ?? 'local',
+    }),
+    // Only the environment detector: it honours OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+    resourceDetectors: [envDetector],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        // The processor no longer reads OTEL_BSP_*; honour the two that matter here.
+        scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY', 1_000),
+        // Bounds memory when the backend is down: spans beyond this are dropped, not queued.
+        maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE', 2_048),
+      }),
+    ],
+    instrumentations: [
+      lambdaInstrumentation,
+      new HttpInstrumentation({
+        // Inbound HTTP is the Lambda instrumentation's job; only calls between functions matter here.
+        disableIncomingRequestInstrumentation: true,
+      }),
+      new AwsInstrumentation({
+        // One DynamoDB span per operation, not a second one for the HTTP request underneath.
+        suppressInternalInstrumentation: true,
+        // Tempo's service graph draws an uninstrumented database from a peer attribute.
+        preRequestHook: (span, request) => {
+          if (request.request.serviceName === 'DynamoDB') {
+            span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
+          }
+        },
+      }),
+    ],
+  });
+  sdk.start();
+
+  // Deployed, the sandbox freezes once the handler returns, so spans are flushed before it does. Offline,
+  // the process lives on and the batch processor exports in the background: a response never waits.
+  if (!offline) lambdaInstrumentation.setTracerProvider(trace.getTracerProvider());
+}
+
+if (process.env._HANDLER && process.env.OTEL_SDK_DISABLED !== 'true') {
+  startTracing();
+}

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { documentClient } from '../shared/dynamodb';
+import { loadEnv } from '../shared/env';
+import { httpRouter, route } from '../shared/lambda-http';
+import { releaseRequest, reservationRequest } from '../shared/schemas';
+import { annotate } from '../shared/telemetry';
+import { WarehouseService } from './service';
+
+const env = loadEnv({
+  WAREHOUSE_STOCK_TABLE: z.string().min(1),
+  WAREHOUSE_RESERVATIONS_TABLE: z.string().min(1),
+});
+const warehouse = new WarehouseService(documentClient, {
+  stock: env.WAREHOUSE_STOCK_TABLE,
+  reservations: env.WAREHOUSE_RESERVATIONS_TABLE,
+});
+
+export const handler = httpRouter({
+  'POST /warehouse/reserve': route({
+    body: reservationRequest,
+    handle: async ({ body }) => {
+      annotate({ 'order.id': body.order_id });
+      const allocations = await warehouse.reserve(body);
+      return { statusCode: 200, body: { status: 'reserved', allocations } };
+    },
+  }),
+  'POST /warehouse/release': route({
+    body: releaseRequest,
+    handle: async ({ body }) => {
+      annotate({ 'order.id': body.order_id });
+      const released = await warehouse.release(body.order_id);
+      return {
+        statusCode: 200,
+        body: { status: released.length > 0 ? 'released' : 'nothing_to_release', released },
+      };
+    },
+  }),
+});

@@ -1,0 +1,258 @@
+'use strict';
+/**
+ * Makes `serverless offline start` behave like Lambda for this project, however it is started
+ * (`npm start`, or the literal `npx serverless offline start`):
+ *
+ * - Tracing: each serverless-offline worker thread (one Lambda instance) is started with
+ *   `--require dist/functions/shared/tracing.js`, so the OpenTelemetry Lambda instrumentation can wrap the
+ *   handler before it loads. NODE_OPTIONS does not reach worker threads; this does.
+ * - Instances: serverless-offline starts a new worker for every concurrent request. This caps the workers
+ *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts.
+ * - Timeouts: after a Lambda timeout, serverless-offline terminates the worker but keeps offering the
+ *   dead instance, so every later call to it times out too. A timed-out instance is retired instead.
+ * - Data: the DynamoDB tables in `resources` are created in DynamoDB Local and seeded from `custom.seed`,
+ *   idempotently, before the API starts.
+ * - Build: `dist/` is compiled from the TypeScript sources when it is missing (and always before packaging).
+ */
+const { execFileSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const workerThreads = require('node:worker_threads');
+const { syncBuiltinESMExports } = require('node:module');
+
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'tracing.js');
+const DEFAULT_DYNAMODB_ENDPOINT = 'http://localhost:8000';
+
+class LocalRuntimePlugin {
+  constructor(serverless, _options, { log } = {}) {
+    this.serverless = serverless;
+    this.log = log ?? console;
+    this.hooks = {
+      'before:offline:start:init': () => this.prepareOffline(),
+      'before:offline:start': () => this.prepareOffline(),
+      'before:package:createDeploymentArtifacts': () => build(),
+    };
+  }
+
+  async prepareOffline() {
+    if (this.prepared) return;
+    this.prepared = true;
+    if (!existsSync(TRACING_PRELOAD)) build();
+    process.env.AWS_ENDPOINT_URL_DYNAMODB ??= DEFAULT_DYNAMODB_ENDPOINT;
+    preloadTracingIntoWorkers();
+    const settings = this.serverless.service.custom?.localRuntime ?? {};
+    await patchLambdaPool(Number(settings.maxInstancesPerFunction) || 4);
+    await ensureTables({
+      endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+      region: this.serverless.service.provider.region,
+      resources: this.serverless.service.resources,
+      seed: this.serverless.service.custom?.seed ?? {},
+      log: (message) => this.log.notice?.(message) ?? console.log(message),
+    });
+  }
+}
+
+function build() {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT], {
+    stdio: 'inherit',
+  });
+}
+
+function preloadTracingIntoWorkers() {
+  const OriginalWorker = workerThreads.Worker;
+  if (OriginalWorker.isLambdaWorker) return;
+  class LambdaWorker extends OriginalWorker {
+    static isLambdaWorker = true;
+    constructor(filename, options = {}) {
+      const isLambdaInstance = String(filename).endsWith(
+        path.join('worker-thread-runner', 'workerThreadHelper.js'),
+      );
+      super(
+        filename,
+        isLambdaInstance
+          ? {
+              ...options,
+              execArgv: [...(options.execArgv ?? process.execArgv), '--require', TRACING_PRELOAD],
+            }
+          : options,
+      );
+    }
+  }
+  workerThreads.Worker = LambdaWorker;
+  // serverless-offline imports Worker as an ES module binding; this makes the binding see the subclass.
+  syncBuiltinESMExports();
+}
+
+async function importOfflineModule(relativePath) {
+  // The package's exports hide its internals; its main entry (src/index.cjs) shows where they are.
+  const offlineRoot = path.resolve(path.dirname(require.resolve('serverless-offline')), '..');
+  return import(pathToFileURL(path.join(offlineRoot, 'src', relativePath)).href);
+}
+
+async function patchLambdaPool(maxInstances) {
+  const { default: LambdaFunction } = await importOfflineModule('lambda/LambdaFunction.js');
+  const { default: LambdaFunctionPool } = await importOfflineModule('lambda/LambdaFunctionPool.js');
+  if (LambdaFunctionPool.prototype.get.isCapped) return;
+
+  const retired = new WeakSet();
+  const instancesByKey = new Map();
+  const waitersByKey = new Map();
+
+  const statusGetter = Object.getOwnPropertyDescriptor(LambdaFunction.prototype, 'status').get;
+  Object.defineProperty(LambdaFunction.prototype, 'status', {
+    configurable: true,
+    get() {
+      return retired.has(this) ? 'RETIRED' : statusGetter.call(this);
+    },
+  });
+
+  const wakeOne = (functionKey) => {
+    const next = waitersByKey.get(functionKey)?.shift();
+    if (next) next();
+  };
+
+  const originalRun = LambdaFunction.prototype.runHandler;
+  LambdaFunction.prototype.runHandler = async function runHandler() {
+    try {
+      return await originalRun.call(this);
+    } catch (error) {
+      if (error?.name === 'LambdaTimeoutError' || /Lambda timeout/.test(String(error?.message))) {
+        retired.add(this);
+        instancesByKey.get(this.functionKeyForPool)?.delete(this);
+      }
+      throw error;
+    } finally {
+      wakeOne(this.functionKeyForPool);
+    }
+  };
+
+  const originalCleanup = LambdaFunction.prototype.cleanup;
+  LambdaFunction.prototype.cleanup = function cleanup() {
+    retired.add(this);
+    instancesByKey.get(this.functionKeyForPool)?.delete(this);
+    return originalCleanup.call(this);
+  };
+
+  const originalGet = LambdaFunctionPool.prototype.get;
+  function get(functionKey, functionDefinition) {
+    const instances = instancesByKey.get(functionKey) ?? new Set();
+    instancesByKey.set(functionKey, instances);
+    const hasIdle = [...instances].some((instance) => instance.status === 'IDLE');
+    if (hasIdle || instances.size < maxInstances) {
+      const instance = originalGet.call(this, functionKey, functionDefinition);
+      instance.functionKeyForPool = functionKey;
+      instances.add(instance);
+      return instance;
+    }
+    return queuedInvocation(() => get.call(this, functionKey, functionDefinition), functionKey);
+  }
+  get.isCapped = true;
+  LambdaFunctionPool.prototype.get = get;
+
+  /** Stands in for an instance until one is free; serverless-offline only calls these three methods. */
+  function queuedInvocation(acquire, functionKey) {
+    let event;
+    let clientContext;
+    return {
+      setEvent(value) {
+        event = value;
+      },
+      setClientContext(value) {
+        clientContext = value;
+      },
+      async runHandler() {
+        await new Promise((resolve) => {
+          const waiters = waitersByKey.get(functionKey) ?? [];
+          waitersByKey.set(functionKey, waiters);
+          waiters.push(resolve);
+        });
+        const instance = acquire();
+        if (clientContext !== undefined) instance.setClientContext(clientContext);
+        instance.setEvent(event);
+        return instance.runHandler();
+      },
+    };
+  }
+}
+
+/** Creates the project's DynamoDB tables from their CloudFormation definitions and seeds them once. */
+async function ensureTables({ endpoint, region, resources, seed, log }) {
+  const { DynamoDBClient, CreateTableCommand, ListTablesCommand } = require('@aws-sdk/client-dynamodb');
+  const { DynamoDBDocumentClient, PutCommand } = require('@aws-sdk/lib-dynamodb');
+  const client = new DynamoDBClient({
+    endpoint,
+    region: region ?? 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  const documents = DynamoDBDocumentClient.from(client);
+  try {
+    const existing = new Set(await listTables(client, ListTablesCommand, endpoint));
+    const tables = tableDefinitions(resources);
+    for (const [logicalId, table] of tables) {
+      if (!existing.has(table.TableName)) {
+        await client.send(
+          new CreateTableCommand({
+            TableName: table.TableName,
+            KeySchema: table.KeySchema,
+            AttributeDefinitions: table.AttributeDefinitions,
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
+        log(`created table ${table.TableName}`);
+      }
+      const key = table.KeySchema.map((element) => element.AttributeName);
+      for (const item of seed[logicalId] ?? []) {
+        try {
+          await documents.send(
+            new PutCommand({
+              TableName: table.TableName,
+              Item: item,
+              ConditionExpression: `attribute_not_exists(${key[0]})`,
+            }),
+          );
+        } catch (error) {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        }
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+function tableDefinitions(resources) {
+  const blocks = Array.isArray(resources) ? resources : [resources ?? {}];
+  const definitions = [];
+  for (const block of blocks) {
+    for (const [logicalId, resource] of Object.entries(block?.Resources ?? {})) {
+      if (resource.Type === 'AWS::DynamoDB::Table') definitions.push([logicalId, resource.Properties]);
+    }
+  }
+  return definitions;
+}
+
+async function listTables(client, ListTablesCommand, endpoint) {
+  try {
+    const names = [];
+    let start;
+    do {
+      const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+      names.push(...(page.TableNames ?? []));
+      start = page.LastEvaluatedTableName;
+    } while (start);
+    return names;
+  } catch (error) {
+    throw new Error(
+      `DynamoDB is not reachable at ${endpoint} (${error.code ?? error.name}). ` +
+        'Start it with `npm start` (which runs DynamoDB Local on Java 17+), or `docker compose up -d dynamodb-local`, ' +
+        'or point AWS_ENDPOINT_URL_DYNAMODB at a running one.',
+    );
+  }
+}
+
+module.exports = LocalRuntimePlugin;
+module.exports.ensureTables = ensureTables;
+module.exports.tableDefinitions = tableDefinitions;
