@@ -19,8 +19,8 @@ export interface CreatedOrder {
   authorization_id: string;
 }
 
-/** Release attempts during compensation; each is idempotent, so retrying is always safe. */
-const RELEASE_ATTEMPTS = 5;
+/** Compensation keeps retrying the (idempotent) release while this much time is left before the deadline. */
+const COMPENSATION_FLOOR_MS = 300;
 
 /**
  * The order saga: record the order, reserve stock (inventory, which reserves in the warehouse), authorize
@@ -90,7 +90,7 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
     { 'order.id': orderId, 'order.failure_category': failure.category },
     async (span) => {
       logger.warn({ reason: failure.message }, `compensation: releasing reservations of order ${orderId}`);
-      for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
+      for (let attempt = 1; remainingMs() > COMPENSATION_FLOOR_MS; attempt++) {
         try {
           await deps.inventory.post('/inventory/release', { order_id: orderId }, { purpose: 'compensation' });
           span.setAttributes({ 'order.compensation.attempts': attempt, 'order.compensated': true });
@@ -100,8 +100,7 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
             { err: error, attempt },
             `compensation: release attempt ${attempt} for order ${orderId} failed`,
           );
-          if (remainingMs() < 500) break;
-          await sleep(50 * attempt);
+          await sleep(Math.min(25 * attempt, 250));
         }
       }
       span.setAttributes({ 'order.compensated': false });
@@ -111,12 +110,15 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
   );
 }
 
-export type OrderView = Omit<OrderRecord, 'shipping_address' | 'card_last4'>;
+/** The stored record as callers see it: no address or card digits, and the creating trace as `order_trace_id`. */
+export type OrderView = Omit<OrderRecord, 'shipping_address' | 'card_last4' | 'trace_id'> & {
+  order_trace_id: string;
+};
 
 export async function findOrder(orderId: string, store: OrderStore): Promise<OrderView> {
   const record = await store.get(orderId);
   if (!record) throw new DomainError('not_found', `Order ${orderId} not found`);
   annotate({ 'order.id': orderId });
-  const { shipping_address: _address, card_last4: _card, ...view } = record;
-  return view;
+  const { shipping_address: _address, card_last4: _card, trace_id, ...view } = record;
+  return { ...view, order_trace_id: trace_id };
 }

@@ -1,0 +1,380 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ApiResponse, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+
+const TRACE_ID = /^[\da-f]{32}$/;
+
+/** Runs `tasks` with at most `limit` in flight. */
+async function pool<T>(count: number, limit: number, task: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await task(index);
+      }
+    }),
+  );
+  return results;
+}
+
+function countBy<T>(values: T[]): Map<T, number> {
+  const counts = new Map<T, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
+}
+
+describe('correctness under concurrency and bad input', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack?.stop());
+
+  it('race: 200 concurrent orders for 50 units sell exactly 50', async () => {
+    await stack.setStock('race', 50, { 'Warehouse-A': 30, 'Warehouse-B': 40 });
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        stack.post('/api/order', { ...SEED_PAYLOAD, items: [{ item_id: 'race', quantity: 1 }] }),
+      ),
+    );
+    const statuses = countBy(responses.map((response) => response.status));
+    assert.deepEqual(Object.fromEntries(statuses), { 201: 50, 409: 150 });
+    for (const response of responses.filter((r) => r.status === 409)) {
+      assert.equal(response.body.category, 'out_of_stock');
+    }
+    const stock = await stack.stock();
+    assert.equal(stock.inventory.race, 0);
+    const reserved = (await stack.scan('warehouseReservations'))
+      .filter((record) => record.status === 'RESERVED')
+      .flatMap((record) => record.lines as Array<{ item_id: string; quantity: number }>)
+      .filter((line) => line.item_id === 'race')
+      .reduce((sum, line) => sum + line.quantity, 0);
+    assert.equal(reserved, 50);
+    assert.equal(
+      70 - (stock.warehouse['race@Warehouse-A'] ?? 0) - (stock.warehouse['race@Warehouse-B'] ?? 0),
+      50,
+    );
+  });
+
+  it('idempotency: 20 concurrent requests with one key make one order and one reservation', async () => {
+    await stack.setStock('idem', 100, { 'Warehouse-A': 100 });
+    const payload = { ...SEED_PAYLOAD, user_id: 'idem-user', items: [{ item_id: 'idem', quantity: 3 }] };
+    const key = `key-${Date.now()}`;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => stack.post('/api/order', payload, { 'Idempotency-Key': key })),
+    );
+    assert.deepEqual(
+      responses.map((response) => response.status),
+      Array(20).fill(201),
+    );
+    const orderIds = new Set(responses.map((response) => response.body.order_id));
+    assert.equal(orderIds.size, 1, 'every retry returns the same order');
+    assert.equal(new Set(responses.map((response) => response.body.message)).size, 1);
+    const orders = (await stack.scan('orders')).filter((order) => order.user_id === 'idem-user');
+    assert.equal(orders.length, 1);
+    const stock = await stack.stock();
+    assert.equal(stock.inventory.idem, 97);
+    assert.equal(stock.warehouse['idem@Warehouse-A'], 97);
+
+    const later = await stack.post('/api/order', payload, { 'Idempotency-Key': key });
+    assert.equal(later.status, 201);
+    assert.equal(later.body.order_id, [...orderIds][0]);
+
+    const reused = await stack.post(
+      '/api/order',
+      { ...payload, amount: '50.00' },
+      { 'Idempotency-Key': key },
+    );
+    assert.equal(reused.status, 422);
+    assert.equal(reused.body.category, 'idempotency_conflict');
+    assert.match(String(reused.body.trace_id), TRACE_ID);
+    assert.equal((await stack.stock()).inventory.idem, 97);
+  });
+
+  it('bad input: each of 30 malformed requests gets its 4xx JSON error with a trace id, and nothing is written', async () => {
+    const valid = SEED_PAYLOAD;
+    const json = 'application/json';
+    const cases: Array<{
+      name: string;
+      body: unknown;
+      status: number;
+      field?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+    }> = [
+      { name: 'malformed JSON', body: '{"user_id": ', status: 400 },
+      { name: 'JSON that is not an object', body: '[1,2]', status: 400 },
+      { name: 'empty body', body: '', status: 400 },
+      { name: 'missing user_id', body: { ...valid, user_id: undefined }, status: 400, field: 'user_id' },
+      { name: 'missing items', body: { ...valid, items: undefined }, status: 400, field: 'items' },
+      { name: 'missing amount', body: { ...valid, amount: undefined }, status: 400, field: 'amount' },
+      {
+        name: 'missing payment_method',
+        body: { ...valid, payment_method: undefined },
+        status: 400,
+        field: 'payment_method',
+      },
+      {
+        name: 'missing shipping_address',
+        body: { ...valid, shipping_address: undefined },
+        status: 400,
+        field: 'shipping_address',
+      },
+      { name: 'unknown top-level field', body: { ...valid, discount: 10 }, status: 400, field: 'body' },
+      {
+        name: 'unknown item field',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1, price: 1 }] },
+        status: 400,
+        field: 'items.0',
+      },
+      {
+        name: 'user_id of the wrong type',
+        body: { ...valid, user_id: { id: 1 } },
+        status: 400,
+        field: 'user_id',
+      },
+      { name: 'items not an array', body: { ...valid, items: 'sku001' }, status: 400, field: 'items' },
+      {
+        name: 'quantity zero',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: 0 }] },
+        status: 400,
+        field: 'items.0.quantity',
+      },
+      {
+        name: 'quantity negative',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: -2 }] },
+        status: 400,
+        field: 'items.0.quantity',
+      },
+      {
+        name: 'quantity fractional',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1.5 }] },
+        status: 400,
+        field: 'items.0.quantity',
+      },
+      {
+        name: 'quantity above the maximum',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1001 }] },
+        status: 400,
+        field: 'items.0.quantity',
+      },
+      {
+        name: 'quantity as a string',
+        body: { ...valid, items: [{ item_id: 'sku001', quantity: '1' }] },
+        status: 400,
+        field: 'items.0.quantity',
+      },
+      { name: 'negative amount', body: { ...valid, amount: -5 }, status: 400, field: 'amount' },
+      { name: 'zero amount', body: { ...valid, amount: 0 }, status: 400, field: 'amount' },
+      { name: 'non-numeric amount', body: { ...valid, amount: 'forty' }, status: 400, field: 'amount' },
+      { name: 'absurd amount', body: { ...valid, amount: 1e12 }, status: 400, field: 'amount' },
+      {
+        name: 'amount with three decimals',
+        body: { ...valid, amount: '1.999' },
+        status: 400,
+        field: 'amount',
+      },
+      {
+        name: 'unknown payment method',
+        body: { ...valid, payment_method: 'bitcoin' },
+        status: 400,
+        field: 'payment_method',
+      },
+      { name: 'empty items', body: { ...valid, items: [] }, status: 400, field: 'items' },
+      {
+        name: 'oversized items',
+        body: {
+          ...valid,
+          items: Array.from({ length: 26 }, (_, i) => ({ item_id: `sku${i}`, quantity: 1 })),
+        },
+        status: 400,
+        field: 'items',
+      },
+      {
+        name: 'repeated item',
+        body: {
+          ...valid,
+          items: [
+            { item_id: 'sku001', quantity: 1 },
+            { item_id: 'sku001', quantity: 1 },
+          ],
+        },
+        status: 400,
+        field: 'items',
+      },
+      {
+        name: 'item id with odd characters',
+        body: { ...valid, items: [{ item_id: '../etc', quantity: 1 }] },
+        status: 400,
+        field: 'items.0.item_id',
+      },
+      {
+        name: 'card number with letters',
+        body: { ...valid, card: { number: '4111abcd', expiry: '12/30' } },
+        status: 400,
+        field: 'card.number',
+      },
+      { name: 'oversized body', body: { ...valid, shipping_address: 'x'.repeat(20_000) }, status: 413 },
+      { name: 'wrong content type', body: JSON.stringify(valid), status: 415, contentType: 'text/plain' },
+      {
+        name: 'idempotency key too long',
+        body: valid,
+        status: 400,
+        field: 'idempotency-key',
+        headers: { 'Idempotency-Key': 'k'.repeat(200) },
+      },
+    ];
+    assert.ok(cases.length >= 25);
+    const stockBefore = await stack.stock();
+    const ordersBefore = (await stack.scan('orders')).length;
+    const idempotencyBefore = (await stack.scan('idempotency')).length;
+    for (const testCase of cases) {
+      const response: ApiResponse = await stack.post('/api/order', testCase.body, {
+        'content-type': testCase.contentType ?? json,
+        ...testCase.headers,
+      });
+      assert.equal(response.status, testCase.status, `${testCase.name}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.status, 'failure', testCase.name);
+      assert.equal(typeof response.body.message, 'string', testCase.name);
+      assert.match(String(response.body.trace_id), TRACE_ID, testCase.name);
+      assert.doesNotMatch(
+        JSON.stringify(response.body),
+        /at .*\.js:\d+|Exception|localhost|127\.0\.0\.1/,
+        testCase.name,
+      );
+      if (testCase.field) {
+        const fields = (response.body.errors as Array<{ field: string }>).map((error) => error.field);
+        assert.ok(
+          fields.includes(testCase.field),
+          `${testCase.name}: expected ${testCase.field} in ${fields}`,
+        );
+      }
+    }
+    const badPath = await stack.get('/api/order/../../etc');
+    assert.ok(badPath.status >= 400 && badPath.status < 500);
+    assert.deepEqual(await stack.stock(), stockBefore);
+    assert.equal((await stack.scan('orders')).length, ordersBefore, 'no order was written');
+    assert.equal(
+      (await stack.scan('idempotency')).length,
+      idempotencyBefore,
+      'no idempotency record was written',
+    );
+  });
+});
+
+describe('conservation of stock under chaos', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      env: { CHAOS: 'inventory:failure=0.1;warehouse:failure=0.1;payment:failure=0.1', CHAOS_SEED: '7' },
+    });
+  });
+  after(() => stack?.stop());
+
+  it('300 mixed orders: stock now + units sold = initial stock, for every sku and location', async () => {
+    await stack.setStock('cons1', 400, { 'Warehouse-A': 150, 'Warehouse-B': 300 });
+    await stack.setStock('cons2', 100, { 'Warehouse-A': 60 });
+    const initial = await stack.stock();
+    const payloads = Array.from({ length: 300 }, (_, index) => {
+      const items = [{ item_id: 'cons1', quantity: 1 + (index % 3) }];
+      if (index % 4 === 0) items.push({ item_id: 'cons2', quantity: 2 });
+      const variant = index % 10;
+      if (variant === 1) return { ...SEED_PAYLOAD, items, user_id: '666' }; // fraud
+      if (variant === 2) return { ...SEED_PAYLOAD, items, amount: 7000 }; // declined
+      if (variant === 3)
+        return { ...SEED_PAYLOAD, items: [...items, { item_id: 'no-such-sku', quantity: 1 }] };
+      return { ...SEED_PAYLOAD, items };
+    });
+    const responses = await pool(payloads.length, 8, (index) => stack.post('/api/order', payloads[index]));
+    const statuses = countBy(responses.map((response) => response.status));
+    for (const status of statuses.keys())
+      assert.ok([201, 402, 403, 404, 409, 502, 504].includes(status), `status ${status}`);
+    assert.ok(
+      (statuses.get(201) ?? 0) > 50,
+      `enough orders succeeded: ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
+    assert.ok((statuses.get(502) ?? 0) > 0, 'chaos produced downstream failures');
+
+    const completed = (await stack.scan('orders')).filter((order) => order.status === 'COMPLETED');
+    const succeeded = new Set(responses.filter((r) => r.status === 201).map((r) => r.body.order_id));
+    assert.deepEqual(new Set(completed.map((order) => order.order_id)), succeeded);
+
+    const sold = new Map<string, number>();
+    for (const order of completed) {
+      for (const item of order.items as Array<{ item_id: string; quantity: number }>) {
+        sold.set(item.item_id, (sold.get(item.item_id) ?? 0) + item.quantity);
+      }
+    }
+    const now = await stack.stock();
+    for (const sku of ['cons1', 'cons2']) {
+      assert.equal(
+        (now.inventory[sku] ?? 0) + (sold.get(sku) ?? 0),
+        initial.inventory[sku],
+        `inventory ${sku}`,
+      );
+    }
+    const soldAt = new Map<string, number>();
+    const reservations = await stack.scan('warehouseReservations');
+    for (const reservation of reservations.filter((r) => succeeded.has(r.order_id))) {
+      assert.equal(reservation.status, 'RESERVED');
+      for (const line of reservation.lines as Array<{
+        item_id: string;
+        location: string;
+        quantity: number;
+      }>) {
+        const key = `${line.item_id}@${line.location}`;
+        soldAt.set(key, (soldAt.get(key) ?? 0) + line.quantity);
+      }
+    }
+    for (const key of Object.keys(initial.warehouse).filter((k) => k.startsWith('cons'))) {
+      assert.equal(
+        (now.warehouse[key] ?? 0) + (soldAt.get(key) ?? 0),
+        initial.warehouse[key],
+        `warehouse ${key}`,
+      );
+    }
+    const stillHeld = reservations.filter((r) => r.status === 'RESERVED' && !succeeded.has(r.order_id));
+    assert.deepEqual(stillHeld, [], 'no failed order holds a warehouse reservation');
+  });
+});
+
+describe('dead downstream', () => {
+  it('fraud hanging: the order fails with 504 in bounded time and stock is restored', async () => {
+    const stack = await startStack({ env: { CHAOS: 'fraud:latency=30000' } });
+    try {
+      const before = await stack.stock();
+      const started = Date.now();
+      const response = await stack.post('/api/order', SEED_PAYLOAD);
+      const elapsed = Date.now() - started;
+      assert.equal(response.status, 504, JSON.stringify(response.body));
+      assert.equal(response.body.category, 'downstream_timeout');
+      assert.match(String(response.body.trace_id), TRACE_ID);
+      assert.ok(elapsed < 12_000, `answered in ${elapsed} ms, within the gateway's 12 s`);
+      assert.deepEqual(await stack.stock(), before);
+      const [order] = (await stack.scan('orders')).filter((o) => o.status === 'FAILED');
+      assert.equal(order?.failure_category, 'downstream_timeout');
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('fraud failing: the order fails with 502 and stock is restored', async () => {
+    const stack = await startStack({ env: { CHAOS: 'fraud:failure=1' } });
+    try {
+      const before = await stack.stock();
+      const response = await stack.post('/api/order', SEED_PAYLOAD);
+      assert.equal(response.status, 502, JSON.stringify(response.body));
+      assert.deepEqual(response.body, {
+        status: 'failure',
+        message: 'fraud-service failed',
+        category: 'downstream_failure',
+        trace_id: response.body.trace_id,
+      });
+      assert.deepEqual(await stack.stock(), before);
+    } finally {
+      await stack.stop();
+    }
+  });
+});

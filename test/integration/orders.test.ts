@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+
+const TRACE_ID = /^[\da-f]{32}$/;
+const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
+
+describe('orders through all six functions on serverless-offline', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack?.stop());
+
+  it('creates the seed order, answers 201 with the trace id, and reads it back', async () => {
+    const response = await stack.post('/api/order', SEED_PAYLOAD);
+    assert.equal(response.status, 201);
+    assert.match(String(response.headers.get('content-type')), /^application\/json/);
+    const orderId = String(response.body.order_id);
+    assert.match(orderId, UUID);
+    assert.deepEqual(response.body, {
+      status: 'success',
+      message: `Order ${orderId} created and payment authorized`,
+      order_id: orderId,
+      trace_id: response.body.trace_id,
+    });
+    assert.match(String(response.body.trace_id), TRACE_ID);
+    assert.equal(response.headers.get('x-trace-id'), response.body.trace_id);
+    assert.equal(response.headers.get('location'), `/api/order/${orderId}`);
+
+    const read = await stack.get(`/api/order/${orderId}`);
+    assert.equal(read.status, 200);
+    assert.equal(read.body.order_id, orderId);
+    assert.equal(read.body.status, 'COMPLETED');
+    assert.equal(read.body.user_id, '123');
+    assert.equal(read.body.amount, 49.99);
+    assert.deepEqual(read.body.items, [{ item_id: 'sku001', quantity: 1 }]);
+    assert.equal(
+      read.body.order_trace_id,
+      response.body.trace_id,
+      'the read links to the trace that created it',
+    );
+    assert.equal(read.body.shipping_address, undefined, 'the address is not echoed back');
+
+    const stock = await stack.stock();
+    assert.equal(stock.inventory.sku001, 999);
+    assert.equal(stock.warehouse['sku001@Warehouse-A'], 999);
+  });
+
+  it('answers 404 for an unknown sku and writes no stock', async () => {
+    const before = await stack.stock();
+    const response = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      items: [{ item_id: 'sku404', quantity: 1 }],
+    });
+    assert.equal(response.status, 404);
+    assert.deepEqual(response.body, {
+      status: 'failure',
+      message: 'Unknown item sku404',
+      category: 'not_found',
+      trace_id: response.body.trace_id,
+    });
+    assert.match(String(response.body.trace_id), TRACE_ID);
+    assert.deepEqual(await stack.stock(), before);
+  });
+
+  it('answers 409 for insufficient stock and reserves nothing of a multi-item order', async () => {
+    const before = await stack.stock();
+    const response = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      items: [
+        { item_id: 'sku001', quantity: 2 },
+        { item_id: 'sku002', quantity: 31 },
+      ],
+    });
+    assert.equal(response.status, 409);
+    assert.equal(response.body.category, 'out_of_stock');
+    assert.equal(response.body.message, 'Insufficient stock for sku002: 30 available, 31 requested');
+    assert.deepEqual(await stack.stock(), before);
+  });
+
+  it('answers 409 when the warehouse cannot supply what inventory reserved, and gives inventory back', async () => {
+    await stack.setStock('sku003', 10, { 'Warehouse-A': 2 });
+    const response = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      items: [{ item_id: 'sku003', quantity: 5 }],
+    });
+    assert.equal(response.status, 409);
+    assert.equal(response.body.category, 'out_of_stock');
+    assert.match(String(response.body.message), /warehouse stock for sku003/);
+    const stock = await stack.stock();
+    assert.equal(stock.inventory.sku003, 10);
+    assert.equal(stock.warehouse['sku003@Warehouse-A'], 2);
+  });
+
+  it('answers 403 for fraud, records the order as FAILED, and releases its stock', async () => {
+    const before = await stack.stock();
+    const response = await stack.post('/api/order', { ...SEED_PAYLOAD, user_id: '666' });
+    assert.equal(response.status, 403);
+    assert.equal(response.body.category, 'fraud_detected');
+    assert.equal(response.body.message, 'Payment rejected: the transaction was flagged as fraudulent');
+    assert.deepEqual(await stack.stock(), before);
+    const orders = await stack.scan('orders');
+    const failed = orders.find((order) => order.user_id === '666');
+    assert.equal(failed?.status, 'FAILED');
+    assert.equal(failed?.failure_category, 'fraud_detected');
+    assert.equal(failed?.compensated, true);
+  });
+
+  it('answers 402 for a declined payment (over the limit, or a declined card) and releases its stock', async () => {
+    const before = await stack.stock();
+    const overLimit = await stack.post('/api/order', { ...SEED_PAYLOAD, amount: 5000.01 });
+    assert.equal(overLimit.status, 402);
+    assert.equal(overLimit.body.category, 'payment_declined');
+    assert.equal(overLimit.body.message, 'Payment declined: amount exceeds the limit of 5000');
+    const declinedCard = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      card: { number: '4000000000000002', expiry: '12/30' },
+    });
+    assert.equal(declinedCard.status, 402);
+    assert.equal(declinedCard.body.message, 'Payment declined by the card issuer');
+    assert.deepEqual(await stack.stock(), before);
+  });
+
+  it('answers 404 for an order that does not exist', async () => {
+    const response = await stack.get('/api/order/00000000-0000-4000-8000-000000000000');
+    assert.equal(response.status, 404);
+    assert.deepEqual(response.body, {
+      status: 'failure',
+      message: 'Order 00000000-0000-4000-8000-000000000000 not found',
+      category: 'not_found',
+      trace_id: response.body.trace_id,
+    });
+  });
+});

@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A decoded OTLP span: what Tempo would store. */
+export interface ReceivedSpan {
+  serviceName: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** OTLP SpanKind: 1 internal, 2 server, 3 client. */
+  kind: number;
+  statusCode: number;
+  attributes: Record<string, unknown>;
+  resource: Record<string, unknown>;
+}
+
+/** A Loki entry: its stream's labels and the line. */
+export interface ReceivedLogLine {
+  labels: Record<string, string>;
+  timestampNs: string;
+  line: string;
+}
+
+export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
+
+type OtlpValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+  arrayValue?: { values?: OtlpValue[] };
+};
+
+function decodeValue(value: OtlpValue): unknown {
+  if ('stringValue' in value) return value.stringValue;
+  if ('intValue' in value) return Number(value.intValue);
+  if ('boolValue' in value) return value.boolValue;
+  if ('doubleValue' in value) return value.doubleValue;
+  if (value.arrayValue) return (value.arrayValue.values ?? []).map(decodeValue);
+  return undefined;
+}
+
+function decodeAttributes(
+  attributes: Array<{ key: string; value: OtlpValue }> = [],
+): Record<string, unknown> {
+  return Object.fromEntries(attributes.map(({ key, value }) => [key, decodeValue(value)]));
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+abstract class Receiver {
+  private server?: Server;
+  port = 0;
+  requests = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  protected abstract accept(path: string, body: string, contentType: string): boolean;
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer(async (request, response) => {
+      const body = await readBody(request);
+      this.requests++;
+      const ok = this.accept(request.url ?? '', body, request.headers['content-type'] ?? '');
+      response.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** Receives OTLP/HTTP JSON trace exports, as Tempo's receiver on :4318 would. */
+export class OtlpReceiver extends Receiver {
+  readonly spans: ReceivedSpan[] = [];
+
+  protected accept(path: string, body: string, contentType: string): boolean {
+    if (path !== '/v1/traces' || !contentType.includes('json')) return false;
+    const payload = JSON.parse(body) as {
+      resourceSpans?: Array<{
+        resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
+        scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }>;
+      }>;
+    };
+    for (const resourceSpans of payload.resourceSpans ?? []) {
+      const resource = decodeAttributes(resourceSpans.resource?.attributes);
+      for (const scope of resourceSpans.scopeSpans ?? []) {
+        for (const span of scope.spans ?? []) {
+          this.spans.push({
+            serviceName: String(resource['service.name']),
+            traceId: String(span.traceId),
+            spanId: String(span.spanId),
+            parentSpanId: String(span.parentSpanId ?? ''),
+            name: String(span.name),
+            kind: Number(span.kind),
+            statusCode: Number((span.status as { code?: number } | undefined)?.code ?? 0),
+            attributes: decodeAttributes(span.attributes as Array<{ key: string; value: OtlpValue }>),
+            resource,
+          });
+        }
+      }
+    }
+    return true;
+  }
+
+  trace(traceId: string): ReceivedSpan[] {
+    return this.spans.filter((span) => span.traceId === traceId);
+  }
+}
+
+/** Receives Loki push API JSON, as Loki's /loki/api/v1/push would. */
+export class LokiReceiver extends Receiver {
+  readonly lines: ReceivedLogLine[] = [];
+
+  protected accept(path: string, body: string): boolean {
+    if (path !== '/loki/api/v1/push') return false;
+    const payload = JSON.parse(body) as {
+      streams: Array<{ stream: Record<string, string>; values: Array<[string, string]> }>;
+    };
+    for (const { stream, values } of payload.streams) {
+      for (const [timestampNs, line] of values) this.lines.push({ labels: stream, timestampNs, line });
+    }
+    return true;
+  }
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => T | undefined,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,168 @@
+import { createServer } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
+import { type Offline, startOffline } from '../../scripts/offline';
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export const TABLES = {
+  inventory: 'orders-local-inventory',
+  inventoryReservations: 'orders-local-inventory-reservations',
+  warehouseStock: 'orders-local-warehouse-stock',
+  warehouseReservations: 'orders-local-warehouse-reservations',
+  orders: 'orders-local-orders',
+  idempotency: 'orders-local-idempotency',
+} as const;
+
+export const SEED_PAYLOAD = {
+  user_id: '123',
+  items: [{ item_id: 'sku001', quantity: 1 }],
+  amount: '49.99',
+  payment_method: 'credit_card',
+  shipping_address: '10 Main Street, CA',
+};
+
+export interface StackOptions {
+  /** Environment for serverless offline (and so for the functions). */
+  env?: NodeJS.ProcessEnv;
+  /** Reuse a running DynamoDB Local instead of starting one. */
+  dynamo?: DynamoDbLocal;
+}
+
+export interface Stack {
+  url: string;
+  offline: Offline;
+  dynamo: DynamoDbLocal;
+  db: DynamoDBDocumentClient;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  get(path: string): Promise<ApiResponse>;
+  stock(): Promise<StockSnapshot>;
+  setStock(itemId: string, inventory: number, warehouse: Record<string, number>): Promise<void>;
+  scan(table: keyof typeof TABLES): Promise<Record<string, unknown>[]>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export interface StockSnapshot {
+  inventory: Record<string, number>;
+  /** "sku001@Warehouse-A" → available quantity. */
+  warehouse: Record<string, number>;
+}
+
+/** DynamoDB Local (in memory) plus `serverless offline start` on free loopback ports. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dynamo = options.dynamo ?? (await startDynamoDbLocal({ port: await freePort(), inMemory: true }));
+  const httpPort = await freePort();
+  const offline = await startOffline({
+    env: {
+      HTTP_PORT: String(httpPort),
+      OFFLINE_LAMBDA_PORT: String(await freePort()),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      FRAUD_PERCENTAGE: '0',
+      LOKI_URL: '',
+      OTEL_SDK_DISABLED: 'true',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      ...options.env,
+    },
+  });
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: localCredentials(),
+  });
+  const db = DynamoDBDocumentClient.from(client);
+  const url = offline.url;
+
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = { unparsed: text };
+    }
+    return { status: response.status, headers: response.headers, body: parsed };
+  };
+
+  const scan = async (table: keyof typeof TABLES) => {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new ScanCommand({ TableName: TABLES[table], ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  };
+
+  return {
+    url,
+    offline,
+    dynamo,
+    db,
+    post: (path, body, headers) => call('POST', path, body, headers),
+    get: (path) => call('GET', path),
+    scan,
+    async stock() {
+      const inventory = Object.fromEntries(
+        (await scan('inventory')).map((row) => [String(row.item_id), Number(row.availability)]),
+      );
+      const warehouse = Object.fromEntries(
+        (await scan('warehouseStock')).map((row) => [
+          `${row.item_id}@${row.location}`,
+          Number(row.available_quantity),
+        ]),
+      );
+      return { inventory, warehouse };
+    },
+    async setStock(itemId, inventory, warehouse) {
+      await db.send(
+        new PutCommand({ TableName: TABLES.inventory, Item: { item_id: itemId, availability: inventory } }),
+      );
+      for (const [location, quantity] of Object.entries(warehouse)) {
+        await db.send(
+          new PutCommand({
+            TableName: TABLES.warehouseStock,
+            Item: { item_id: itemId, location, available_quantity: quantity, reserved_quantity: 0 },
+          }),
+        );
+      }
+    },
+    async stop() {
+      await offline.stop();
+      client.destroy();
+      if (!options.dynamo) await dynamo.stop();
+    },
+  };
+}
+
+export async function getItem(
+  db: DynamoDBDocumentClient,
+  table: keyof typeof TABLES,
+  key: Record<string, unknown>,
+) {
+  return (await db.send(new GetCommand({ TableName: TABLES[table], Key: key, ConsistentRead: true }))).Item;
+}
