@@ -52,7 +52,8 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     created_at: now,
     updated_at: now,
   });
-  logger.info({ items: request.items }, `order ${orderId} recorded as PENDING`);
+  // The logger redacts the card and the address; the rest of the order is what an operator needs.
+  logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
 
   try {
     await deps.inventory.post('/inventory/check', { order_id: orderId, items: request.items });

@@ -71,6 +71,16 @@ function recordHttpOutcome(span: Span, { err, res }: { err?: unknown; res?: { st
   }
 }
 
+/** The instrumentation names the tables of most operations, but not those inside a transaction. */
+function tablesOfTransaction(commandInput: Record<string, unknown> | undefined): string[] {
+  const items = commandInput?.TransactItems;
+  if (!Array.isArray(items)) return [];
+  const tables = items.flatMap((item: Record<string, { TableName?: string } | undefined>) =>
+    Object.values(item).map((operation) => operation?.TableName),
+  );
+  return [...new Set(tables.filter((name): name is string => typeof name === 'string'))].sort();
+}
+
 /**
  * serverless-offline sets LAMBDA_TASK_ROOT to /var/task, which does not exist locally; the Lambda
  * instrumentation resolves the handler file from it and would silently wrap nothing.
@@ -141,10 +151,11 @@ function startTracing(): void {
         // One DynamoDB span per operation, not a second one for the HTTP request underneath.
         suppressInternalInstrumentation: true,
         // Tempo's service graph draws an uninstrumented database from a peer attribute.
-        preRequestHook: (span, request) => {
-          if (request.request.serviceName === 'DynamoDB') {
-            span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
-          }
+        preRequestHook: (span, { request }) => {
+          if (request.serviceName !== 'DynamoDB') return;
+          span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
+          const transactionTables = tablesOfTransaction(request.commandInput);
+          if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
         },
       }),
     ],
