@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ChaosMonkey, parseChaos, randomSource } from '../../functions/shared/chaos';
+import { orderRequest } from '../../functions/shared/schemas';
+
+describe('chaos settings', () => {
+  it('reads the entry for its own function and ignores the others', () => {
+    const spec = 'inventory:failure=0.2,latency=10-50,point=after; fraud:latency=3000';
+    assert.deepEqual(parseChaos(spec, 'inventory'), {
+      failureRate: 0.2,
+      latencyMs: [10, 50],
+      point: 'after',
+    });
+    assert.deepEqual(parseChaos(spec, 'fraud'), { failureRate: 0, latencyMs: [3000, 3000], point: 'either' });
+    assert.deepEqual(parseChaos(spec, 'payment'), { failureRate: 0, latencyMs: [0, 0], point: 'either' });
+  });
+
+  it('rejects a malformed entry with its function name', () => {
+    assert.throws(() => parseChaos('payment:failure=2', 'payment'), /Invalid CHAOS entry for payment/);
+    assert.throws(() => parseChaos('payment:latency=soon', 'payment'), /Invalid CHAOS entry for payment/);
+  });
+
+  it('draws the same sequence for the same seed', () => {
+    const plans = (seed: number) => {
+      const monkey = new ChaosMonkey(parseChaos('x:failure=0.5,latency=0-100', 'x'), randomSource(seed));
+      return Array.from({ length: 20 }, () => monkey.plan());
+    };
+    assert.deepEqual(plans(42), plans(42));
+    assert.notDeepEqual(plans(42), plans(43));
+    const failures = plans(42).filter((plan) => plan.failAt).length;
+    assert.ok(failures > 2 && failures < 18, `about half fail: ${failures}`);
+  });
+
+  it('fails every invocation at failure=1 and none at 0', () => {
+    const always = new ChaosMonkey(parseChaos('x:failure=1,point=before', 'x'), randomSource(1));
+    assert.equal(always.plan().failAt, 'before');
+    const never = new ChaosMonkey(parseChaos('', 'x'), randomSource(1));
+    assert.equal(never.enabled, false);
+    assert.equal(never.plan().failAt, undefined);
+  });
+});
+
+describe('order request schema', () => {
+  const seed = {
+    user_id: '123',
+    items: [{ item_id: 'sku001', quantity: 1 }],
+    amount: '49.99',
+    payment_method: 'credit_card',
+    shipping_address: '10 Main Street, CA',
+  };
+
+  it("accepts the seed's payload, with its string amount, and normalises it", () => {
+    const parsed = orderRequest.parse(seed);
+    assert.equal(parsed.amount, 49.99);
+    assert.equal(parsed.user_id, '123');
+    assert.equal(orderRequest.parse({ ...seed, user_id: 123, amount: 10 }).user_id, '123');
+  });
+
+  for (const amount of ['-1', '0', 'abc', '1.234', 1e9, Number.NaN, '']) {
+    it(`rejects amount ${JSON.stringify(amount)}`, () => {
+      assert.equal(orderRequest.safeParse({ ...seed, amount }).success, false);
+    });
+  }
+});

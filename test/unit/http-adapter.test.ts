@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import axios from 'axios';
+import { z } from 'zod';
+import { DomainError } from '../../functions/shared/errors';
+import { runInvocation } from '../../functions/shared/invocation';
+import { httpRouter, route } from '../../functions/shared/lambda-http';
+import { ServiceClient } from '../../functions/shared/service-client';
+
+const context = { getRemainingTimeInMillis: () => 3_000 } as Context;
+
+function event(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'POST',
+    resource: '/things',
+    path: '/things',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"name":"widget"}',
+    isBase64Encoded: false,
+    pathParameters: null,
+    ...overrides,
+  } as APIGatewayProxyEvent;
+}
+
+const handler = httpRouter({
+  'POST /things': route({
+    body: z.strictObject({ name: z.string().min(1) }),
+    handle: async ({ body }) => {
+      if (body.name === 'boom') throw new Error('secret internal detail at db.example:5432');
+      if (body.name === 'taken') throw new DomainError('conflict', 'That name is taken');
+      return { statusCode: 201, body: { created: body.name } };
+    },
+  }),
+});
+
+describe('HTTP adapter (real handler, whole responses)', () => {
+  it('answers a valid request with JSON, the trace id from traceparent, and the header', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await handler(
+      event({
+        headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      }),
+      context,
+    );
+    assert.deepEqual(response, {
+      statusCode: 201,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-trace-id': traceId },
+      body: JSON.stringify({ created: 'widget', trace_id: traceId }),
+    });
+  });
+
+  it('maps a domain error to its status through the one table', async () => {
+    const response = await handler(event({ body: '{"name":"taken"}' }), context);
+    assert.equal(response.statusCode, 409);
+    const body = JSON.parse(response.body);
+    assert.deepEqual(body, {
+      status: 'failure',
+      message: 'That name is taken',
+      category: 'conflict',
+      trace_id: body.trace_id,
+    });
+    assert.match(body.trace_id, /^[\da-f]{32}$/);
+  });
+
+  it('never leaks an unexpected error', async () => {
+    const response = await handler(event({ body: '{"name":"boom"}' }), context);
+    assert.equal(response.statusCode, 500);
+    assert.deepEqual(JSON.parse(response.body).message, 'Internal error');
+    assert.ok(!response.body.includes('db.example'));
+  });
+
+  it('answers 400 with field errors, 413 for a large body, 415 for another media type, 404 for no route', async () => {
+    const invalid = JSON.parse((await handler(event({ body: '{"name":"","x":1}' }), context)).body);
+    assert.deepEqual(invalid.errors, [
+      { field: 'name', message: 'Too small: expected string to have >=1 characters' },
+      { field: 'body', message: 'unknown field(s): x' },
+    ]);
+    assert.equal(
+      (await handler(event({ body: `{"name":"${'x'.repeat(17_000)}"}` }), context)).statusCode,
+      413,
+    );
+    assert.equal(
+      (await handler(event({ headers: { 'content-type': 'text/csv' } }), context)).statusCode,
+      415,
+    );
+    assert.equal(
+      (
+        await handler(
+          event({ body: Buffer.from('{"name":"b64"}').toString('base64'), isBase64Encoded: true }),
+          context,
+        )
+      ).statusCode,
+      201,
+    );
+    assert.equal((await handler(event({ httpMethod: 'DELETE' }), context)).statusCode, 404);
+  });
+});
+
+describe('service client error mapping (real HTTP on loopback)', () => {
+  let server: Server;
+  let client: ServiceClient;
+  before(async () => {
+    server = createServer((request, response) => {
+      const reply = (status: number, body: unknown) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (request.url === '/conflict')
+        return reply(409, { status: 'failure', category: 'out_of_stock', message: 'none left' });
+      if (request.url === '/broken')
+        return reply(500, { message: 'TypeError: x is undefined at /var/task/a.js:1' });
+      if (request.url === '/slow') return setTimeout(() => reply(200, {}), 2_000);
+      return reply(200, { ok: true });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    client = new ServiceClient('thing-service', axios.create({ baseURL: `http://127.0.0.1:${port}` }));
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const within = <T>(ms: number, fn: () => Promise<T>) =>
+    runInvocation({ traceId: 'b'.repeat(32), deadline: Date.now() + ms }, fn);
+
+  it("passes a downstream's categorised 4xx through unchanged", async () => {
+    await assert.rejects(
+      within(5_000, () => client.post('/conflict', {})),
+      (error: unknown) =>
+        error instanceof DomainError && error.category === 'out_of_stock' && error.message === 'none left',
+    );
+  });
+
+  it('turns a 5xx into a 502 that names the service and nothing else', async () => {
+    await assert.rejects(
+      within(5_000, () => client.post('/broken', {})),
+      (error: unknown) =>
+        error instanceof DomainError && error.status === 502 && error.message === 'thing-service failed',
+    );
+  });
+
+  it('times out before the caller does, keeping the compensation reserve', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      within(1_500, () => client.post('/slow', {})),
+      (error: unknown) => error instanceof DomainError && error.category === 'downstream_timeout',
+    );
+    assert.ok(Date.now() - started < 1_000, 'gave up after ~500 ms: 1.5 s left minus the 1 s reserve');
+  });
+});

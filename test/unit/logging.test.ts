@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { runInvocation } from '../../functions/shared/invocation';
+import { createLogger } from '../../functions/shared/logger';
+import { WarnOnceExporter } from '../../functions/shared/tracing';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, destination };
+}
+
+describe('logger', () => {
+  it('writes JSON with a level name, ISO time, service name, trace and order ids', async () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({
+      serviceName: 'order-service',
+      environment: 'test',
+      level: 'info',
+      lokiUrl: '',
+      destination,
+    });
+    await runInvocation(
+      { traceId: 'c'.repeat(32), deadline: Date.now() + 1_000, orderId: 'order-1' },
+      async () => {
+        logger.info('inside an invocation');
+      },
+    );
+    logger.warn('outside');
+    assert.equal(lines.length, 2);
+    const [inside, outside] = lines;
+    assert.equal(inside?.level, 'info');
+    assert.equal(new Date(String(inside?.time)).toISOString(), inside?.time);
+    assert.equal(inside?.service_name, 'order-service');
+    assert.equal(inside?.trace_id, 'c'.repeat(32));
+    assert.equal(inside?.order_id, 'order-1');
+    assert.equal(inside?.msg, 'inside an invocation');
+    assert.equal(outside?.level, 'warn');
+    assert.equal(outside?.trace_id, undefined);
+    assert.equal('hostname' in (inside ?? {}), false, 'no host name: it would become a Loki label');
+  });
+
+  it('redacts card data, the address and secret-like fields wherever they are nested', () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({
+      serviceName: 's',
+      environment: 'test',
+      level: 'info',
+      lokiUrl: '',
+      destination,
+    });
+    logger.info({
+      order: { card: { number: '4111111111111111' }, shipping_address: '1 Secret Lane', amount: 5 },
+      headers: { authorization: 'Bearer abc.def' },
+      token: 'tok_live_123',
+    });
+    const text = JSON.stringify(lines);
+    for (const secret of ['4111111111111111', '1 Secret Lane', 'abc.def', 'tok_live_123']) {
+      assert.ok(!text.includes(secret), `${secret} is redacted`);
+    }
+    assert.equal((lines[0]?.order as Record<string, unknown>).amount, 5, 'the rest stays readable');
+  });
+});
+
+describe('trace export warnings', () => {
+  it('warns once when export starts failing and once when it recovers', () => {
+    const results = [
+      ExportResultCode.FAILED,
+      ExportResultCode.FAILED,
+      ExportResultCode.FAILED,
+      ExportResultCode.SUCCESS,
+    ];
+    const inner: SpanExporter = {
+      export: (_spans, callback) => callback({ code: results.shift() ?? ExportResultCode.SUCCESS }),
+      shutdown: async () => {},
+    };
+    const written: string[] = [];
+    const exporter = new WarnOnceExporter(inner, 'http://tempo:4318/v1/traces', (line) => written.push(line));
+    const codes: number[] = [];
+    for (let index = 0; index < 5; index++)
+      exporter.export([] as ReadableSpan[], (result) => codes.push(result.code));
+    assert.deepEqual(codes, [1, 1, 1, 0, 0], 'results pass through unchanged');
+    assert.equal(written.length, 2);
+    assert.match(String(JSON.parse(written[0] ?? '{}').msg), /is failing/);
+    assert.match(String(JSON.parse(written[1] ?? '{}').msg), /recovered/);
+  });
+});
