@@ -4,7 +4,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { eventually, LokiReceiver, OtlpReceiver, type ReceivedSpan, SPAN_KIND } from '../support/receivers';
+import {
+  eventually,
+  LokiReceiver,
+  OtlpReceiver,
+  type ReceivedSpan,
+  SPAN_KIND,
+} from '../../scripts/telemetry-receivers';
 import { freePort, SEED_PAYLOAD, type Stack, startStack, TABLES } from '../support/stack';
 
 const SERVICES = [

@@ -5,7 +5,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/invocation';
 import { createLogger } from '../../functions/shared/logger';
-import { WarnOnceExporter } from '../../functions/shared/tracing';
+import { parseHeaderList, WarnOnceExporter } from '../../functions/shared/tracing';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -91,5 +91,17 @@ describe('trace export warnings', () => {
     assert.equal(written.length, 2);
     assert.match(String(JSON.parse(written[0] ?? '{}').msg), /is failing/);
     assert.match(String(JSON.parse(written[1] ?? '{}').msg), /recovered/);
+  });
+});
+
+describe('OTLP headers from SSM', () => {
+  it('reads the OTEL_EXPORTER_OTLP_HEADERS format, URL-decoding values', () => {
+    assert.deepEqual(
+      parseHeaderList('Authorization=Basic%20dXNlcjp0b2tlbg==, X-Scope-OrgID=tenant-1,broken'),
+      {
+        Authorization: 'Basic dXNlcjp0b2tlbg==',
+        'X-Scope-OrgID': 'tenant-1',
+      },
+    );
   });
 });

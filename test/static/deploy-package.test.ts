@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import JSZip from 'jszip';
+import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
+
+const FUNCTIONS = {
+  ApiGateway: { timeout: 12, tables: ['IdempotencyTable'], invokes: ['POST/order', 'GET/order/*'] },
+  Order: {
+    timeout: 10,
+    tables: ['OrdersTable'],
+    invokes: ['POST/inventory/check', 'POST/inventory/release', 'POST/payment/authorize'],
+  },
+  Inventory: {
+    timeout: 6,
+    tables: ['InventoryTable', 'InventoryReservationsTable'],
+    invokes: ['POST/warehouse/reserve', 'POST/warehouse/release'],
+  },
+  Warehouse: { timeout: 3, tables: ['WarehouseStockTable', 'WarehouseReservationsTable'], invokes: [] },
+  Payment: { timeout: 5, tables: [], invokes: ['POST/fraud/check'] },
+  Fraud: { timeout: 3, tables: [], invokes: [] },
+} as const;
+
+/** Environment for `serverless package` with no AWS credentials at all. */
+function withoutAwsCredentials(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env))
+    if (/^AWS_(ACCESS|SECRET|SESSION|PROFILE)/.test(name)) delete env[name];
+  return { ...env, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' };
+}
+
+describe('`serverless package --stage prod` (no credentials, no network)', () => {
+  let directory: string;
+  let resources: Record<string, Resource>;
+  let template: string;
+  let zip: JSZip;
+
+  before(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'orders-package-'));
+    execFileSync(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, 'node_modules/serverless/bin/serverless.js'),
+        'package',
+        '--stage',
+        'prod',
+        '--package',
+        directory,
+      ],
+      { cwd: PROJECT_ROOT, env: withoutAwsCredentials(), stdio: 'pipe', timeout: 120_000 },
+    );
+    template = readFileSync(path.join(directory, 'cloudformation-template-update-stack.json'), 'utf8');
+    resources = JSON.parse(template).Resources;
+    return JSZip.loadAsync(readFileSync(path.join(directory, 'orders.zip'))).then((loaded) => {
+      zip = loaded;
+    });
+  });
+  after(() => rmSync(directory, { recursive: true, force: true }));
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+  it('defines the tables on demand, with point-in-time recovery and protection for stock and orders', () => {
+    const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
+    assert.deepEqual(Object.keys(tables).sort(), [
+      'IdempotencyTable',
+      'InventoryReservationsTable',
+      'InventoryTable',
+      'OrdersTable',
+      'WarehouseReservationsTable',
+      'WarehouseStockTable',
+    ]);
+    for (const [name, table] of Object.entries(tables)) {
+      assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST', name);
+    }
+    for (const name of ['InventoryTable', 'WarehouseStockTable', 'OrdersTable']) {
+      const table = tables[name] as Resource;
+      assert.deepEqual(
+        table.Properties.PointInTimeRecoverySpecification,
+        { PointInTimeRecoveryEnabled: true },
+        name,
+      );
+      assert.equal(table.Properties.DeletionProtectionEnabled, true, name);
+      assert.equal(table.DeletionPolicy, 'Retain', name);
+    }
+    assert.deepEqual((tables.IdempotencyTable as Resource).Properties.TimeToLiveSpecification, {
+      AttributeName: 'expiration',
+      Enabled: true,
+    });
+  });
+
+  it('runs every function on nodejs22.x with its memory and a timeout longer than whatever it calls', () => {
+    const functions = Object.fromEntries(ofType('AWS::Lambda::Function'));
+    assert.equal(Object.keys(functions).length, 6);
+    for (const [name, expected] of Object.entries(FUNCTIONS)) {
+      const fn = functions[`${name}LambdaFunction`] as Resource;
+      assert.equal(fn.Properties.Runtime, 'nodejs22.x', name);
+      assert.equal(fn.Properties.MemorySize, 256, name);
+      assert.equal(fn.Properties.Timeout, expected.timeout, name);
+      assert.deepEqual(
+        fn.Properties.Role,
+        { 'Fn::GetAtt': [`${name}Role`, 'Arn'] },
+        `${name} has its own role`,
+      );
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      assert.equal(variables.SIGN_REQUESTS, 'true');
+      assert.match(
+        String(variables.NODE_OPTIONS),
+        /--require \/var\/task\/dist\/functions\/shared\/tracing\.js/,
+      );
+      assert.equal(variables.LAMBDA_TASK_ROOT, undefined, 'a reserved variable is never set');
+      assert.equal(
+        variables.AWS_ENDPOINT_URL_DYNAMODB,
+        undefined,
+        'deployed functions use the real DynamoDB',
+      );
+      assert.deepEqual(variables.SERVICES_BASE_URL, {
+        'Fn::Sub': 'https://${ApiGatewayRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod',
+      });
+    }
+    const timeout = (name: keyof typeof FUNCTIONS) => FUNCTIONS[name].timeout;
+    for (const [caller, callee] of [
+      ['ApiGateway', 'Order'],
+      ['Order', 'Inventory'],
+      ['Inventory', 'Warehouse'],
+      ['Order', 'Payment'],
+      ['Payment', 'Fraud'],
+    ] as const) {
+      assert.ok(timeout(caller) > timeout(callee), `${caller} outlives ${callee}`);
+    }
+  });
+
+  it('gives each function one role with only the actions and resources it needs', () => {
+    const roles = Object.fromEntries(ofType('AWS::IAM::Role'));
+    assert.deepEqual(
+      Object.keys(roles).sort(),
+      Object.keys(FUNCTIONS)
+        .map((name) => `${name}Role`)
+        .sort(),
+    );
+    for (const [name, expected] of Object.entries(FUNCTIONS)) {
+      const policies = (roles[`${name}Role`] as Resource).Properties.Policies as Array<{
+        PolicyDocument: { Statement: Statement[] };
+      }>;
+      const statements = policies.flatMap((policy) => policy.PolicyDocument.Statement);
+      for (const statement of statements) {
+        assert.equal(statement.Effect, 'Allow');
+        for (const action of [statement.Action].flat())
+          assert.doesNotMatch(action, /\*/, `${name}: ${action}`);
+        assert.notEqual(statement.Resource, '*', `${name}: no statement on every resource`);
+      }
+      const dynamo = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+      const tables = dynamo.map((s) => (s.Resource as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+      assert.deepEqual(tables.sort(), [...expected.tables].sort(), `${name} touches only its tables`);
+      const invoke = statements.find((s) => s.Action === 'execute-api:Invoke');
+      const routes = ((invoke?.Resource as Array<{ 'Fn::Sub': string }>) ?? []).map((r) =>
+        r['Fn::Sub'].replace(/^.*\/prod\//, ''),
+      );
+      assert.deepEqual(
+        routes.sort(),
+        [...expected.invokes].sort(),
+        `${name} calls only its downstream routes`,
+      );
+      const logs = statements.find((s) => s.Sid === 'OwnLogGroup');
+      assert.deepEqual(logs?.Resource, { 'Fn::GetAtt': [`${name}LogGroup`, 'Arn'] });
+    }
+    const inventoryActions = (roles.InventoryRole as Resource).Properties.Policies as Array<{
+      PolicyDocument: { Statement: Statement[] };
+    }>;
+    const inventoryStock = inventoryActions[0]?.PolicyDocument.Statement.find((s) => s.Sid === 'Inventory');
+    assert.deepEqual(inventoryStock?.Action, ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']);
+  });
+
+  it('leaves only POST /api/order and GET /api/order/{id} public; the internal routes need IAM signatures', () => {
+    const methods = ofType('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
+    const publicMethods = methods.filter((m) => m.AuthorizationType === 'NONE');
+    const internal = methods.filter((m) => m.AuthorizationType === 'AWS_IAM');
+    assert.equal(publicMethods.length, 2);
+    assert.equal(internal.length, 8);
+    assert.equal(methods.length, 10, 'no method without authorization settled');
+    const publicPaths = publicMethods.map((m) => {
+      const resourceId = (m.ResourceId as { Ref: string }).Ref;
+      return `${m.HttpMethod} ${resourceId}`;
+    });
+    assert.deepEqual(publicPaths.sort(), [
+      'GET ApiGatewayResourceApiOrderIdVar',
+      'POST ApiGatewayResourceApiOrder',
+    ]);
+  });
+
+  it('holds no secret values in the template or the package', async () => {
+    const secretPatterns = [
+      /AKIA[0-9A-Z]{16}/,
+      /aws_secret_access_key/i,
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+      /Authorization=Basic%20[A-Za-z0-9+/=]{8,}|Basic [A-Za-z0-9+/]{16,}={0,2}/,
+      /glc_[A-Za-z0-9]{20,}/,
+    ];
+    for (const pattern of secretPatterns) assert.doesNotMatch(template, pattern);
+    const functionsEnv = ofType('AWS::Lambda::Function').map(
+      ([, fn]) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+    );
+    for (const variables of functionsEnv) {
+      assert.equal(variables.OTEL_EXPORTER_OTLP_HEADERS, '', 'OTLP headers come from SSM, not the template');
+      assert.equal(variables.OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER, '/orders/prod/otlp-headers');
+    }
+    const names = Object.keys(zip.files);
+    assert.ok(names.includes('dist/functions/order/handler.js'));
+    assert.ok(
+      !names.some((name) => name.startsWith('dist/test/') || name.startsWith('dist/scripts/')),
+      'no tests or scripts',
+    );
+    assert.ok(!names.some((name) => /(^|\/)\.env|\.pem$|credentials$/.test(name)), 'no credential files');
+    assert.ok(
+      !names.some((name) => name.startsWith('node_modules/serverless-offline/')),
+      'no dev dependencies',
+    );
+    for (const name of names.filter((n) => n.startsWith('dist/') || n === 'package.json')) {
+      const text = await zip.files[name]?.async('string');
+      for (const pattern of secretPatterns) assert.doesNotMatch(String(text), pattern, name);
+    }
+  });
+});
