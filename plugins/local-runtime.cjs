@@ -5,7 +5,8 @@
  *
  * - Tracing: each serverless-offline worker thread (one Lambda instance) is started with
  *   `--require dist/functions/shared/tracing.js`, so the OpenTelemetry Lambda instrumentation can wrap the
- *   handler before it loads. NODE_OPTIONS does not reach worker threads; this does.
+ *   handler before it loads. NODE_OPTIONS does not reach worker threads; this does. The workers also
+ *   answer on a persistent channel (see patchLambdaWorkers).
  * - Instances: serverless-offline starts a new worker for every concurrent request. This caps the workers
  *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts.
  * - Timeouts: after a Lambda timeout, serverless-offline terminates the worker but keeps offering the
@@ -41,7 +42,7 @@ class LocalRuntimePlugin {
     this.prepared = true;
     if (!existsSync(TRACING_PRELOAD)) build();
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= DEFAULT_DYNAMODB_ENDPOINT;
-    preloadTracingIntoWorkers();
+    patchLambdaWorkers();
     const settings = this.serverless.service.custom?.localRuntime ?? {};
     await patchLambdaPool(Number(settings.maxInstancesPerFunction) || 4);
     await ensureTables({
@@ -60,17 +61,30 @@ function build() {
   });
 }
 
-function preloadTracingIntoWorkers() {
+const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
+
+/**
+ * Subclasses worker_threads.Worker for the threads serverless-offline starts as Lambda instances:
+ * - they get `--require dist/functions/shared/tracing.js`, so tracing wraps the handler before it loads;
+ * - they run lambda-worker.mjs, which answers on the worker's own channel. serverless-offline creates a
+ *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
+ *   largest single cost on its main thread; here the port stays on the main thread and is answered locally.
+ */
+function patchLambdaWorkers() {
   const OriginalWorker = workerThreads.Worker;
   if (OriginalWorker.isLambdaWorker) return;
   class LambdaWorker extends OriginalWorker {
     static isLambdaWorker = true;
+    #pending = new Map();
+    #nextId = 0;
+    #isLambdaInstance;
+
     constructor(filename, options = {}) {
       const isLambdaInstance = String(filename).endsWith(
         path.join('worker-thread-runner', 'workerThreadHelper.js'),
       );
       super(
-        filename,
+        isLambdaInstance ? LAMBDA_WORKER : filename,
         isLambdaInstance
           ? {
               ...options,
@@ -78,6 +92,28 @@ function preloadTracingIntoWorkers() {
             }
           : options,
       );
+      this.#isLambdaInstance = isLambdaInstance;
+      if (!isLambdaInstance) return;
+      this.on('message', ({ id, result, error }) => {
+        const port = this.#pending.get(id);
+        this.#pending.delete(id);
+        port?.postMessage(error ?? result);
+        port?.close();
+      });
+      this.on('exit', () => {
+        for (const port of this.#pending.values()) {
+          port.postMessage(new Error('Lambda instance stopped'));
+          port.close();
+        }
+        this.#pending.clear();
+      });
+    }
+
+    postMessage(message, transferList) {
+      if (!this.#isLambdaInstance || !message?.port) return super.postMessage(message, transferList);
+      const id = this.#nextId++;
+      this.#pending.set(id, message.port);
+      return super.postMessage({ id, event: message.event, context: message.context });
     }
   }
   workerThreads.Worker = LambdaWorker;

@@ -9,6 +9,8 @@ export interface OfflineOptions {
   /** Called with every line serverless-offline prints. */
   onLine?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Keep everything printed for output(); off for long runs, where it would only grow. */
+  keepOutput?: boolean;
 }
 
 export interface Offline {
@@ -34,7 +36,7 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   let url: string | undefined;
   const onData = (chunk: Buffer) => {
     const text = chunk.toString('utf8');
-    output += text;
+    if (options.keepOutput !== false || !url) output += text;
     pending += text;
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';

@@ -88,6 +88,12 @@ abstract class Receiver {
 /** Receives OTLP/HTTP JSON trace exports, as Tempo's receiver on :4318 would. */
 export class OtlpReceiver extends Receiver {
   readonly spans: ReceivedSpan[] = [];
+  spanCount = 0;
+
+  /** keepSpans: false only counts, for long runs such as the benchmark. */
+  constructor(private readonly options: { keepSpans?: boolean } = {}) {
+    super();
+  }
 
   protected accept(path: string, body: string, contentType: string): boolean {
     if (path !== '/v1/traces' || !contentType.includes('json')) return false;
@@ -101,6 +107,8 @@ export class OtlpReceiver extends Receiver {
       const resource = decodeAttributes(resourceSpans.resource?.attributes);
       for (const scope of resourceSpans.scopeSpans ?? []) {
         for (const span of scope.spans ?? []) {
+          this.spanCount++;
+          if (this.options.keepSpans === false) continue;
           this.spans.push({
             serviceName: String(resource['service.name']),
             traceId: String(span.traceId),
@@ -126,6 +134,12 @@ export class OtlpReceiver extends Receiver {
 /** Receives Loki push API JSON, as Loki's /loki/api/v1/push would. */
 export class LokiReceiver extends Receiver {
   readonly lines: ReceivedLogLine[] = [];
+  lineCount = 0;
+
+  /** keepLines: false only counts, for long runs such as the benchmark. */
+  constructor(private readonly options: { keepLines?: boolean } = {}) {
+    super();
+  }
 
   protected accept(path: string, body: string): boolean {
     if (path !== '/loki/api/v1/push') return false;
@@ -133,7 +147,10 @@ export class LokiReceiver extends Receiver {
       streams: Array<{ stream: Record<string, string>; values: Array<[string, string]> }>;
     };
     for (const { stream, values } of payload.streams) {
-      for (const [timestampNs, line] of values) this.lines.push({ labels: stream, timestampNs, line });
+      for (const [timestampNs, line] of values) {
+        this.lineCount++;
+        if (this.options.keepLines !== false) this.lines.push({ labels: stream, timestampNs, line });
+      }
     }
     return true;
   }

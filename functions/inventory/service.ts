@@ -58,6 +58,10 @@ export class InventoryService {
       );
     }
 
+    // What is left after this reservation does not depend on the warehouse: read it while the warehouse works.
+    const availabilityRead = this.availabilityOf(lines.map((line) => line.item_id)).catch(
+      () => new Map<string, number>(),
+    );
     let allocations: Allocation[];
     try {
       ({ allocations } = await this.warehouse.post<{ allocations: Allocation[] }>(
@@ -69,7 +73,7 @@ export class InventoryService {
       throw error;
     }
 
-    const availability = await this.availabilityOf(lines.map((line) => line.item_id));
+    const availability = await availabilityRead;
     const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id) }));
     annotate({
       'inventory.item_id': items.map((item) => item.item_id).join(','),

@@ -40,11 +40,31 @@ export interface LoggerOptions {
   lokiUrl: string;
   /** Where the JSON lines are written besides Loki; stdout by default. */
   destination?: DestinationStream;
+  /** Batch stdout writes (offline); otherwise each line is written before the call returns. */
+  bufferStdout?: boolean;
+}
+
+/**
+ * Deployed, lines are written synchronously: the sandbox freezes as soon as the handler returns. Offline the
+ * process lives on, so lines are batched into fewer writes (profiling showed one write per line to be a
+ * measurable share of each instance's CPU) and flushed at least every 200 ms.
+ */
+function stdoutDestination(buffered: boolean): DestinationStream {
+  if (!buffered) return pino.destination({ dest: 1, sync: true });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // a write is already in flight; the next tick flushes
+    }
+  }, 200).unref();
+  return destination;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const streams: pino.StreamEntry[] = [
-    { level: 'trace', stream: options.destination ?? pino.destination({ dest: 1, sync: false }) },
+    { level: 'trace', stream: options.destination ?? stdoutDestination(options.bufferStdout ?? false) },
   ];
   if (options.lokiUrl) {
     const lokiStream = pinoLoki({
@@ -128,4 +148,5 @@ export const logger = createLogger({
   environment: commonEnv.STAGE,
   level: commonEnv.LOG_LEVEL,
   lokiUrl: commonEnv.LOKI_URL,
+  bufferStdout: commonEnv.IS_OFFLINE,
 });

@@ -119,7 +119,7 @@ describe('traces and logs of one order', () => {
       (span) => span.serviceName === 'inventory-service' && span.name === 'DynamoDB.TransactWriteItems',
     );
     assert.deepEqual(
-      [...(reservation?.attributes['aws.dynamodb.table_names'] as string[])].sort(),
+      [...((reservation?.attributes['aws.dynamodb.table_names'] as string[] | undefined) ?? [])].sort(),
       [TABLES.inventory, TABLES.inventoryReservations].sort(),
     );
   });
@@ -229,6 +229,19 @@ describe('traces and logs of one order', () => {
       loki.lines.some((entry) => entry.line.includes('"card":"[REDACTED]"')),
       'the logger censored it',
     );
+
+    // Grafana's Loki derived field must find this trace id in every one of these real lines.
+    const provisioning = parse(
+      readFileSync(
+        path.join(PROJECT_ROOT, 'observability/grafana/provisioning/datasources/datasources.yaml'),
+        'utf8',
+      ),
+    ) as {
+      datasources: Array<{ uid: string; jsonData: { derivedFields?: Array<{ matcherRegex: string }> } }>;
+    };
+    const derived = provisioning.datasources.find((d) => d.uid === 'loki')?.jsonData.derivedFields?.[0];
+    const matcher = new RegExp(String(derived?.matcherRegex));
+    for (const entry of lines) assert.equal(matcher.exec(entry.line)?.[1], traceId, entry.line);
   });
 });
 

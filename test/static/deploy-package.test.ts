@@ -120,7 +120,13 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
         'deployed functions use the real DynamoDB',
       );
       assert.deepEqual(variables.SERVICES_BASE_URL, {
-        'Fn::Sub': 'https://${ApiGatewayRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod',
+        // CloudFormation's own ${...} substitution, not a JavaScript template.
+        'Fn::Sub': [
+          'https://$',
+          '{ApiGatewayRestApi}.execute-api.$',
+          '{AWS::Region}.$',
+          '{AWS::URLSuffix}/prod',
+        ].join(''),
       });
     }
     const timeout = (name: keyof typeof FUNCTIONS) => FUNCTIONS[name].timeout;

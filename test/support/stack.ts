@@ -1,20 +1,10 @@
-import { createServer } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
 import { type Offline, startOffline } from '../../scripts/offline';
+import { freePort } from '../../scripts/ports';
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export const TABLES = {
   inventory: 'orders-local-inventory',

@@ -1,0 +1,32 @@
+/**
+ * A Lambda instance for serverless-offline (replaces its workerThreadHelper.js, see local-runtime.cjs):
+ * the same in-process runner, but invocations arrive as { id, event, context } on the worker's own channel
+ * and answers go back with their id, instead of through a MessagePort created and transferred per call.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const require = createRequire(import.meta.url);
+const offlineRoot = path.resolve(path.dirname(require.resolve('serverless-offline')), '..');
+const runnerModule = path.join(
+  offlineRoot,
+  'src',
+  'lambda',
+  'handler-runner',
+  'in-process-runner',
+  'index.js',
+);
+const { default: InProcessRunner } = await import(pathToFileURL(runnerModule).href);
+
+const { codeDir, functionKey, handler, servicePath, timeout } = workerData;
+const runner = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
+
+parentPort.on('message', async ({ id, event, context }) => {
+  try {
+    parentPort.postMessage({ id, result: await runner.run(event, context) });
+  } catch (error) {
+    parentPort.postMessage({ id, error });
+  }
+});
