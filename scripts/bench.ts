@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials, startDynamoDbLocal } from './dynamodb-local';
 import { startOffline } from './offline';
@@ -175,9 +175,17 @@ async function startTarget(mode: Mode, env: NodeJS.ProcessEnv): Promise<Target> 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
-  const db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: localCredentials() }),
-  );
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: localCredentials(),
+  });
+  const db = DynamoDBDocumentClient.from(client);
+  /** Every mode starts from empty tables (recreated and seeded as it starts), so none runs on a bigger database. */
+  const resetTables = async () => {
+    const { TableNames = [] } = await client.send(new ListTablesCommand({}));
+    for (const name of TableNames) await client.send(new DeleteTableCommand({ TableName: name }));
+  };
   const otlp = await new OtlpReceiver({ keepSpans: false }).start();
   const loki = await new LokiReceiver({ keepLines: false }).start();
   const deadPort = await freePort();
@@ -226,10 +234,11 @@ async function main(): Promise<void> {
 
   const results: LevelResult[] = [];
   const memory: Record<string, { before: number; after: number }> = {};
-  let drift: { orders: number; before: number; after: number; pct: number } | undefined;
+  let drift: { orders: number; before: number; after: number; pct: number; samples: number[] } | undefined;
 
   for (const mode of options.modes) {
     process.stderr.write(`(${mode}) ${MODE_NAMES[mode]}: starting\n`);
+    await resetTables();
     const target = await startTarget(mode, envFor[mode]);
     try {
       await restock();
@@ -254,12 +263,14 @@ async function main(): Promise<void> {
       if (mode === 'c' && options.driftOrders > 0) {
         await restock();
         const driftBefore = rssMb(target.pid);
-        await drive(
-          target.url,
-          options.driftOrders,
-          8,
-          `(c) memory drift over ${options.driftOrders} orders`,
-        );
+        const samples = [Math.round(driftBefore)];
+        const step = Math.max(1, Math.ceil(options.driftOrders / 5));
+        for (let sent = 0; sent < options.driftOrders; sent += step) {
+          const orders = Math.min(step, options.driftOrders - sent);
+          const label = `(c) memory drift, orders ${sent + 1}-${sent + orders} of ${options.driftOrders}`;
+          await drive(target.url, orders, 8, label);
+          samples.push(Math.round(rssMb(target.pid)));
+        }
         await sleep(2_000); // let the batch processors drain
         const driftAfter = rssMb(target.pid);
         drift = {
@@ -267,6 +278,7 @@ async function main(): Promise<void> {
           before: driftBefore,
           after: driftAfter,
           pct: ((driftAfter - driftBefore) / driftBefore) * 100,
+          samples,
         };
       }
     } finally {
@@ -275,6 +287,7 @@ async function main(): Promise<void> {
   }
   await otlp.stop();
   await loki.stop();
+  client.destroy();
   await dynamo.stop();
 
   printTable(results, memory);
@@ -308,6 +321,7 @@ async function main(): Promise<void> {
           pct: round(drift.pct),
           before_mb: round(drift.before),
           after_mb: round(drift.after),
+          rss_mb_samples: drift.samples,
         }
       : null,
   };

@@ -120,6 +120,19 @@ export async function findOrder(orderId: string, store: OrderStore): Promise<Ord
   const record = await store.get(orderId);
   if (!record) throw new DomainError('not_found', `Order ${orderId} not found`);
   annotate({ 'order.id': orderId });
-  const { shipping_address: _address, card_last4: _card, trace_id, ...view } = record;
-  return { ...view, order_trace_id: trace_id };
+  return {
+    order_id: record.order_id,
+    status: record.status,
+    user_id: record.user_id,
+    items: record.items,
+    amount: record.amount,
+    payment_method: record.payment_method,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+    ...(record.authorization_id ? { authorization_id: record.authorization_id } : {}),
+    ...(record.failure_category ? { failure_category: record.failure_category } : {}),
+    ...(record.failure_reason ? { failure_reason: record.failure_reason } : {}),
+    ...(record.compensated === undefined ? {} : { compensated: record.compensated }),
+    order_trace_id: record.trace_id,
+  };
 }

@@ -72,7 +72,8 @@ export function createLogger(options: LoggerOptions): Logger {
       // Labels stay low-cardinality: ids belong in the line, where Grafana's derived field finds them.
       labels: { service_name: options.serviceName, environment: options.environment },
       levelMap: LOKI_LEVELS as unknown as Record<number, 'info'>,
-      batching: { interval: 1, maxBufferSize: 10_000 },
+      // At most this many lines wait per instance while Loki is unreachable; older ones are dropped first.
+      batching: { interval: 1, maxBufferSize: 2_000 },
       replaceTimestamp: true,
       structuredMetaKey: false,
       timeout: 2_000,
