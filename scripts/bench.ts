@@ -4,7 +4,8 @@
  *   (b) serverless-offline, telemetry off
  *   (c) serverless-offline, traces and logs on, sent to local receivers
  *   (d) as (c), with the trace and log backends down
- * Options: --requests N (per concurrency level), --concurrency 1,8,32, --drift-orders N, --modes a,b,c,d, --quick.
+ * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
+ * --modes a,b,c,d, --quick.
  * The last line printed is a JSON summary.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -33,6 +34,7 @@ interface Options {
   driftOrders: number;
   modes: Mode[];
   warmup: number;
+  rounds: number;
   quick: boolean;
 }
 
@@ -48,6 +50,7 @@ function parseOptions(argv: string[]): Options {
     driftOrders: Number(value('drift-orders') ?? (quick ? 100 : 5_000)),
     modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
     warmup: quick ? 10 : 100,
+    rounds: Number(value('rounds') ?? (quick ? 1 : 2)),
     quick,
   };
 }
@@ -147,6 +150,22 @@ async function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: numb
   });
 }
 
+/** RSS of the offline process before, during (five samples) and after `orders` orders at concurrency 8. */
+async function measureDrift(target: Target, orders: number, restock: () => Promise<void>) {
+  await restock();
+  const before = rssMb(target.pid);
+  const samples = [Math.round(before)];
+  const step = Math.max(1, Math.ceil(orders / 5));
+  for (let sent = 0; sent < orders; sent += step) {
+    const batch = Math.min(step, orders - sent);
+    await drive(target.url, batch, 8, `(c) memory drift, orders ${sent + 1}-${sent + batch} of ${orders}`);
+    samples.push(Math.round(rssMb(target.pid)));
+  }
+  await sleep(2_000); // let the batch processors drain
+  const after = rssMb(target.pid);
+  return { orders, before, after, pct: ((after - before) / before) * 100, samples };
+}
+
 async function startTarget(mode: Mode, env: NodeJS.ProcessEnv): Promise<Target> {
   const port = await freePort();
   if (mode === 'a') {
@@ -236,53 +255,51 @@ async function main(): Promise<void> {
   const memory: Record<string, { before: number; after: number }> = {};
   let drift: { orders: number; before: number; after: number; pct: number; samples: number[] } | undefined;
 
-  for (const mode of options.modes) {
-    process.stderr.write(`(${mode}) ${MODE_NAMES[mode]}: starting\n`);
-    await resetTables();
-    const target = await startTarget(mode, envFor[mode]);
-    try {
-      await restock();
-      await drive(target.url, options.warmup, Math.max(...options.concurrency), `(${mode}) warm-up`);
-      const before = rssMb(target.pid);
-      for (const concurrency of options.concurrency) {
+  // Modes run in interleaved rounds (a b c d, a b c d, ...) and each level's latencies are pooled over the
+  // rounds, so that slow drifts of the machine or the database weigh on every mode alike.
+  const samples = new Map<string, { latencies: number[]; errors: number; seconds: number }>();
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const mode of options.modes) {
+      process.stderr.write(`round ${round}/${options.rounds}, (${mode}) ${MODE_NAMES[mode]}: starting\n`);
+      await resetTables();
+      const target = await startTarget(mode, envFor[mode]);
+      try {
         await restock();
-        const run = await drive(target.url, options.requests, concurrency, `(${mode}) c=${concurrency}`);
-        const sorted = [...run.latencies].sort((x, y) => x - y);
-        results.push({
-          mode,
-          concurrency,
-          requests: run.latencies.length,
-          errors: run.errors,
-          p50: percentile(sorted, 0.5),
-          p90: percentile(sorted, 0.9),
-          p99: percentile(sorted, 0.99),
-          throughput: run.latencies.length / run.seconds,
-        });
-      }
-      memory[mode] = { before, after: rssMb(target.pid) };
-      if (mode === 'c' && options.driftOrders > 0) {
-        await restock();
-        const driftBefore = rssMb(target.pid);
-        const samples = [Math.round(driftBefore)];
-        const step = Math.max(1, Math.ceil(options.driftOrders / 5));
-        for (let sent = 0; sent < options.driftOrders; sent += step) {
-          const orders = Math.min(step, options.driftOrders - sent);
-          const label = `(c) memory drift, orders ${sent + 1}-${sent + orders} of ${options.driftOrders}`;
-          await drive(target.url, orders, 8, label);
-          samples.push(Math.round(rssMb(target.pid)));
+        await drive(target.url, options.warmup, Math.max(...options.concurrency), `(${mode}) warm-up`);
+        const before = rssMb(target.pid);
+        for (const concurrency of options.concurrency) {
+          await restock();
+          const run = await drive(target.url, options.requests, concurrency, `(${mode}) c=${concurrency}`);
+          const pooled = samples.get(`${mode}@${concurrency}`) ?? { latencies: [], errors: 0, seconds: 0 };
+          pooled.latencies.push(...run.latencies);
+          pooled.errors += run.errors;
+          pooled.seconds += run.seconds;
+          samples.set(`${mode}@${concurrency}`, pooled);
         }
-        await sleep(2_000); // let the batch processors drain
-        const driftAfter = rssMb(target.pid);
-        drift = {
-          orders: options.driftOrders,
-          before: driftBefore,
-          after: driftAfter,
-          pct: ((driftAfter - driftBefore) / driftBefore) * 100,
-          samples,
-        };
+        if (round === 1) memory[mode] = { before, after: rssMb(target.pid) };
+        if (mode === 'c' && round === options.rounds && options.driftOrders > 0) {
+          drift = await measureDrift(target, options.driftOrders, restock);
+        }
+      } finally {
+        await target.stop();
       }
-    } finally {
-      await target.stop();
+    }
+  }
+  for (const mode of options.modes) {
+    for (const concurrency of options.concurrency) {
+      const pooled = samples.get(`${mode}@${concurrency}`);
+      if (!pooled) continue;
+      const sorted = [...pooled.latencies].sort((x, y) => x - y);
+      results.push({
+        mode,
+        concurrency,
+        requests: sorted.length,
+        errors: pooled.errors,
+        p50: percentile(sorted, 0.5),
+        p90: percentile(sorted, 0.9),
+        p99: percentile(sorted, 0.99),
+        throughput: sorted.length / pooled.seconds,
+      });
     }
   }
   await otlp.stop();
@@ -301,7 +318,8 @@ async function main(): Promise<void> {
   const headline = options.concurrency[0] ?? 1;
   const summary = {
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
-    requests_per_level: options.requests,
+    requests_per_level: options.requests * options.rounds,
+    rounds: options.rounds,
     concurrency: headline,
     ratios: {
       'b/a': ratio('b', 'a', headline),

@@ -87,15 +87,16 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** Starts DynamoDB Local on loopback; in memory, or persisted under .dynamodb/data. */
+/** Starts DynamoDB Local on loopback; in memory, or persisted under DYNAMODB_LOCAL_DATA_DIR (.dynamodb/data). */
 export async function startDynamoDbLocal(options: {
   port: number;
   inMemory: boolean;
 }): Promise<DynamoDbLocal> {
   assertJava();
   const emulator = ensureEmulator();
-  const storage = options.inMemory ? ['-inMemory'] : ['-dbPath', path.join(HOME, 'data')];
-  if (!options.inMemory) mkdirSync(path.join(HOME, 'data'), { recursive: true });
+  const dataDir = process.env.DYNAMODB_LOCAL_DATA_DIR || path.join(HOME, 'data');
+  const storage = options.inMemory ? ['-inMemory'] : ['-dbPath', dataDir];
+  if (!options.inMemory) mkdirSync(dataDir, { recursive: true });
   const child = spawn(
     'java',
     [

@@ -35,9 +35,11 @@ async function main(): Promise<void> {
   process.exitCode = created.ok ? 0 : 1;
 }
 
-main().catch((error) => {
-  console.error(
-    `Could not reach ${base}: is \`npm start\` running? (${error instanceof Error ? error.message : error})`,
-  );
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(
+      `Could not reach ${base}: is \`npm start\` running? (${error instanceof Error ? error.message : error})`,
+    );
+    process.exitCode = 1;
+  });
+}

@@ -57,6 +57,8 @@ abstract class Receiver {
   private server?: Server;
   port = 0;
   requests = 0;
+  /** Headers of the last request, e.g. to check OTEL_EXPORTER_OTLP_HEADERS arrived. */
+  lastHeaders: Record<string, string | string[] | undefined> = {};
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -68,6 +70,7 @@ abstract class Receiver {
     this.server = createServer(async (request, response) => {
       const body = await readBody(request);
       this.requests++;
+      this.lastHeaders = request.headers;
       const ok = this.accept(request.url ?? '', body, request.headers['content-type'] ?? '');
       response.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end('{}');
     });

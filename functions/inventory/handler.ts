@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
 import { httpRouter, route } from '../shared/lambda-http';
-import { releaseRequest, reservationRequest } from '../shared/schemas';
+import { releaseRoute } from '../shared/reservation-ledger';
+import { reservationRequest } from '../shared/schemas';
 import { createServiceClient } from '../shared/service-client';
 import { annotate } from '../shared/telemetry';
 import { InventoryService } from './service';
@@ -25,15 +26,5 @@ export const handler = httpRouter({
       return { statusCode: 200, body: { ...(await inventory.reserve(body)) } };
     },
   }),
-  'POST /inventory/release': route({
-    body: releaseRequest,
-    handle: async ({ body }) => {
-      annotate({ 'order.id': body.order_id });
-      const released = await inventory.release(body.order_id);
-      return {
-        statusCode: 200,
-        body: { status: released.length > 0 ? 'released' : 'nothing_to_release', released },
-      };
-    },
-  }),
+  'POST /inventory/release': releaseRoute((orderId) => inventory.release(orderId)),
 });

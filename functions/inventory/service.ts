@@ -4,7 +4,7 @@ import { logger } from '../shared/logger';
 import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
 import type { ReservationRequest } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
-import { annotate, withSpan } from '../shared/telemetry';
+import { annotate } from '../shared/telemetry';
 import type { Allocation } from '../warehouse/service';
 
 export interface ReservedLine {
@@ -31,7 +31,7 @@ export class InventoryService {
     private readonly tables: InventoryTables,
     private readonly warehouse: Pick<ServiceClient, 'post'>,
   ) {
-    this.ledger = new ReservationLedger(db, tables.reservations);
+    this.ledger = new ReservationLedger(db, tables.reservations, 'inventory');
   }
 
   /**
@@ -113,17 +113,7 @@ export class InventoryService {
   }
 
   private releaseOwn(orderId: string): Promise<ReservedLine[]> {
-    return withSpan('inventory.release', { 'order.id': orderId }, async (span) => {
-      const released = await this.ledger.release(orderId, (lines) =>
-        lines.map((line) => this.giveBack(line)),
-      );
-      span.setAttribute(
-        'inventory.released_quantity',
-        released.reduce((sum, line) => sum + line.quantity, 0),
-      );
-      logger.info({ released }, `compensation: released inventory reservation of order ${orderId}`);
-      return released;
-    });
+    return this.ledger.release(orderId, (lines) => lines.map((line) => this.giveBack(line)));
   }
 
   private async availabilityOf(itemIds: string[]): Promise<Map<string, number>> {

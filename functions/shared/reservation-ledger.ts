@@ -5,6 +5,10 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { route } from './lambda-http';
+import { logger } from './logger';
+import { releaseRequest } from './schemas';
+import { annotate, withSpan } from './telemetry';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<
@@ -36,10 +40,12 @@ const MAX_CONFLICT_RETRIES = 8;
  * repeat and may arrive first: a release with nothing to release leaves a tombstone, so that a slow
  * reservation landing afterwards is refused instead of holding stock no one will give back.
  */
-export class ReservationLedger<Line> {
+export class ReservationLedger<Line extends { quantity: number }> {
+  /** `owner` names the spans and log lines: "inventory" gives an `inventory.release` span. */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly owner: string,
   ) {}
 
   async reserve(orderId: string, lines: Line[], stockWrites: StockWrite[]): Promise<ReserveOutcome<Line>> {
@@ -72,8 +78,23 @@ export class ReservationLedger<Line> {
     }
   }
 
-  /** Gives the stock back once. Returns the lines released, or none when there was nothing (left) to release. */
-  async release(orderId: string, restock: (lines: Line[]) => StockWrite[]): Promise<Line[]> {
+  /**
+   * Compensation: gives the stock back once, in a span of its own so a failed order's trace shows what was
+   * released. Returns the lines released, or none when there was nothing (left) to release.
+   */
+  release(orderId: string, restock: (lines: Line[]) => StockWrite[]): Promise<Line[]> {
+    return withSpan(`${this.owner}.release`, { 'order.id': orderId }, async (span) => {
+      const released = await this.releaseOnce(orderId, restock);
+      span.setAttribute(
+        `${this.owner}.released_quantity`,
+        released.reduce((sum, line) => sum + line.quantity, 0),
+      );
+      logger.info({ released }, `compensation: released ${this.owner} reservation of order ${orderId}`);
+      return released;
+    });
+  }
+
+  private async releaseOnce(orderId: string, restock: (lines: Line[]) => StockWrite[]): Promise<Line[]> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const existing = await this.get(orderId);
       if (existing?.status === 'RELEASED') return [];
@@ -154,4 +175,19 @@ function cancellationReasons(error: unknown): CancellationReason[] | undefined {
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** The `POST /<function>/release` route: the same contract for every function that holds reservations. */
+export function releaseRoute(release: (orderId: string) => Promise<unknown[]>) {
+  return route({
+    body: releaseRequest,
+    handle: async ({ body }) => {
+      annotate({ 'order.id': body.order_id });
+      const released = await release(body.order_id);
+      return {
+        statusCode: 200,
+        body: { status: released.length > 0 ? 'released' : 'nothing_to_release', released },
+      };
+    },
+  });
 }

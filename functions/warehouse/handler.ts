@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
 import { httpRouter, route } from '../shared/lambda-http';
-import { releaseRequest, reservationRequest } from '../shared/schemas';
+import { releaseRoute } from '../shared/reservation-ledger';
+import { reservationRequest } from '../shared/schemas';
 import { annotate } from '../shared/telemetry';
 import { WarehouseService } from './service';
 
@@ -24,15 +25,5 @@ export const handler = httpRouter({
       return { statusCode: 200, body: { status: 'reserved', allocations } };
     },
   }),
-  'POST /warehouse/release': route({
-    body: releaseRequest,
-    handle: async ({ body }) => {
-      annotate({ 'order.id': body.order_id });
-      const released = await warehouse.release(body.order_id);
-      return {
-        statusCode: 200,
-        body: { status: released.length > 0 ? 'released' : 'nothing_to_release', released },
-      };
-    },
-  }),
+  'POST /warehouse/release': releaseRoute((orderId) => warehouse.release(orderId)),
 });

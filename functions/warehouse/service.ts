@@ -3,7 +3,7 @@ import { DomainError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
 import type { ReservationRequest } from '../shared/schemas';
-import { annotate, withSpan } from '../shared/telemetry';
+import { annotate } from '../shared/telemetry';
 
 export interface Allocation {
   item_id: string;
@@ -32,7 +32,7 @@ export class WarehouseService {
     private readonly db: DynamoDBDocumentClient,
     private readonly tables: WarehouseTables,
   ) {
-    this.ledger = new ReservationLedger(db, tables.reservations);
+    this.ledger = new ReservationLedger(db, tables.reservations, 'warehouse');
   }
 
   /** Reserves every item of the order from one location each, all or nothing. */
@@ -60,18 +60,8 @@ export class WarehouseService {
     throw new DomainError('out_of_stock', 'Warehouse stock changed too often to reserve; try again');
   }
 
-  async release(orderId: string): Promise<Allocation[]> {
-    return withSpan('warehouse.release', { 'order.id': orderId }, async (span) => {
-      const released = await this.ledger.release(orderId, (lines) =>
-        lines.map((line) => this.giveBack(line)),
-      );
-      span.setAttribute(
-        'warehouse.released_quantity',
-        released.reduce((sum, line) => sum + line.quantity, 0),
-      );
-      logger.info({ released }, `compensation: released warehouse reservation of order ${orderId}`);
-      return released;
-    });
+  release(orderId: string): Promise<Allocation[]> {
+    return this.ledger.release(orderId, (lines) => lines.map((line) => this.giveBack(line)));
   }
 
   private async stockFor(itemIds: string[]): Promise<StockRow[]> {

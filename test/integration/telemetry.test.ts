@@ -42,7 +42,14 @@ describe('traces and logs of one order', () => {
     await otlp.start();
     await loki.start();
     stack = await startStack({
-      env: { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, LOKI_URL: loki.url },
+      env: {
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        LOKI_URL: loki.url,
+        // The user's shell is honoured: these reach every function through serverless.yml.
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.team=checkout',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-scope-orgid=tenant-1',
+      },
     });
   });
   after(async () => {
@@ -95,6 +102,8 @@ describe('traces and logs of one order', () => {
       assert.equal(span.resource['deployment.environment.name'], 'local');
     }
     assert.equal(root.attributes['http.response.status_code'], 201);
+    for (const span of spans) assert.equal(span.resource['deployment.team'], 'checkout');
+    assert.equal(otlp.lastHeaders['x-scope-orgid'], 'tenant-1');
   });
 
   it('has a CLIENT span with table names for each DynamoDB operation', () => {

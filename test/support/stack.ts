@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
 import { type Offline, startOffline } from '../../scripts/offline';
+import { SEED_ORDER } from '../../scripts/order';
 import { freePort } from '../../scripts/ports';
 
 export { freePort };
@@ -15,13 +16,8 @@ export const TABLES = {
   idempotency: 'orders-local-idempotency',
 } as const;
 
-export const SEED_PAYLOAD = {
-  user_id: '123',
-  items: [{ item_id: 'sku001', quantity: 1 }],
-  amount: '49.99',
-  payment_method: 'credit_card',
-  shipping_address: '10 Main Street, CA',
-};
+/** The seed project's create_order.sh payload. */
+export const SEED_PAYLOAD = SEED_ORDER;
 
 export interface StackOptions {
   /** Environment for serverless offline (and so for the functions). */
