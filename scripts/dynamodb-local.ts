@@ -110,7 +110,8 @@ export async function startDynamoDbLocal(options: {
       String(options.port),
       ...storage,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its working directory receives a metadata file; keep it out of the project root.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: HOME },
   );
   let output = '';
   child.stdout?.on('data', (chunk) => {
