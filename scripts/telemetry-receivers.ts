@@ -66,8 +66,15 @@ abstract class Receiver {
 
   protected abstract accept(path: string, body: string, contentType: string): boolean;
 
+  /** What has arrived so far (spans or lines); served on GET /count for processes that cannot see this one. */
+  protected abstract count(): number;
+
   async start(port = 0): Promise<this> {
     this.server = createServer(async (request, response) => {
+      if (request.method === 'GET' && request.url === '/count') {
+        response.writeHead(200).end(String(this.count()));
+        return;
+      }
       const body = await readBody(request);
       this.requests++;
       this.lastHeaders = request.headers;
@@ -129,6 +136,10 @@ export class OtlpReceiver extends Receiver {
     return true;
   }
 
+  protected count(): number {
+    return this.spanCount;
+  }
+
   trace(traceId: string): ReceivedSpan[] {
     return this.spans.filter((span) => span.traceId === traceId);
   }
@@ -142,6 +153,10 @@ export class LokiReceiver extends Receiver {
   /** keepLines: false only counts, for long runs such as the benchmark. */
   constructor(private readonly options: { keepLines?: boolean } = {}) {
     super();
+  }
+
+  protected count(): number {
+    return this.lineCount;
   }
 
   protected accept(path: string, body: string): boolean {

@@ -61,7 +61,10 @@ export class WarnOnceExporter implements SpanExporter {
 }
 
 /** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
-function recordHttpOutcome(span: Span, { err, res }: { err?: unknown; res?: { statusCode?: number } }): void {
+export function recordHttpOutcome(
+  span: Span,
+  { err, res }: { err?: unknown; res?: { statusCode?: number } },
+): void {
   const status = res?.statusCode;
   if (typeof status === 'number') {
     span.setAttribute('http.response.status_code', status);

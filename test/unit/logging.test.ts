@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import type { Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/invocation';
 import { createLogger } from '../../functions/shared/logger';
-import { parseHeaderList, WarnOnceExporter } from '../../functions/shared/tracing';
+import { parseHeaderList, recordHttpOutcome, WarnOnceExporter } from '../../functions/shared/tracing';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -107,5 +108,43 @@ describe('OTLP headers from SSM', () => {
         'X-Scope-OrgID': 'tenant-1',
       },
     );
+  });
+});
+
+describe('SERVER span status', () => {
+  function fakeSpan() {
+    const recorded: { attributes: Record<string, unknown>; status?: { code: number } } = { attributes: {} };
+    const span = {
+      setAttribute: (key: string, value: unknown) => {
+        recorded.attributes[key] = value;
+        return span;
+      },
+      setStatus: (status: { code: number }) => {
+        recorded.status = status;
+        return span;
+      },
+    };
+    return { span: span as unknown as Span, recorded };
+  }
+
+  it('follows the HTTP conventions: a 5xx is an error, a 4xx is not', () => {
+    for (const [statusCode, error] of [
+      [201, false],
+      [404, false],
+      [409, false],
+      [502, true],
+      [504, true],
+    ] as const) {
+      const { span, recorded } = fakeSpan();
+      recordHttpOutcome(span, { res: { statusCode } });
+      assert.equal(recorded.attributes['http.response.status_code'], statusCode);
+      assert.equal(recorded.status?.code === 2, error, String(statusCode));
+    }
+  });
+
+  it('marks a thrown handler error as an error', () => {
+    const { span, recorded } = fakeSpan();
+    recordHttpOutcome(span, { err: new Error('boom') });
+    assert.equal(recorded.status?.code, 2);
   });
 });
