@@ -11,8 +11,12 @@ import { fallbackTraceparent } from './telemetry';
 const clientEnv = loadEnv({
   /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */
   SERVICES_BASE_URL: z.url().default('http://localhost:4000'),
-  /** Upper bound for one call between functions; the caller's remaining time usually decides first. */
-  DOWNSTREAM_TIMEOUT_MS: integerSetting(8_000, { min: 50 }),
+  /**
+   * Upper bound for one call between functions: API Gateway's own integration limit. The caller's remaining
+   * time decides first, and it is always longer than the callee's timeout, so a caller never gives up on a
+   * callee that is still working (which could then succeed after its caller reported a failure).
+   */
+  DOWNSTREAM_TIMEOUT_MS: integerSetting(29_000, { min: 50 }),
   /** Time a caller keeps back from a forward call, so it can still compensate and answer. */
   COMPENSATION_RESERVE_MS: integerSetting(1_000, { min: 0 }),
   /** Sign calls with SigV4 for API Gateway's IAM authorization (set when deployed). */

@@ -137,7 +137,8 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
       ['Order', 'Payment'],
       ['Payment', 'Fraud'],
     ] as const) {
-      assert.ok(timeout(caller) > timeout(callee), `${caller} outlives ${callee}`);
+      // Calls get the caller's remaining time minus a 1 s compensation reserve: still longer than the callee's.
+      assert.ok(timeout(caller) - 1 >= timeout(callee), `${caller} outwaits ${callee}`);
     }
   });
 
