@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ApiResponse, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
-
-const TRACE_ID = /^[\da-f]{32}$/;
+import { type ApiResponse, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
 
 /** Runs `tasks` with at most `limit` in flight. */
 async function pool<T>(count: number, limit: number, task: (index: number) => Promise<T>): Promise<T[]> {

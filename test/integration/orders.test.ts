@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
 
-const TRACE_ID = /^[\da-f]{32}$/;
 const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 
 describe('orders through all six functions on serverless-offline', () => {

@@ -15,18 +15,22 @@ const otlpProtocol: KeyTree = {
   cors: ANY,
 };
 
+/** The `server` block both projects take from Grafana's dskit library. */
+const DSKIT_SERVER: KeyTree = {
+  http_listen_port: ANY,
+  grpc_listen_port: ANY,
+  log_level: ANY,
+  log_format: ANY,
+  http_listen_address: ANY,
+  grpc_server_max_recv_msg_size: ANY,
+};
+
 export const TEMPO_2_7: KeyTree = {
   target: ANY,
   stream_over_http_enabled: ANY,
   multitenancy_enabled: ANY,
   http_api_prefix: ANY,
-  server: {
-    http_listen_port: ANY,
-    grpc_listen_port: ANY,
-    log_level: ANY,
-    log_format: ANY,
-    http_listen_address: ANY,
-  },
+  server: DSKIT_SERVER,
   distributor: {
     receivers: {
       otlp: { protocols: { grpc: otlpProtocol, http: otlpProtocol } },
@@ -158,14 +162,7 @@ export const TEMPO_2_7: KeyTree = {
 export const LOKI_3_4: KeyTree = {
   target: ANY,
   auth_enabled: ANY,
-  server: {
-    http_listen_port: ANY,
-    grpc_listen_port: ANY,
-    log_level: ANY,
-    log_format: ANY,
-    http_listen_address: ANY,
-    grpc_server_max_recv_msg_size: ANY,
-  },
+  server: DSKIT_SERVER,
   common: {
     instance_addr: ANY,
     path_prefix: ANY,

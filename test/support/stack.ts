@@ -16,6 +16,9 @@ export const TABLES = {
   idempotency: 'orders-local-idempotency',
 } as const;
 
+/** A W3C trace id, as every response carries. */
+export const TRACE_ID = /^[\da-f]{32}$/;
+
 /** The seed project's create_order.sh payload. */
 export const SEED_PAYLOAD = SEED_ORDER;
 
