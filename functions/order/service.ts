@@ -33,7 +33,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
   if (invocation) invocation.orderId = orderId;
   annotate({
     'order.id': orderId,
-    'order.user_id': request.user_id,
+    'user.id': request.user_id,
     'order.amount': request.amount,
     'order.payment_method': request.payment_method,
     'order.item_count': request.items.length,

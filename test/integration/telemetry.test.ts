@@ -143,7 +143,7 @@ describe('traces and logs of one order', () => {
     assert.equal(attributes('warehouse-service')['warehouse.reserved_quantity'], 1);
     const order = attributes('order-service');
     assert.match(String(order['order.id']), /^[\da-f-]{36}$/);
-    assert.equal(order['order.user_id'], '123');
+    assert.equal(order['user.id'], '123', 'semantic-convention name for the user');
     assert.equal(order['order.amount'], 49.99);
     assert.equal(order['order.payment_method'], 'credit_card');
     assert.equal(order['order.status'], 'success');
