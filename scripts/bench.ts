@@ -14,8 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { localCredentials, startDynamoDbLocal } from './dynamodb-local';
+import { putStock } from './local-tables';
 import { startOffline } from './offline';
 import { freePort } from './ports';
 import { LokiReceiver, OtlpReceiver } from './telemetry-receivers';
@@ -218,17 +219,7 @@ async function main(): Promise<void> {
       await floor.stop();
     }
   };
-  const restock = async () => {
-    await db.send(
-      new PutCommand({ TableName: 'orders-local-inventory', Item: { item_id: 'bench', availability: 1e9 } }),
-    );
-    await db.send(
-      new PutCommand({
-        TableName: 'orders-local-warehouse-stock',
-        Item: { item_id: 'bench', location: 'Warehouse-A', available_quantity: 1e9, reserved_quantity: 0 },
-      }),
-    );
-  };
+  const restock = () => putStock(db, 'bench', 1e9, { 'Warehouse-A': 1e9 });
 
   const base: NodeJS.ProcessEnv = {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,

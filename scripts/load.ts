@@ -9,6 +9,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from './dynamodb-local';
+import { LOCAL_TABLES } from './local-tables';
 
 interface Scenario {
   name: string;
@@ -116,12 +117,12 @@ async function main(): Promise<void> {
   const restock = async () => {
     try {
       const item = await db.send(
-        new GetCommand({ TableName: 'orders-local-inventory', Key: { item_id: 'sku001' } }),
+        new GetCommand({ TableName: LOCAL_TABLES.inventory, Key: { item_id: 'sku001' } }),
       );
       if (Number(item.Item?.availability ?? 0) > 200) return;
       await db.send(
         new UpdateCommand({
-          TableName: 'orders-local-inventory',
+          TableName: LOCAL_TABLES.inventory,
           Key: { item_id: 'sku001' },
           UpdateExpression: 'ADD availability :q',
           ExpressionAttributeValues: { ':q': 1000 },
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
       );
       await db.send(
         new UpdateCommand({
-          TableName: 'orders-local-warehouse-stock',
+          TableName: LOCAL_TABLES.warehouseStock,
           Key: { item_id: 'sku001', location: 'Warehouse-A' },
           UpdateExpression: 'ADD available_quantity :q',
           ExpressionAttributeValues: { ':q': 1000 },

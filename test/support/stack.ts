@@ -1,20 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
+import { LOCAL_TABLES, putStock } from '../../scripts/local-tables';
 import { type Offline, startOffline } from '../../scripts/offline';
 import { SEED_ORDER } from '../../scripts/order';
 import { freePort } from '../../scripts/ports';
 
 export { freePort };
 
-export const TABLES = {
-  inventory: 'orders-local-inventory',
-  inventoryReservations: 'orders-local-inventory-reservations',
-  warehouseStock: 'orders-local-warehouse-stock',
-  warehouseReservations: 'orders-local-warehouse-reservations',
-  orders: 'orders-local-orders',
-  idempotency: 'orders-local-idempotency',
-} as const;
+export const TABLES = LOCAL_TABLES;
 
 /** A W3C trace id, as every response carries. */
 export const TRACE_ID = /^[\da-f]{32}$/;
@@ -127,19 +121,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       );
       return { inventory, warehouse };
     },
-    async setStock(itemId, inventory, warehouse) {
-      await db.send(
-        new PutCommand({ TableName: TABLES.inventory, Item: { item_id: itemId, availability: inventory } }),
-      );
-      for (const [location, quantity] of Object.entries(warehouse)) {
-        await db.send(
-          new PutCommand({
-            TableName: TABLES.warehouseStock,
-            Item: { item_id: itemId, location, available_quantity: quantity, reserved_quantity: 0 },
-          }),
-        );
-      }
-    },
+    setStock: (itemId, inventory, warehouse) => putStock(db, itemId, inventory, warehouse),
     async stop() {
       await offline.stop();
       client.destroy();
