@@ -15,11 +15,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LokiReceiver, OtlpReceiver } from '../test/support/receivers';
 import { localCredentials, startDynamoDbLocal } from './dynamodb-local';
 import { putStock } from './local-tables';
 import { startOffline } from './offline';
 import { freePort } from './ports';
-import { LokiReceiver, OtlpReceiver } from './telemetry-receivers';
 
 type Mode = 'a' | 'b' | 'c' | 'd';
 const MODE_NAMES: Record<Mode, string> = {

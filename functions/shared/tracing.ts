@@ -75,13 +75,27 @@ export function recordHttpOutcome(
 }
 
 /** The instrumentation names the tables of most operations, but not those inside a transaction. */
-function tablesOfTransaction(commandInput: Record<string, unknown> | undefined): string[] {
+export function tablesOfTransaction(commandInput: Record<string, unknown> | undefined): string[] {
   const items = commandInput?.TransactItems;
   if (!Array.isArray(items)) return [];
   const tables = items.flatMap((item: Record<string, { TableName?: string } | undefined>) =>
     Object.values(item).map((operation) => operation?.TableName),
   );
   return [...new Set(tables.filter((name): name is string => typeof name === 'string'))].sort();
+}
+
+/**
+ * Tempo's service graph draws an uninstrumented database from a peer attribute, so DynamoDB client spans
+ * name it; transactions also name the tables they touch.
+ */
+export function annotateDynamoDbSpan(
+  span: Span,
+  request: { serviceName: string; commandInput?: Record<string, unknown> },
+): void {
+  if (request.serviceName !== 'DynamoDB') return;
+  span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
+  const transactionTables = tablesOfTransaction(request.commandInput);
+  if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
 }
 
 /**
@@ -193,13 +207,7 @@ function startTracing(): void {
       new AwsInstrumentation({
         // One DynamoDB span per operation, not a second one for the HTTP request underneath.
         suppressInternalInstrumentation: true,
-        // Tempo's service graph draws an uninstrumented database from a peer attribute.
-        preRequestHook: (span, { request }) => {
-          if (request.serviceName !== 'DynamoDB') return;
-          span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
-          const transactionTables = tablesOfTransaction(request.commandInput);
-          if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
-        },
+        preRequestHook: (span, { request }) => annotateDynamoDbSpan(span, request),
       }),
     ],
   });

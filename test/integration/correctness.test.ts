@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ApiResponse, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
+import {
+  type ApiResponse,
+  assertJsonBody,
+  SEED_PAYLOAD,
+  type Stack,
+  type StockSnapshot,
+  startStack,
+  TRACE_ID,
+} from '../support/stack';
 
 /** Runs `tasks` with at most `limit` in flight. */
 async function pool<T>(count: number, limit: number, task: (index: number) => Promise<T>): Promise<T[]> {
@@ -22,6 +30,143 @@ function countBy<T>(values: T[]): Map<T, number> {
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return counts;
 }
+
+const valid = SEED_PAYLOAD;
+
+interface BadRequest {
+  name: string;
+  body: unknown;
+  status: number;
+  /** The field the error must name. */
+  field?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** Malformed orders, each its own test: one failure never hides another. */
+const BAD_REQUESTS: BadRequest[] = [
+  { name: 'malformed JSON', body: '{"user_id": ', status: 400 },
+  { name: 'JSON that is not an object', body: '[1,2]', status: 400 },
+  { name: 'empty body', body: '', status: 400 },
+  { name: 'missing user_id', body: { ...valid, user_id: undefined }, status: 400, field: 'user_id' },
+  { name: 'missing items', body: { ...valid, items: undefined }, status: 400, field: 'items' },
+  { name: 'missing amount', body: { ...valid, amount: undefined }, status: 400, field: 'amount' },
+  {
+    name: 'missing payment_method',
+    body: { ...valid, payment_method: undefined },
+    status: 400,
+    field: 'payment_method',
+  },
+  {
+    name: 'missing shipping_address',
+    body: { ...valid, shipping_address: undefined },
+    status: 400,
+    field: 'shipping_address',
+  },
+  { name: 'unknown top-level field', body: { ...valid, discount: 10 }, status: 400, field: 'body' },
+  {
+    name: 'unknown item field',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: 1, price: 1 }] },
+    status: 400,
+    field: 'items.0',
+  },
+  {
+    name: 'user_id of the wrong type',
+    body: { ...valid, user_id: { id: 1 } },
+    status: 400,
+    field: 'user_id',
+  },
+  { name: 'items not an array', body: { ...valid, items: 'sku001' }, status: 400, field: 'items' },
+  {
+    name: 'quantity zero',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: 0 }] },
+    status: 400,
+    field: 'items.0.quantity',
+  },
+  {
+    name: 'quantity negative',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: -2 }] },
+    status: 400,
+    field: 'items.0.quantity',
+  },
+  {
+    name: 'quantity fractional',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: 1.5 }] },
+    status: 400,
+    field: 'items.0.quantity',
+  },
+  {
+    name: 'quantity above the maximum',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: 1001 }] },
+    status: 400,
+    field: 'items.0.quantity',
+  },
+  {
+    name: 'quantity as a string',
+    body: { ...valid, items: [{ item_id: 'sku001', quantity: '1' }] },
+    status: 400,
+    field: 'items.0.quantity',
+  },
+  { name: 'negative amount', body: { ...valid, amount: -5 }, status: 400, field: 'amount' },
+  { name: 'zero amount', body: { ...valid, amount: 0 }, status: 400, field: 'amount' },
+  { name: 'non-numeric amount', body: { ...valid, amount: 'forty' }, status: 400, field: 'amount' },
+  { name: 'absurd amount', body: { ...valid, amount: 1e12 }, status: 400, field: 'amount' },
+  {
+    name: 'amount with three decimals',
+    body: { ...valid, amount: '1.999' },
+    status: 400,
+    field: 'amount',
+  },
+  {
+    name: 'unknown payment method',
+    body: { ...valid, payment_method: 'bitcoin' },
+    status: 400,
+    field: 'payment_method',
+  },
+  { name: 'empty items', body: { ...valid, items: [] }, status: 400, field: 'items' },
+  {
+    name: 'oversized items',
+    body: {
+      ...valid,
+      items: Array.from({ length: 26 }, (_, i) => ({ item_id: `sku${i}`, quantity: 1 })),
+    },
+    status: 400,
+    field: 'items',
+  },
+  {
+    name: 'repeated item',
+    body: {
+      ...valid,
+      items: [
+        { item_id: 'sku001', quantity: 1 },
+        { item_id: 'sku001', quantity: 1 },
+      ],
+    },
+    status: 400,
+    field: 'items',
+  },
+  {
+    name: 'item id with odd characters',
+    body: { ...valid, items: [{ item_id: '../etc', quantity: 1 }] },
+    status: 400,
+    field: 'items.0.item_id',
+  },
+  {
+    name: 'card number with letters',
+    body: { ...valid, card: { number: '4111abcd', expiry: '12/30' } },
+    status: 400,
+    field: 'card.number',
+  },
+  { name: 'oversized body', body: { ...valid, shipping_address: 'x'.repeat(20_000) }, status: 413 },
+  { name: 'wrong content type', body: JSON.stringify(valid), status: 415, contentType: 'text/plain' },
+  {
+    name: 'idempotency key too long',
+    body: valid,
+    status: 400,
+    field: 'idempotency-key',
+    headers: { 'Idempotency-Key': 'k'.repeat(200) },
+  },
+];
 
 describe('correctness under concurrency and bad input', () => {
   let stack: Stack;
@@ -59,7 +204,7 @@ describe('correctness under concurrency and bad input', () => {
   it('idempotency: 20 concurrent requests with one key make one order and one reservation', async () => {
     await stack.setStock('idem', 100, { 'Warehouse-A': 100 });
     const payload = { ...SEED_PAYLOAD, user_id: 'idem-user', items: [{ item_id: 'idem', quantity: 3 }] };
-    const key = `key-${Date.now()}`;
+    const key = 'idempotency-key-of-the-concurrent-test';
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => stack.post('/api/order', payload, { 'Idempotency-Key': key })),
     );
@@ -91,174 +236,50 @@ describe('correctness under concurrency and bad input', () => {
     assert.equal((await stack.stock()).inventory.idem, 97);
   });
 
-  it('bad input: each of 30 malformed requests gets its 4xx JSON error with a trace id, and nothing is written', async () => {
-    const valid = SEED_PAYLOAD;
-    const json = 'application/json';
-    const cases: Array<{
-      name: string;
-      body: unknown;
-      status: number;
-      field?: string;
-      contentType?: string;
-      headers?: Record<string, string>;
-    }> = [
-      { name: 'malformed JSON', body: '{"user_id": ', status: 400 },
-      { name: 'JSON that is not an object', body: '[1,2]', status: 400 },
-      { name: 'empty body', body: '', status: 400 },
-      { name: 'missing user_id', body: { ...valid, user_id: undefined }, status: 400, field: 'user_id' },
-      { name: 'missing items', body: { ...valid, items: undefined }, status: 400, field: 'items' },
-      { name: 'missing amount', body: { ...valid, amount: undefined }, status: 400, field: 'amount' },
-      {
-        name: 'missing payment_method',
-        body: { ...valid, payment_method: undefined },
-        status: 400,
-        field: 'payment_method',
-      },
-      {
-        name: 'missing shipping_address',
-        body: { ...valid, shipping_address: undefined },
-        status: 400,
-        field: 'shipping_address',
-      },
-      { name: 'unknown top-level field', body: { ...valid, discount: 10 }, status: 400, field: 'body' },
-      {
-        name: 'unknown item field',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1, price: 1 }] },
-        status: 400,
-        field: 'items.0',
-      },
-      {
-        name: 'user_id of the wrong type',
-        body: { ...valid, user_id: { id: 1 } },
-        status: 400,
-        field: 'user_id',
-      },
-      { name: 'items not an array', body: { ...valid, items: 'sku001' }, status: 400, field: 'items' },
-      {
-        name: 'quantity zero',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: 0 }] },
-        status: 400,
-        field: 'items.0.quantity',
-      },
-      {
-        name: 'quantity negative',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: -2 }] },
-        status: 400,
-        field: 'items.0.quantity',
-      },
-      {
-        name: 'quantity fractional',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1.5 }] },
-        status: 400,
-        field: 'items.0.quantity',
-      },
-      {
-        name: 'quantity above the maximum',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: 1001 }] },
-        status: 400,
-        field: 'items.0.quantity',
-      },
-      {
-        name: 'quantity as a string',
-        body: { ...valid, items: [{ item_id: 'sku001', quantity: '1' }] },
-        status: 400,
-        field: 'items.0.quantity',
-      },
-      { name: 'negative amount', body: { ...valid, amount: -5 }, status: 400, field: 'amount' },
-      { name: 'zero amount', body: { ...valid, amount: 0 }, status: 400, field: 'amount' },
-      { name: 'non-numeric amount', body: { ...valid, amount: 'forty' }, status: 400, field: 'amount' },
-      { name: 'absurd amount', body: { ...valid, amount: 1e12 }, status: 400, field: 'amount' },
-      {
-        name: 'amount with three decimals',
-        body: { ...valid, amount: '1.999' },
-        status: 400,
-        field: 'amount',
-      },
-      {
-        name: 'unknown payment method',
-        body: { ...valid, payment_method: 'bitcoin' },
-        status: 400,
-        field: 'payment_method',
-      },
-      { name: 'empty items', body: { ...valid, items: [] }, status: 400, field: 'items' },
-      {
-        name: 'oversized items',
-        body: {
-          ...valid,
-          items: Array.from({ length: 26 }, (_, i) => ({ item_id: `sku${i}`, quantity: 1 })),
-        },
-        status: 400,
-        field: 'items',
-      },
-      {
-        name: 'repeated item',
-        body: {
-          ...valid,
-          items: [
-            { item_id: 'sku001', quantity: 1 },
-            { item_id: 'sku001', quantity: 1 },
-          ],
-        },
-        status: 400,
-        field: 'items',
-      },
-      {
-        name: 'item id with odd characters',
-        body: { ...valid, items: [{ item_id: '../etc', quantity: 1 }] },
-        status: 400,
-        field: 'items.0.item_id',
-      },
-      {
-        name: 'card number with letters',
-        body: { ...valid, card: { number: '4111abcd', expiry: '12/30' } },
-        status: 400,
-        field: 'card.number',
-      },
-      { name: 'oversized body', body: { ...valid, shipping_address: 'x'.repeat(20_000) }, status: 413 },
-      { name: 'wrong content type', body: JSON.stringify(valid), status: 415, contentType: 'text/plain' },
-      {
-        name: 'idempotency key too long',
-        body: valid,
-        status: 400,
-        field: 'idempotency-key',
-        headers: { 'Idempotency-Key': 'k'.repeat(200) },
-      },
-    ];
-    assert.ok(cases.length >= 25);
-    const stockBefore = await stack.stock();
-    const ordersBefore = (await stack.scan('orders')).length;
-    const idempotencyBefore = (await stack.scan('idempotency')).length;
-    for (const testCase of cases) {
-      const response: ApiResponse = await stack.post('/api/order', testCase.body, {
-        'content-type': testCase.contentType ?? json,
-        ...testCase.headers,
+  describe('bad input: a 4xx JSON error with the trace id, and nothing written', () => {
+    let stockBefore: StockSnapshot;
+    let ordersBefore = 0;
+    let idempotencyBefore = 0;
+    before(async () => {
+      stockBefore = await stack.stock();
+      ordersBefore = (await stack.scan('orders')).length;
+      idempotencyBefore = (await stack.scan('idempotency')).length;
+    });
+
+    for (const testCase of BAD_REQUESTS) {
+      it(`${testCase.name} → ${testCase.status}`, async () => {
+        const response: ApiResponse = await stack.post('/api/order', testCase.body, {
+          'content-type': testCase.contentType ?? 'application/json',
+          ...testCase.headers,
+        });
+        const detail = JSON.stringify(response.body);
+        assert.equal(response.status, testCase.status, detail);
+        assert.equal(response.body.status, 'failure', detail);
+        assert.equal(typeof response.body.message, 'string', detail);
+        assert.match(String(response.body.trace_id), TRACE_ID, detail);
+        assert.equal(response.headers.get('x-trace-id'), response.body.trace_id);
+        assert.doesNotMatch(detail, /at .*\.js:\d+|Exception|localhost|127\.0\.0\.1/, 'no internals leak');
+        if (testCase.field) {
+          const fields = (response.body.errors as Array<{ field: string }>).map((error) => error.field);
+          assert.ok(fields.includes(testCase.field), `expected ${testCase.field} in ${fields}`);
+        }
       });
-      assert.equal(response.status, testCase.status, `${testCase.name}: ${JSON.stringify(response.body)}`);
-      assert.equal(response.body.status, 'failure', testCase.name);
-      assert.equal(typeof response.body.message, 'string', testCase.name);
-      assert.match(String(response.body.trace_id), TRACE_ID, testCase.name);
-      assert.doesNotMatch(
-        JSON.stringify(response.body),
-        /at .*\.js:\d+|Exception|localhost|127\.0\.0\.1/,
-        testCase.name,
-      );
-      if (testCase.field) {
-        const fields = (response.body.errors as Array<{ field: string }>).map((error) => error.field);
-        assert.ok(
-          fields.includes(testCase.field),
-          `${testCase.name}: expected ${testCase.field} in ${fields}`,
-        );
-      }
     }
-    const badPath = await stack.get('/api/order/../../etc');
-    assert.ok(badPath.status >= 400 && badPath.status < 500);
-    assert.deepEqual(await stack.stock(), stockBefore);
-    assert.equal((await stack.scan('orders')).length, ordersBefore, 'no order was written');
-    assert.equal(
-      (await stack.scan('idempotency')).length,
-      idempotencyBefore,
-      'no idempotency record was written',
-    );
+
+    it('a path that climbs out of the route → 4xx', async () => {
+      const response = await stack.get('/api/order/../../etc');
+      assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
+    });
+
+    it('wrote nothing: stock, orders and idempotency records are as before', async () => {
+      assert.deepEqual(await stack.stock(), stockBefore);
+      assert.equal((await stack.scan('orders')).length, ordersBefore, 'no order was written');
+      assert.equal(
+        (await stack.scan('idempotency')).length,
+        idempotencyBefore,
+        'no idempotency record was written',
+      );
+    });
   });
 });
 
@@ -339,17 +360,14 @@ describe('conservation of stock under chaos', () => {
 });
 
 describe('dead downstream', () => {
-  it('fraud hanging: the order fails with 504 in bounded time and stock is restored', async () => {
+  it("fraud hanging: the order gives up with its own 504 (not the gateway's) and stock is restored", async () => {
     const stack = await startStack({ env: { CHAOS: 'fraud:latency=30000' } });
     try {
       const before = await stack.stock();
-      const started = Date.now();
       const response = await stack.post('/api/order', SEED_PAYLOAD);
-      const elapsed = Date.now() - started;
       assert.equal(response.status, 504, JSON.stringify(response.body));
       assert.equal(response.body.category, 'downstream_timeout');
       assert.match(String(response.body.trace_id), TRACE_ID);
-      assert.ok(elapsed < 12_000, `answered in ${elapsed} ms, within the gateway's 12 s`);
       assert.deepEqual(await stack.stock(), before);
       const [order] = (await stack.scan('orders')).filter((o) => o.status === 'FAILED');
       assert.equal(order?.failure_category, 'downstream_timeout');
@@ -364,11 +382,10 @@ describe('dead downstream', () => {
       const before = await stack.stock();
       const response = await stack.post('/api/order', SEED_PAYLOAD);
       assert.equal(response.status, 502, JSON.stringify(response.body));
-      assert.deepEqual(response.body, {
+      assertJsonBody(response, {
         status: 'failure',
         message: 'fraud-service failed',
         category: 'downstream_failure',
-        trace_id: response.body.trace_id,
       });
       assert.deepEqual(await stack.stock(), before);
     } finally {

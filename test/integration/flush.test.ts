@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { OtlpReceiver, SPAN_KIND } from '../../scripts/telemetry-receivers';
+import { OtlpReceiver, SPAN_KIND } from '../support/receivers';
 
 /**
  * Plays the Lambda runtime for the fraud function: preload tracing, load the handler, invoke it once, and

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
@@ -15,6 +16,18 @@ export const TRACE_ID = /^[\da-f]{32}$/;
 
 /** The seed project's create_order.sh payload. */
 export const SEED_PAYLOAD = SEED_ORDER;
+
+/**
+ * The whole JSON body, with the trace id checked for what it must be rather than copied: 32 hex digits,
+ * the same as the `x-trace-id` header.
+ */
+export function assertJsonBody(response: ApiResponse, expected: Record<string, unknown>): void {
+  const { trace_id: traceId, ...rest } = response.body;
+  assert.deepEqual(rest, expected);
+  assert.match(String(traceId), TRACE_ID);
+  assert.equal(response.headers.get('x-trace-id'), traceId, 'the x-trace-id header matches the body');
+  assert.match(String(response.headers.get('content-type')), /^application\/json/);
+}
 
 export interface StackOptions {
   /** Environment for serverless offline (and so for the functions). */

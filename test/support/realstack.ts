@@ -1,0 +1,216 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { freePort } from '../../scripts/ports';
+import { eventually } from './eventually';
+
+/** Where the acceptance tier's real Tempo, Loki and Prometheus come from. */
+export type RealStackSource =
+  | { kind: 'binaries'; tempo: string; loki: string; prometheus: string }
+  | { kind: 'docker' }
+  | { kind: 'none'; reason: string };
+
+export interface RealStack {
+  /** Tempo's query API (Grafana's Tempo datasource URL). */
+  tempoUrl: string;
+  /** Tempo's OTLP/HTTP receiver: where the functions send spans. */
+  otlpUrl: string;
+  lokiUrl: string;
+  prometheusUrl: string;
+  /** What the servers printed, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export const HOW_TO_ENABLE =
+  'set TEMPO_BIN, LOKI_BIN and PROMETHEUS_BIN (e.g. eval "$(../shared/realstack/unpack .cache/realstack)"), ' +
+  'or install Docker';
+
+const SERVERS = ['tempo', 'loki', 'prometheus'] as const;
+type Server = (typeof SERVERS)[number];
+
+export function findRealStack(env: NodeJS.ProcessEnv = process.env): RealStackSource {
+  const binaries = { tempo: env.TEMPO_BIN, loki: env.LOKI_BIN, prometheus: env.PROMETHEUS_BIN };
+  const named = Object.entries(binaries).filter(([, file]) => file);
+  if (named.length > 0) {
+    const missing = Object.entries(binaries).filter(([, file]) => !file || !existsSync(file));
+    if (missing.length > 0) {
+      return { kind: 'none', reason: `${missing.map(([name]) => name).join(', ')} binary not found` };
+    }
+    return { kind: 'binaries', ...(binaries as Record<Server, string>) };
+  }
+  try {
+    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
+    return { kind: 'docker' };
+  } catch {
+    return { kind: 'none', reason: 'no TEMPO_BIN/LOKI_BIN/PROMETHEUS_BIN and no docker compose' };
+  }
+}
+
+interface ComposeService {
+  command?: string[];
+  volumes?: string[];
+}
+
+/**
+ * A compose service's command, run natively: each container path it names is replaced by what compose
+ * mounts there (a project file, or a fresh directory for a named volume). The flags themselves are written
+ * once, in docker-compose.yml.
+ */
+export function nativeCommand(service: ComposeService, dataDir: string): string[] {
+  const mounts = (service.volumes ?? []).map((volume) => {
+    const [source = '', target = ''] = volume.split(':');
+    const isBind = source.startsWith('.') || source.startsWith('/');
+    return { target, host: isBind ? path.resolve(PROJECT_ROOT, source) : dataDir };
+  });
+  return (service.command ?? []).map((argument) =>
+    mounts.reduce((result, { target, host }) => result.split(target).join(host), argument),
+  );
+}
+
+function composeServices(): Record<string, ComposeService> {
+  const compose = parse(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, ComposeService>;
+  };
+  return compose.services;
+}
+
+export async function startRealStack(source: RealStackSource): Promise<RealStack> {
+  if (source.kind === 'none') throw new Error(`no real stack: ${source.reason}; ${HOW_TO_ENABLE}`);
+  return source.kind === 'docker' ? startWithDocker() : startBinaries(source);
+}
+
+async function startBinaries(binaries: Record<Server, string>): Promise<RealStack> {
+  const services = composeServices();
+  const root = mkdtempSync(path.join(tmpdir(), 'orders-realstack-'));
+  const ports = {
+    tempo: await freePort(),
+    tempoGrpc: await freePort(),
+    otlpHttp: await freePort(),
+    otlpGrpc: await freePort(),
+    loki: await freePort(),
+    lokiGrpc: await freePort(),
+    prometheus: await freePort(),
+  };
+  // The configs read these (-config.expand-env=true); in compose they keep their defaults.
+  const env = {
+    TEMPO_LISTEN_ADDRESS: '127.0.0.1',
+    TEMPO_HTTP_PORT: String(ports.tempo),
+    TEMPO_GRPC_PORT: String(ports.tempoGrpc),
+    TEMPO_OTLP_HTTP_PORT: String(ports.otlpHttp),
+    TEMPO_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+    TEMPO_DATA_DIR: path.join(root, 'tempo'),
+    PROMETHEUS_HOSTPORT: `127.0.0.1:${ports.prometheus}`,
+    LOKI_LISTEN_ADDRESS: '127.0.0.1',
+    LOKI_HTTP_PORT: String(ports.loki),
+    LOKI_GRPC_PORT: String(ports.lokiGrpc),
+    LOKI_DATA_DIR: path.join(root, 'loki'),
+  };
+  const extraArguments: Record<Server, string[]> = {
+    tempo: [],
+    loki: [],
+    prometheus: [`--web.listen-address=127.0.0.1:${ports.prometheus}`],
+  };
+  let output = '';
+  const children: ChildProcess[] = SERVERS.map((server) => {
+    const args = [
+      ...nativeCommand(services[server] ?? {}, path.join(root, server)),
+      ...extraArguments[server],
+    ];
+    const child = spawn(binaries[server], args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      output += `[${server}] ${chunk.toString('utf8')}`;
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  });
+  const stack: RealStack = {
+    tempoUrl: `http://127.0.0.1:${ports.tempo}`,
+    otlpUrl: `http://127.0.0.1:${ports.otlpHttp}`,
+    lokiUrl: `http://127.0.0.1:${ports.loki}`,
+    prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
+    output: () => output,
+    async stop() {
+      await Promise.all(children.map(stopProcess));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitUntilReady(stack, () => {
+      const exited = children.find((child) => child.exitCode !== null);
+      return exited ? `${exited.spawnfile} exited (${exited.exitCode})` : undefined;
+    });
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
+
+async function startWithDocker(): Promise<RealStack> {
+  const compose = (...args: string[]) =>
+    execFileSync('docker', ['compose', '-p', 'orders-acceptance', ...args], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
+  compose('up', '-d', '--wait', ...SERVERS);
+  // The ports compose publishes on loopback.
+  const stack: RealStack = {
+    tempoUrl: 'http://127.0.0.1:3200',
+    otlpUrl: 'http://127.0.0.1:4318',
+    lokiUrl: 'http://127.0.0.1:3100',
+    prometheusUrl: 'http://127.0.0.1:9090',
+    output: () => compose('logs', '--no-color', ...SERVERS),
+    async stop() {
+      compose('down', '-v');
+    },
+  };
+  await waitUntilReady(stack, () => undefined);
+  return stack;
+}
+
+/** Each server's own readiness endpoint answers 200. */
+async function waitUntilReady(stack: RealStack, giveUpIf: () => string | undefined): Promise<void> {
+  const endpoints = [`${stack.tempoUrl}/ready`, `${stack.lokiUrl}/ready`, `${stack.prometheusUrl}/-/ready`];
+  const status: Record<string, string> = {};
+  await eventually(
+    async () => {
+      const answers = await Promise.all(
+        endpoints.map((url) =>
+          fetch(url).then(
+            async (response) => `${response.status} ${(await response.text()).trim().slice(0, 80)}`,
+            (error: Error) => `unreachable (${error.message})`,
+          ),
+        ),
+      );
+      endpoints.forEach((url, index) => {
+        status[url] = answers[index] ?? '';
+      });
+      return answers.every((answer) => answer.startsWith('200')) ? true : undefined;
+    },
+    {
+      what: 'Tempo, Loki and Prometheus to report ready',
+      seen: () => `${JSON.stringify(status, null, 2)}\n${stack.output().slice(-4_000)}`,
+      giveUpIf,
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    },
+  );
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,85 @@
+import { type ReceivedLogLine, type ReceivedSpan, SPAN_KIND } from './receivers';
+
+/** The six services of one order, in call order. */
+export const SERVICES = [
+  'api-gateway',
+  'order-service',
+  'inventory-service',
+  'warehouse-service',
+  'payment-service',
+  'fraud-service',
+] as const;
+
+const KIND_NAMES: Record<number, string> = { 1: 'INTERNAL', 2: 'SERVER', 3: 'CLIENT' };
+
+/** The spans as a tree, one per line: service, name, kind, status; indented under their parent. */
+export function describeSpans(spans: ReceivedSpan[]): string {
+  if (spans.length === 0) return '  (no spans)';
+  const ids = new Set(spans.map((span) => span.spanId));
+  const children = new Map<string, ReceivedSpan[]>();
+  for (const span of spans) {
+    const parent = ids.has(span.parentSpanId) ? span.parentSpanId : '';
+    children.set(parent, [...(children.get(parent) ?? []), span]);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string, depth: number) => {
+    for (const span of children.get(parent) ?? []) {
+      const orphan = depth === 0 && span.parentSpanId ? ` (parent ${span.parentSpanId} missing)` : '';
+      lines.push(
+        `${'  '.repeat(depth + 1)}${span.serviceName} ${span.name} ${KIND_NAMES[span.kind] ?? span.kind}` +
+          ` status=${span.statusCode}${orphan}`,
+      );
+      walk(span.spanId, depth + 1);
+    }
+  };
+  walk('', 0);
+  return lines.join('\n');
+}
+
+export function describeLines(lines: ReceivedLogLine[]): string {
+  if (lines.length === 0) return '  (no lines)';
+  return lines.map((entry) => `  ${JSON.stringify(entry.labels)} ${entry.line}`).join('\n');
+}
+
+/**
+ * Runs assertions about something the test saw (a trace's spans, a set of log lines); when one fails,
+ * its message gains `describe()`'s rendering of what was seen, so the failure explains itself.
+ */
+export async function explaining<T>(describe: () => string, assertions: () => T | Promise<T>): Promise<T> {
+  try {
+    return await assertions();
+  } catch (error) {
+    if (error instanceof Error) {
+      const original = error.message;
+      error.message = `${original}\nseen:\n${describe()}`;
+      if (error.stack) error.stack = error.stack.replace(original, error.message);
+    }
+    throw error;
+  }
+}
+
+/** The SERVER span of `service` (of `route` when a service was invoked more than once in the trace). */
+export function serverSpan(spans: ReceivedSpan[], service: string, route?: string): ReceivedSpan {
+  const matches = spans.filter(
+    (span) =>
+      span.serviceName === service &&
+      span.kind === SPAN_KIND.SERVER &&
+      (route === undefined || span.attributes['http.route'] === route),
+  );
+  if (matches.length !== 1) {
+    throw new Error(
+      `expected one SERVER span of ${service}${route ? ` ${route}` : ''}, found ${matches.length}`,
+    );
+  }
+  return matches[0] as ReceivedSpan;
+}
+
+/** Every span's parent is in the trace (or it is the root), and each of the six services has a SERVER span. */
+export function isWholeTrace(spans: ReceivedSpan[]): boolean {
+  const ids = new Set(spans.map((span) => span.spanId));
+  return (
+    SERVICES.every((service) =>
+      spans.some((span) => span.serviceName === service && span.kind === SPAN_KIND.SERVER),
+    ) && spans.every((span) => span.parentSpanId === '' || ids.has(span.parentSpanId))
+  );
+}

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { ReservationLedger } from '../../functions/shared/reservation-ledger';
+import { withSpan } from '../../functions/shared/telemetry';
+import { annotateDynamoDbSpan, recordHttpOutcome, tablesOfTransaction } from '../../functions/shared/tracing';
+
+/** Spans asserted in process, by name, kind, status and attributes, as the instrumentations' own tests do. */
+const exporter = new InMemorySpanExporter();
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const tracer = provider.getTracer('test');
+
+before(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+});
+afterEach(() => exporter.reset());
+after(() => provider.shutdown());
+
+const finished = (name: string) => {
+  const spans = exporter.getFinishedSpans().filter((span) => span.name === name);
+  assert.equal(spans.length, 1, `one ${name} span in ${exporter.getFinishedSpans().map((s) => s.name)}`);
+  return spans[0] as NonNullable<(typeof spans)[number]>;
+};
+
+describe('withSpan', () => {
+  it('runs the work in an INTERNAL child of the active span, with its attributes and no status', async () => {
+    const result = await tracer.startActiveSpan('parent', async (parent) => {
+      const value = await withSpan('order.compensate', { 'order.id': 'o-1' }, async () => 42);
+      parent.end();
+      return value;
+    });
+    assert.equal(result, 42);
+    const span = finished('order.compensate');
+    assert.equal(span.kind, SpanKind.INTERNAL);
+    assert.deepEqual(span.attributes, { 'order.id': 'o-1' });
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.equal(span.parentSpanContext?.spanId, finished('parent').spanContext().spanId);
+  });
+
+  it('marks the span as an error with the message, and rethrows', async () => {
+    await assert.rejects(
+      withSpan('order.compensate', {}, async () => {
+        throw new Error('inventory unreachable');
+      }),
+      /inventory unreachable/,
+    );
+    assert.deepEqual(finished('order.compensate').status, {
+      code: SpanStatusCode.ERROR,
+      message: 'inventory unreachable',
+    });
+  });
+});
+
+/** A DocumentClient that holds one reservation table in memory: enough for the ledger's release path. */
+function fakeDocumentClient(records: Map<string, Record<string, unknown>>): DynamoDBDocumentClient {
+  return {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      const input = command.input;
+      switch (command.constructor.name) {
+        case 'GetCommand':
+          return { Item: records.get(String((input.Key as { order_id: string }).order_id)) };
+        case 'PutCommand': {
+          const item = input.Item as { order_id: string };
+          if (records.has(item.order_id)) {
+            throw Object.assign(new Error('exists'), { name: 'ConditionalCheckFailedException' });
+          }
+          records.set(item.order_id, item);
+          return {};
+        }
+        case 'TransactWriteCommand': {
+          const [update] = input.TransactItems as Array<{ Update: { Key: { order_id: string } } }>;
+          const record = records.get(String(update?.Update.Key.order_id));
+          if (record) record.status = 'RELEASED';
+          return {};
+        }
+        default:
+          throw new Error(`unexpected ${command.constructor.name}`);
+      }
+    },
+  } as unknown as DynamoDBDocumentClient;
+}
+
+describe('ReservationLedger.release spans', () => {
+  it('names the span after its owner and counts the units it gave back', async () => {
+    const records = new Map<string, Record<string, unknown>>([
+      [
+        'o-1',
+        {
+          order_id: 'o-1',
+          status: 'RESERVED',
+          lines: [
+            { item_id: 'sku001', quantity: 2 },
+            { item_id: 'sku002', quantity: 3 },
+          ],
+        },
+      ],
+    ]);
+    const ledger = new ReservationLedger(fakeDocumentClient(records), 'reservations', 'inventory');
+    const released = await ledger.release('o-1', () => []);
+    assert.equal(released.length, 2);
+    const span = finished('inventory.release');
+    assert.equal(span.kind, SpanKind.INTERNAL);
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.deepEqual(span.attributes, { 'order.id': 'o-1', 'inventory.released_quantity': 5 });
+    assert.equal(records.get('o-1')?.status, 'RELEASED');
+  });
+
+  it('releases nothing twice, and leaves a tombstone for an order it never reserved', async () => {
+    const records = new Map<string, Record<string, unknown>>();
+    const ledger = new ReservationLedger(fakeDocumentClient(records), 'reservations', 'warehouse');
+    assert.deepEqual(await ledger.release('o-2', () => []), []);
+    assert.deepEqual(finished('warehouse.release').attributes, {
+      'order.id': 'o-2',
+      'warehouse.released_quantity': 0,
+    });
+    assert.equal(records.get('o-2')?.status, 'RELEASED', 'tombstone');
+  });
+});
+
+describe('recordHttpOutcome (SERVER span status)', () => {
+  const outcome = (info: Parameters<typeof recordHttpOutcome>[1]) => {
+    tracer.startActiveSpan('server', { kind: SpanKind.SERVER }, (span) => {
+      recordHttpOutcome(span, info);
+      span.end();
+    });
+    return finished('server');
+  };
+
+  it('leaves a 2xx and a 4xx unset, with the status code attribute', () => {
+    for (const statusCode of [201, 404]) {
+      const span = outcome({ res: { statusCode } });
+      assert.equal(span.status.code, SpanStatusCode.UNSET, `${statusCode}`);
+      assert.equal(span.attributes['http.response.status_code'], statusCode);
+      exporter.reset();
+    }
+  });
+
+  it('marks a 5xx as an error', () => {
+    const span = outcome({ res: { statusCode: 503 } });
+    assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message: 'HTTP 503' });
+  });
+
+  it('marks a handler that threw, with no response, as an error', () => {
+    const span = outcome({ err: new Error('crash') });
+    assert.equal(span.status.code, SpanStatusCode.ERROR);
+    assert.equal(span.attributes['http.response.status_code'], undefined);
+  });
+});
+
+describe('DynamoDB client spans', () => {
+  it('tablesOfTransaction lists each table of a transaction once, sorted', () => {
+    assert.deepEqual(
+      tablesOfTransaction({
+        TransactItems: [
+          { Update: { TableName: 'stock' } },
+          { Put: { TableName: 'reservations' } },
+          { ConditionCheck: { TableName: 'stock' } },
+        ],
+      }),
+      ['reservations', 'stock'],
+    );
+    assert.deepEqual(tablesOfTransaction({ TableName: 'orders' }), []);
+    assert.deepEqual(tablesOfTransaction(undefined), []);
+  });
+
+  it('names the database for the service graph and the tables of a transaction', () => {
+    const span = tracer.startSpan('DynamoDB.TransactWriteItems', { kind: SpanKind.CLIENT });
+    annotateDynamoDbSpan(span, {
+      serviceName: 'DynamoDB',
+      commandInput: { TransactItems: [{ Put: { TableName: 'b' } }, { Update: { TableName: 'a' } }] },
+    });
+    span.end();
+    assert.deepEqual(finished('DynamoDB.TransactWriteItems').attributes, {
+      'peer.service': 'dynamodb',
+      'db.system': 'dynamodb',
+      'aws.dynamodb.table_names': ['a', 'b'],
+    });
+  });
+
+  it('leaves other AWS services alone', () => {
+    const span = tracer.startSpan('SSM.GetParameter', { kind: SpanKind.CLIENT });
+    annotateDynamoDbSpan(span, { serviceName: 'SSM', commandInput: {} });
+    span.end();
+    assert.deepEqual(finished('SSM.GetParameter').attributes, {});
+  });
+});
