@@ -66,9 +66,17 @@ export function nativeCommand(service: ComposeService, dataDir: string): string[
     const isBind = source.startsWith('.') || source.startsWith('/');
     return { target, host: isBind ? path.resolve(PROJECT_ROOT, source) : dataDir };
   });
-  return (service.command ?? []).map((argument) =>
-    mounts.reduce((result, { target, host }) => result.split(target).join(host), argument),
-  );
+  const hostPath = (value: string) => {
+    const mount = mounts.find(({ target }) => value === target || value.startsWith(`${target}/`));
+    return mount ? mount.host + value.slice(mount.target.length) : value;
+  };
+  // A path is an argument of its own or the value of a --flag=value.
+  return (service.command ?? []).map((argument) => {
+    const separator = argument.indexOf('=');
+    return separator < 0
+      ? hostPath(argument)
+      : argument.slice(0, separator + 1) + hostPath(argument.slice(separator + 1));
+  });
 }
 
 function composeServices(): Record<string, ComposeService> {

@@ -47,6 +47,57 @@ function decodeAttributes(
   return Object.fromEntries(attributes.map(({ key, value }) => [key, decodeValue(value)]));
 }
 
+/** An OTLP/JSON traces payload: what the exporter sends, and what Tempo's trace API answers. */
+export interface OtlpTraces {
+  resourceSpans?: Array<{
+    resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
+    scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }>;
+  }>;
+}
+
+const KIND_BY_NAME: Record<string, number> = {
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+};
+const STATUS_BY_NAME: Record<string, number> = {
+  STATUS_CODE_UNSET: 0,
+  STATUS_CODE_OK: 1,
+  STATUS_CODE_ERROR: 2,
+};
+
+/**
+ * Spans of an OTLP/JSON payload. The exporter writes ids in hex and enums as numbers; Tempo's API answers with
+ * ids in base64 and enums by name: both decode to the same ReceivedSpan.
+ */
+export function decodeOtlpSpans(payload: OtlpTraces, idEncoding: 'hex' | 'base64' = 'hex'): ReceivedSpan[] {
+  const id = (value: unknown) =>
+    idEncoding === 'hex' ? String(value ?? '') : Buffer.from(String(value ?? ''), 'base64').toString('hex');
+  const spans: ReceivedSpan[] = [];
+  for (const resourceSpans of payload.resourceSpans ?? []) {
+    const resource = decodeAttributes(resourceSpans.resource?.attributes);
+    for (const scope of resourceSpans.scopeSpans ?? []) {
+      for (const span of scope.spans ?? []) {
+        const status = (span.status as { code?: number | string } | undefined)?.code ?? 0;
+        spans.push({
+          serviceName: String(resource['service.name']),
+          traceId: id(span.traceId),
+          spanId: id(span.spanId),
+          parentSpanId: id(span.parentSpanId),
+          name: String(span.name),
+          kind: typeof span.kind === 'string' ? (KIND_BY_NAME[span.kind] ?? 0) : Number(span.kind),
+          statusCode: typeof status === 'string' ? (STATUS_BY_NAME[status] ?? 0) : status,
+          attributes: decodeAttributes(span.attributes as Array<{ key: string; value: OtlpValue }>),
+          resource,
+        });
+      }
+    }
+  }
+  return spans;
+}
+
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -107,32 +158,9 @@ export class OtlpReceiver extends Receiver {
 
   protected accept(path: string, body: string, contentType: string): boolean {
     if (path !== '/v1/traces' || !contentType.includes('json')) return false;
-    const payload = JSON.parse(body) as {
-      resourceSpans?: Array<{
-        resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
-        scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }>;
-      }>;
-    };
-    for (const resourceSpans of payload.resourceSpans ?? []) {
-      const resource = decodeAttributes(resourceSpans.resource?.attributes);
-      for (const scope of resourceSpans.scopeSpans ?? []) {
-        for (const span of scope.spans ?? []) {
-          this.spanCount++;
-          if (this.options.keepSpans === false) continue;
-          this.spans.push({
-            serviceName: String(resource['service.name']),
-            traceId: String(span.traceId),
-            spanId: String(span.spanId),
-            parentSpanId: String(span.parentSpanId ?? ''),
-            name: String(span.name),
-            kind: Number(span.kind),
-            statusCode: Number((span.status as { code?: number } | undefined)?.code ?? 0),
-            attributes: decodeAttributes(span.attributes as Array<{ key: string; value: OtlpValue }>),
-            resource,
-          });
-        }
-      }
-    }
+    const spans = decodeOtlpSpans(JSON.parse(body) as OtlpTraces);
+    this.spanCount += spans.length;
+    if (this.options.keepSpans !== false) this.spans.push(...spans);
     return true;
   }
 
