@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LokiReceiver, OtlpReceiver } from '../test/support/receivers';
+import { OtlpLogsReceiver, OtlpReceiver } from '../test/support/receivers';
 import { localCredentials, startDynamoDbLocal } from './dynamodb-local';
 import { putStock } from './local-tables';
 import { startOffline } from './offline';
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     for (const name of TableNames) await client.send(new DeleteTableCommand({ TableName: name }));
   };
   const otlp = await new OtlpReceiver({ keepSpans: false }).start();
-  const loki = await new LokiReceiver({ keepLines: false }).start();
+  const loki = await new OtlpLogsReceiver({ keepRecords: false }).start();
   const deadPort = await freePort();
   const warmDatabase = async (orders: number) => {
     process.stderr.write(`warming up DynamoDB Local (${orders} orders through the floor)\n`);

@@ -40,11 +40,12 @@ export const integerSetting = (fallback: number, { min = 0, max = Number.MAX_SAF
       return parsed;
     });
 
-/** Settings every function shares: who it is, where it runs, and where its logs go. */
+/** Settings every function shares: who it is, where it runs, and how much it logs. */
 export const commonEnv = loadEnv({
   OTEL_SERVICE_NAME: z.string().min(1).default('unknown-service'),
   STAGE: z.string().min(1).default('local'),
   IS_OFFLINE: booleanFlag(false),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Read by the tracing preload, which sends the log records there; validated here, once, like the rest.
   LOKI_URL: z.union([z.literal(''), z.url()]).default(''),
 });

@@ -1,7 +1,5 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pinoLoki from 'pino-loki';
 import { commonEnv } from './env';
 import { currentInvocation } from './invocation';
 
@@ -23,21 +21,9 @@ const SENSITIVE_KEYS = [
 export const REDACTED_PATHS = SENSITIVE_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 export const REDACTION_CENSOR = '[REDACTED]';
 
-/** Loki's level names for pino's, because our lines carry the level as a name, not a number. */
-const LOKI_LEVELS = {
-  trace: 'debug',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warning',
-  error: 'error',
-  fatal: 'critical',
-};
-
 export interface LoggerOptions {
   serviceName: string;
-  environment: string;
   level: string;
-  lokiUrl: string;
   /** Where the JSON lines are written besides Loki; stdout by default. */
   destination?: DestinationStream;
   /** Batch stdout writes (offline); otherwise each line is written before the call returns. */
@@ -62,30 +48,15 @@ function stdoutDestination(buffered: boolean): DestinationStream {
   return destination;
 }
 
+/**
+ * JSON lines on stdout. With tracing on, the preload's pino instrumentation also sends each line (already
+ * redacted) as an OTLP log record to Loki; see tracing.ts.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  const streams: pino.StreamEntry[] = [
-    { level: 'trace', stream: options.destination ?? stdoutDestination(options.bufferStdout ?? false) },
-  ];
-  if (options.lokiUrl) {
-    const lokiStream = pinoLoki({
-      host: options.lokiUrl,
-      // Labels stay low-cardinality: ids belong in the line, where Grafana's derived field finds them.
-      labels: { service_name: options.serviceName, environment: options.environment },
-      levelMap: LOKI_LEVELS as unknown as Record<number, 'info'>,
-      // At most this many lines wait per instance while Loki is unreachable; older ones are dropped first.
-      batching: { interval: 1, maxBufferSize: 2_000 },
-      replaceTimestamp: true,
-      structuredMetaKey: false,
-      timeout: 2_000,
-      // Delivery failures are reported once by watchLokiDelivery instead of once per batch.
-      silenceErrors: true,
-    });
-    streams.push({ level: 'trace', stream: lokiStream });
-  }
-
-  const logger = pino(
+  return pino(
     {
       level: options.level,
+      // No pid or hostname: neither says anything about an order.
       base: { service_name: options.serviceName },
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
@@ -93,10 +64,8 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACTED_PATHS, censor: REDACTION_CENSOR },
       mixin: traceContext,
     },
-    pino.multistream(streams),
+    options.destination ?? stdoutDestination(options.bufferStdout ?? false),
   );
-  if (options.lokiUrl) watchLokiDelivery(options.lokiUrl, logger);
-  return logger;
 }
 
 /** The active span's ids on every line; with tracing off, the invocation's trace id. */
@@ -114,40 +83,8 @@ function traceContext(): Record<string, string> {
   return fields;
 }
 
-interface UndiciRequestMessage {
-  request: { origin?: string };
-  response?: { statusCode: number };
-}
-
-/**
- * pino-loki pushes with fetch, whose client (undici) reports every request on diagnostics channels. Watching
- * those for the Loki origin gives one warning when shipping starts failing and one line when it recovers,
- * without touching pino-loki or the global fetch.
- */
-function watchLokiDelivery(lokiUrl: string, logger: Logger): void {
-  const origin = new URL(lokiUrl).origin;
-  let failing = false;
-  const report = (ok: boolean, reason: string) => {
-    if (ok === !failing) return;
-    failing = !ok;
-    if (ok) logger.info({ loki_url: lokiUrl }, 'log shipping to Loki recovered');
-    else logger.warn({ loki_url: lokiUrl, reason }, 'log shipping to Loki is failing; lines stay on stdout');
-  };
-  diagnosticsChannel.subscribe('undici:request:headers', (message) => {
-    const { request, response } = message as UndiciRequestMessage;
-    if (request.origin !== origin || !response) return;
-    report(response.statusCode < 300, `HTTP ${response.statusCode}`);
-  });
-  diagnosticsChannel.subscribe('undici:request:error', (message) => {
-    const { request } = message as UndiciRequestMessage;
-    if (request.origin === origin) report(false, 'unreachable');
-  });
-}
-
 export const logger = createLogger({
   serviceName: commonEnv.OTEL_SERVICE_NAME,
-  environment: commonEnv.STAGE,
   level: commonEnv.LOG_LEVEL,
-  lokiUrl: commonEnv.LOKI_URL,
   bufferStdout: commonEnv.IS_OFFLINE,
 });

@@ -5,45 +5,57 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
+import { logs, type Span, SpanStatusCode, type TracerProvider, trace } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** Taken when the instance starts, so `faas.coldstart` is right however long serverless-offline has run. */
 const instanceStartTime = Date.now();
 
+/** What a span exporter and a log record exporter have in common. */
+interface Exporter<Item> {
+  export(items: Item[], resultCallback: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
+
 /**
- * Wraps the OTLP exporter so that a trace backend that is down produces one warning, and one line
- * when it is back, instead of silence (the SDK's default) or a line per batch.
+ * Wraps an OTLP exporter so that a backend that is down produces one warning, and one line when it is back,
+ * instead of silence (the SDK's default) or a line per batch. `signal` names what is exported: "trace", "log".
  */
-export class WarnOnceExporter implements SpanExporter {
+export class WarnOnceExporter<Item> implements Exporter<Item> {
   private failing = false;
 
   constructor(
-    private readonly inner: SpanExporter,
+    private readonly inner: Exporter<Item>,
     private readonly endpoint: string,
+    private readonly signal: 'trace' | 'log' = 'trace',
     private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
   ) {}
 
-  export(spans: ReadableSpan[], resultCallback: Parameters<SpanExporter['export']>[1]): void {
-    this.inner.export(spans, (result) => {
+  export(items: Item[], resultCallback: (result: ExportResult) => void): void {
+    this.inner.export(items, (result) => {
       const ok = result.code === ExportResultCode.SUCCESS;
       if (ok === this.failing) {
         this.failing = !ok;
+        const what = `${this.signal} export to ${this.endpoint}`;
         this.write(
           JSON.stringify({
             level: ok ? 'info' : 'warn',
             time: new Date().toISOString(),
             service_name: process.env.OTEL_SERVICE_NAME,
             msg: ok
-              ? `trace export to ${this.endpoint} recovered`
-              : `trace export to ${this.endpoint} is failing; spans are dropped until it recovers`,
+              ? `${what} recovered`
+              : `${what} is failing; ${this.signal}s are dropped until it recovers`,
           }),
         );
       }
@@ -58,6 +70,38 @@ export class WarnOnceExporter implements SpanExporter {
   forceFlush(): Promise<void> {
     return this.inner.forceFlush?.() ?? Promise.resolve();
   }
+}
+
+/**
+ * Where log records go, if anywhere: Loki's own OTLP endpoint when LOKI_URL names a Loki; deployed otherwise,
+ * the OTLP endpoint that takes the traces (one endpoint and one credential for a hosted stack). Offline with no
+ * Loki, nowhere: the JSON lines on stdout are the logs.
+ */
+export function logsEndpoint(env: NodeJS.ProcessEnv, otlpBase: string): string | undefined {
+  if (env.OTEL_LOGS_EXPORTER === 'none') return undefined;
+  if (env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) return env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
+  if (env.LOKI_URL) return `${env.LOKI_URL.replace(/\/$/, '')}/otlp/v1/logs`;
+  return env.IS_OFFLINE === 'true' ? undefined : `${otlpBase}/v1/logs`;
+}
+
+interface Flushable {
+  forceFlush?(): Promise<void>;
+  getDelegate?(): Flushable;
+}
+
+/**
+ * The Lambda instrumentation flushes the tracer provider it is given before the handler returns, and nothing
+ * else. Given this one, it flushes the log records too.
+ */
+export function flushingLogsToo(tracerProvider: TracerProvider, loggerProvider: Flushable): TracerProvider {
+  const flush = (provider: Flushable) => (provider.getDelegate?.() ?? provider).forceFlush?.();
+  // A plain object: given a getDelegate, the instrumentation would flush the delegate and skip this forceFlush.
+  return {
+    getTracer: tracerProvider.getTracer.bind(tracerProvider),
+    forceFlush: async () => {
+      await Promise.all([flush(tracerProvider as Flushable), flush(loggerProvider)]);
+    },
+  } as TracerProvider;
 }
 
 /** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
@@ -154,9 +198,8 @@ function numberFromEnv(name: string, fallback: number): number {
 function startTracing(): void {
   const offline = process.env.IS_OFFLINE === 'true';
   if (offline) fixTaskRootOffline();
-  // Traces only: the SDK would otherwise also start OTLP metric and log exporters.
+  // Traces and logs: the SDK would otherwise also start an OTLP metric exporter.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
-  process.env.OTEL_LOGS_EXPORTER ??= 'none';
 
   const baseEndpoint = (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(
     /\/$/,
@@ -164,10 +207,9 @@ function startTracing(): void {
   );
   const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${baseEndpoint}/v1/traces`;
   const headersParameter = process.env.OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER;
-  const exporter = new WarnOnceExporter(
-    new OTLPTraceExporter(headersParameter && !offline ? { headers: headersFromSsm(headersParameter) } : {}),
-    endpoint,
-  );
+  const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter) } : {};
+  const exporter = new WarnOnceExporter(new OTLPTraceExporter(headers), endpoint);
+  const logsUrl = logsEndpoint(process.env, baseEndpoint);
 
   const lambdaInstrumentation = new AwsLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
@@ -198,8 +240,21 @@ function startTracing(): void {
         maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE', 2_048),
       }),
     ],
+    // pino's lines become OTLP log records (after redaction: the sender reads the serialised line), batched
+    // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
+    logRecordProcessors: logsUrl
+      ? [
+          new BatchLogRecordProcessor({
+            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, 'log'),
+            scheduledDelayMillis: numberFromEnv('OTEL_BLRP_SCHEDULE_DELAY', 1_000),
+            maxQueueSize: numberFromEnv('OTEL_BLRP_MAX_QUEUE_SIZE', 2_048),
+          }),
+        ]
+      : [],
     instrumentations: [
       lambdaInstrumentation,
+      // The logger adds trace_id/span_id itself (with a fallback when tracing is off): only the sending is wanted.
+      new PinoInstrumentation({ disableLogCorrelation: true, disableLogSending: !logsUrl }),
       new HttpInstrumentation({
         // Inbound HTTP is the Lambda instrumentation's job; only calls between functions matter here.
         disableIncomingRequestInstrumentation: true,
@@ -213,9 +268,13 @@ function startTracing(): void {
   });
   sdk.start();
 
-  // Deployed, the sandbox freezes once the handler returns, so spans are flushed before it does. Offline,
-  // the process lives on and the batch processor exports in the background: a response never waits.
-  if (!offline) lambdaInstrumentation.setTracerProvider(trace.getTracerProvider());
+  // Deployed, the sandbox freezes once the handler returns, so spans and log records are flushed before it
+  // does. Offline, the process lives on and the batch processors export in the background: a response never waits.
+  if (!offline) {
+    lambdaInstrumentation.setTracerProvider(
+      flushingLogsToo(trace.getTracerProvider(), logs.getLoggerProvider() as Flushable),
+    );
+  }
 }
 
 if (process.env._HANDLER && process.env.OTEL_SDK_DISABLED !== 'true') {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { OtlpReceiver, SPAN_KIND } from '../support/receivers';
+import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../support/receivers';
 
 /**
  * Plays the Lambda runtime for the fraud function: preload tracing, load the handler, invoke it once, and
@@ -26,7 +26,8 @@ const context = {
 };
 handler(event, context).then(async (result) => {
   const count = await fetch(process.env.RECEIVER_COUNT_URL).then((r) => r.text());
-  process.stdout.write('\\nRESULT ' + JSON.stringify({ status: result.statusCode, spansAtReturn: Number(count) }) + '\\n');
+  const logs = await fetch(process.env.LOGS_COUNT_URL).then((r) => r.text());
+  process.stdout.write('\\nRESULT ' + JSON.stringify({ status: result.statusCode, spansAtReturn: Number(count), logsAtReturn: Number(logs) }) + '\\n');
   // Offline, the span is still recorded: flushing now must deliver it (proves tracing was on at all).
   const provider = require('@opentelemetry/api').trace.getTracerProvider();
   await (provider.getDelegate?.() ?? provider).forceFlush?.();
@@ -34,7 +35,7 @@ handler(event, context).then(async (result) => {
 });
 `;
 
-async function invokeOnce(receiver: OtlpReceiver, env: NodeJS.ProcessEnv) {
+async function invokeOnce(receiver: OtlpReceiver, logsReceiver: OtlpLogsReceiver, env: NodeJS.ProcessEnv) {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ['--require', path.join(PROJECT_ROOT, 'dist/functions/shared/tracing.js'), '-e', RUNTIME],
@@ -47,7 +48,10 @@ async function invokeOnce(receiver: OtlpReceiver, env: NodeJS.ProcessEnv) {
         OTEL_SERVICE_NAME: 'fraud-service',
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: '60000',
+        OTEL_BLRP_SCHEDULE_DELAY: '60000',
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${logsReceiver.url}/v1/logs`,
         RECEIVER_COUNT_URL: `${receiver.url}/count`,
+        LOGS_COUNT_URL: `${logsReceiver.url}/count`,
         FRAUD_PERCENTAGE: '0',
         LOKI_URL: '',
         ...env,
@@ -56,18 +60,33 @@ async function invokeOnce(receiver: OtlpReceiver, env: NodeJS.ProcessEnv) {
     },
   );
   const line = stdout.split('\n').find((candidate) => candidate.startsWith('RESULT ')) ?? '';
-  return JSON.parse(line.slice('RESULT '.length)) as { status: number; spansAtReturn: number };
+  return JSON.parse(line.slice('RESULT '.length)) as {
+    status: number;
+    spansAtReturn: number;
+    logsAtReturn: number;
+  };
 }
 
 describe('span export timing', () => {
   const receiver = new OtlpReceiver();
-  before(() => receiver.start());
-  after(() => receiver.stop());
+  const logsReceiver = new OtlpLogsReceiver();
+  before(async () => {
+    await receiver.start();
+    await logsReceiver.start();
+  });
+  after(async () => {
+    await receiver.stop();
+    await logsReceiver.stop();
+  });
 
-  it('deployed: the SERVER span is exported before the handler returns', async () => {
-    const result = await invokeOnce(receiver, {});
+  it('deployed: the SERVER span and the log records are exported before the handler returns', async () => {
+    const result = await invokeOnce(receiver, logsReceiver, {});
     assert.equal(result.status, 200);
     assert.equal(result.spansAtReturn, 1);
+    assert.ok(result.logsAtReturn >= 2, `${result.logsAtReturn} log records (request, verdict, response)`);
+    assert.ok(
+      logsReceiver.records.some((record) => String(record.body).startsWith('Transaction passed fraud check')),
+    );
     const [span] = receiver.spans;
     assert.equal(span?.kind, SPAN_KIND.SERVER);
     assert.equal(span?.serviceName, 'fraud-service');
@@ -77,9 +96,15 @@ describe('span export timing', () => {
 
   it('offline: the handler returns without waiting for the exporter', async () => {
     const before = receiver.spans.length;
-    const result = await invokeOnce(receiver, { IS_OFFLINE: 'true' });
+    const logsBefore = logsReceiver.recordCount;
+    const result = await invokeOnce(receiver, logsReceiver, { IS_OFFLINE: 'true' });
     assert.equal(result.status, 200);
     assert.equal(result.spansAtReturn, before, 'nothing was exported while the response was pending');
+    assert.equal(
+      result.logsAtReturn,
+      logsBefore,
+      'no log record was exported while the response was pending',
+    );
     assert.equal(receiver.spans.length, before + 1, 'the span was recorded, and left after the response');
   });
 });

@@ -163,7 +163,10 @@ describe('Grafana provisioning', () => {
     >;
     assert.equal(tempo.tracesToLogsV2?.datasourceUid, 'loki');
     assert.equal(tempo.tracesToLogsV2?.filterByTraceID, true);
-    assert.match(String(tempo.tracesToLogsV2?.query), /service_name=.*trace_id="\$\$\{__trace\.traceId\}"/);
+    assert.match(
+      String(tempo.tracesToLogsV2?.query),
+      /service_name=.*\| trace_id="\$\$\{__trace\.traceId\}"/,
+    );
     assert.ok(tempo.tracesToLogsV2?.spanStartTimeShift && tempo.tracesToLogsV2?.spanEndTimeShift);
     assert.equal(tempo.tracesToMetrics?.datasourceUid, 'prometheus');
     assert.equal(tempo.serviceMap?.datasourceUid, 'prometheus');
@@ -173,6 +176,9 @@ describe('Grafana provisioning', () => {
       derivedFields: Array<Record<string, string>>;
     };
     assert.equal(loki.derivedFields[0]?.datasourceUid, 'tempo');
+    // Matches the trace_id structured metadata, as docker-otel-lgtm's does, not a regex on the line.
+    assert.equal(loki.derivedFields[0]?.matcherType, 'label');
+    assert.equal(loki.derivedFields[0]?.matcherRegex, 'trace_id');
     const prometheus = datasources.find((d) => d.uid === 'prometheus')?.jsonData as {
       exemplarTraceIdDestinations: Array<Record<string, string>>;
     };

@@ -83,6 +83,15 @@ export function queryApis(stack: RealStack) {
       return body.data.result;
     },
 
+    /** The names of Loki's indexed labels (stream labels, not structured metadata). */
+    async lokiLabels(window: TimeWindow): Promise<string[]> {
+      const body = await getJson<{ data?: string[] }>(stack.lokiUrl, '/loki/api/v1/labels', {
+        start: `${window.start}000000000`,
+        end: `${window.end}000000000`,
+      });
+      return body.data ?? [];
+    },
+
     async traceqlSearch(query: string, window: TimeWindow): Promise<TraceSearchResult[]> {
       const body = await getJson<{ traces?: TraceSearchResult[] }>(stack.tempoUrl, '/api/search', {
         q: query,
@@ -121,11 +130,13 @@ export interface GrafanaVariables {
  * An unknown variable is left in place, so the server rejects the query and the test says which one.
  */
 export function grafanaQuery(template: string, variables: GrafanaVariables): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a template literal.
+  const traceIdVariable = '${__trace.traceId}';
   return template
     .replaceAll('$$', '$')
     .replaceAll('$__rate_interval', variables.rateInterval)
     .replaceAll('$__range', `${variables.rangeSeconds}s`)
-    .replaceAll('${__trace.traceId}', variables.traceId ?? '${__trace.traceId}')
+    .replaceAll(traceIdVariable, variables.traceId ?? traceIdVariable)
     .replace(/\$\{__span\.tags\["([^"]+)"\]\}/g, (whole, key: string) => variables.spanTags?.[key] ?? whole)
     .replaceAll('$__tags', variables.tags ?? '$__tags');
 }

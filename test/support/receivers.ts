@@ -15,11 +15,15 @@ export interface ReceivedSpan {
   resource: Record<string, unknown>;
 }
 
-/** A Loki entry: its stream's labels and the line. */
-export interface ReceivedLogLine {
-  labels: Record<string, string>;
-  timestampNs: string;
-  line: string;
+/** An OTLP log record: what Loki stores as a line (the body) with structured metadata. */
+export interface ReceivedLogRecord {
+  serviceName: string;
+  resource: Record<string, unknown>;
+  severityText: string;
+  body: unknown;
+  attributes: Record<string, unknown>;
+  traceId: string;
+  spanId: string;
 }
 
 export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
@@ -30,6 +34,7 @@ type OtlpValue = {
   boolValue?: boolean;
   doubleValue?: number;
   arrayValue?: { values?: OtlpValue[] };
+  kvlistValue?: { values?: Array<{ key: string; value: OtlpValue }> };
 };
 
 function decodeValue(value: OtlpValue): unknown {
@@ -38,6 +43,7 @@ function decodeValue(value: OtlpValue): unknown {
   if ('boolValue' in value) return value.boolValue;
   if ('doubleValue' in value) return value.doubleValue;
   if (value.arrayValue) return (value.arrayValue.values ?? []).map(decodeValue);
+  if (value.kvlistValue) return decodeAttributes(value.kvlistValue.values);
   return undefined;
 }
 
@@ -173,31 +179,51 @@ export class OtlpReceiver extends Receiver {
   }
 }
 
-/** Receives Loki push API JSON, as Loki's /loki/api/v1/push would. */
-export class LokiReceiver extends Receiver {
-  readonly lines: ReceivedLogLine[] = [];
-  lineCount = 0;
+/** Receives OTLP/HTTP JSON log exports, as Loki's /otlp/v1/logs would. */
+export class OtlpLogsReceiver extends Receiver {
+  readonly records: ReceivedLogRecord[] = [];
+  recordCount = 0;
 
-  /** keepLines: false only counts, for long runs such as the benchmark. */
-  constructor(private readonly options: { keepLines?: boolean } = {}) {
+  /** keepRecords: false only counts, for long runs such as the benchmark. */
+  constructor(private readonly options: { keepRecords?: boolean } = {}) {
     super();
   }
 
   protected count(): number {
-    return this.lineCount;
+    return this.recordCount;
   }
 
-  protected accept(path: string, body: string): boolean {
-    if (path !== '/loki/api/v1/push') return false;
+  protected accept(path: string, body: string, contentType: string): boolean {
+    if (!['/otlp/v1/logs', '/v1/logs'].includes(path) || !contentType.includes('json')) return false;
     const payload = JSON.parse(body) as {
-      streams: Array<{ stream: Record<string, string>; values: Array<[string, string]> }>;
+      resourceLogs?: Array<{
+        resource?: { attributes?: Array<{ key: string; value: OtlpValue }> };
+        scopeLogs?: Array<{ logRecords?: Array<Record<string, unknown>> }>;
+      }>;
     };
-    for (const { stream, values } of payload.streams) {
-      for (const [timestampNs, line] of values) {
-        this.lineCount++;
-        if (this.options.keepLines !== false) this.lines.push({ labels: stream, timestampNs, line });
+    for (const resourceLogs of payload.resourceLogs ?? []) {
+      const resource = decodeAttributes(resourceLogs.resource?.attributes);
+      for (const scope of resourceLogs.scopeLogs ?? []) {
+        for (const record of scope.logRecords ?? []) {
+          this.recordCount++;
+          if (this.options.keepRecords === false) continue;
+          this.records.push({
+            serviceName: String(resource['service.name']),
+            resource,
+            severityText: String(record.severityText ?? ''),
+            body: decodeValue((record.body ?? {}) as OtlpValue),
+            attributes: decodeAttributes(record.attributes as Array<{ key: string; value: OtlpValue }>),
+            traceId: String(record.traceId ?? ''),
+            spanId: String(record.spanId ?? ''),
+          });
+        }
       }
     }
     return true;
+  }
+
+  /** The records of one trace. */
+  trace(traceId: string): ReceivedLogRecord[] {
+    return this.records.filter((record) => record.traceId === traceId);
   }
 }

@@ -1,4 +1,4 @@
-import { type ReceivedLogLine, type ReceivedSpan, SPAN_KIND } from './receivers';
+import { type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from './receivers';
 
 /** The six services of one order, in call order. */
 export const SERVICES = [
@@ -36,9 +36,14 @@ export function describeSpans(spans: ReceivedSpan[]): string {
   return lines.join('\n');
 }
 
-export function describeLines(lines: ReceivedLogLine[]): string {
-  if (lines.length === 0) return '  (no lines)';
-  return lines.map((entry) => `  ${JSON.stringify(entry.labels)} ${entry.line}`).join('\n');
+export function describeRecords(records: ReceivedLogRecord[]): string {
+  if (records.length === 0) return '  (no log records)';
+  return records
+    .map(
+      (record) =>
+        `  ${record.serviceName} ${record.severityText} trace=${record.traceId || '-'} ${JSON.stringify(record.body)} ${JSON.stringify(record.attributes)}`,
+    )
+    .join('\n');
 }
 
 /**

@@ -6,7 +6,13 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/invocation';
 import { createLogger } from '../../functions/shared/logger';
-import { parseHeaderList, recordHttpOutcome, WarnOnceExporter } from '../../functions/shared/tracing';
+import {
+  flushingLogsToo,
+  logsEndpoint,
+  parseHeaderList,
+  recordHttpOutcome,
+  WarnOnceExporter,
+} from '../../functions/shared/tracing';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -24,9 +30,7 @@ describe('logger', () => {
     const { lines, destination } = capture();
     const logger = createLogger({
       serviceName: 'order-service',
-      environment: 'test',
       level: 'info',
-      lokiUrl: '',
       destination,
     });
     await runInvocation(
@@ -53,9 +57,7 @@ describe('logger', () => {
     const { lines, destination } = capture();
     const logger = createLogger({
       serviceName: 's',
-      environment: 'test',
       level: 'info',
-      lokiUrl: '',
       destination,
     });
     logger.info({
@@ -88,13 +90,18 @@ describe('trace export warnings', () => {
       shutdown: async () => {},
     };
     const written: string[] = [];
-    const exporter = new WarnOnceExporter(inner, 'http://tempo:4318/v1/traces', (line) => written.push(line));
+    const exporter = new WarnOnceExporter(inner, 'http://tempo:4318/v1/traces', 'trace', (line) =>
+      written.push(line),
+    );
     const codes: number[] = [];
     for (let index = 0; index < 5; index++)
       exporter.export([] as ReadableSpan[], (result) => codes.push(result.code));
     assert.deepEqual(codes, [1, 1, 1, 0, 0], 'results pass through unchanged');
     assert.equal(written.length, 2);
-    assert.match(String(JSON.parse(written[0] ?? '{}').msg), /is failing/);
+    assert.equal(
+      JSON.parse(written[0] ?? '{}').msg,
+      'trace export to http://tempo:4318/v1/traces is failing; traces are dropped until it recovers',
+    );
     assert.match(String(JSON.parse(written[1] ?? '{}').msg), /recovered/);
   });
 });
@@ -146,5 +153,41 @@ describe('SERVER span status', () => {
     const { span, recorded } = fakeSpan();
     recordHttpOutcome(span, { err: new Error('boom') });
     assert.equal(recorded.status?.code, 2);
+  });
+});
+
+describe('where log records go', () => {
+  const base = 'https://otlp.example/otlp';
+  it("offline: Loki's own OTLP endpoint when LOKI_URL is set, else nowhere", () => {
+    assert.equal(
+      logsEndpoint({ IS_OFFLINE: 'true', LOKI_URL: 'http://localhost:3100/' }, base),
+      'http://localhost:3100/otlp/v1/logs',
+    );
+    assert.equal(logsEndpoint({ IS_OFFLINE: 'true', LOKI_URL: '' }, base), undefined);
+  });
+
+  it('deployed: the OTLP endpoint that takes the traces; an explicit endpoint or "none" wins', () => {
+    assert.equal(logsEndpoint({}, base), `${base}/v1/logs`);
+    assert.equal(logsEndpoint({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://x/logs' }, base), 'http://x/logs');
+    assert.equal(logsEndpoint({ OTEL_LOGS_EXPORTER: 'none', LOKI_URL: 'http://l:3100' }, base), undefined);
+  });
+
+  it('the provider the Lambda instrumentation flushes flushes log records too, and still makes tracers', async () => {
+    const flushed: string[] = [];
+    const tracerProvider = {
+      getTracer: () => ({ name: 'tracer' }),
+      getDelegate: () => ({ forceFlush: async () => void flushed.push('spans') }),
+    };
+    const loggerProvider = { forceFlush: async () => void flushed.push('logs') };
+    const provider = flushingLogsToo(tracerProvider as never, loggerProvider) as unknown as {
+      getTracer(name: string): unknown;
+      forceFlush(): Promise<void>;
+      getDelegate?: unknown;
+    };
+    // The instrumentation would flush a getDelegate() instead of this provider's own forceFlush.
+    assert.equal(provider.getDelegate, undefined);
+    assert.deepEqual(provider.getTracer('x'), { name: 'tracer' });
+    await provider.forceFlush();
+    assert.deepEqual(flushed.sort(), ['logs', 'spans']);
   });
 });
