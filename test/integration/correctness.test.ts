@@ -175,30 +175,48 @@ describe('correctness under concurrency and bad input', () => {
   });
   after(() => stack?.stop());
 
-  // 16 orders in flight contend for the same units at every moment, four times the instances per function:
-  // a real race. A burst of all 200 at once would only queue: its tail outlives the functions' timeouts on a
-  // loaded 2-core machine (504s, which say nothing about overselling). Burst latency belongs in the benchmark.
-  it('race: 200 orders, 16 in flight at a time, for 50 units sell exactly 50', async () => {
+  // 16 orders in flight contend for the same units at every moment, four times the instances per function: a
+  // real race on one hot item. On a loaded 2-core machine some may time out (504) while they hold a unit; that is
+  // latency, the benchmark's business. What must hold whatever the timing: nothing oversold, nothing undersold.
+  it('race: 200 orders, 16 in flight, for 50 units: none oversold, none refused while a unit was free', async () => {
     await stack.setStock('race', 50, { 'Warehouse-A': 30, 'Warehouse-B': 40 });
     const responses = await pool(200, 16, () =>
       stack.post('/api/order', { ...SEED_PAYLOAD, items: [{ item_id: 'race', quantity: 1 }] }),
     );
-    const statuses = countBy(responses.map((response) => response.status));
-    assert.deepEqual(Object.fromEntries(statuses), { 201: 50, 409: 150 });
-    for (const response of responses.filter((r) => r.status === 409)) {
-      assert.equal(response.body.category, 'out_of_stock');
+    const statuses = Object.fromEntries(countBy(responses.map((response) => response.status)));
+    const detail = JSON.stringify(statuses);
+    for (const response of responses) {
+      const expected = { 201: undefined, 409: 'out_of_stock', 504: 'downstream_timeout' }[response.status];
+      assert.ok(response.status in { 201: 1, 409: 1, 504: 1 }, `status ${response.status} in ${detail}`);
+      assert.equal(response.body.category, expected, JSON.stringify(response.body));
     }
+    const sold = statuses[201] ?? 0;
+    const timedOut = statuses[504] ?? 0;
     const stock = await stack.stock();
-    assert.equal(stock.inventory.race, 0);
+    const remaining = stock.inventory.race ?? 0;
+    assert.ok(sold <= 50, `oversold: ${detail}`);
+    assert.equal(remaining + sold, 50, `inventory: ${remaining} left + ${sold} sold (${detail})`);
+    // A refusal is right only while every unit is sold or held; a unit still free at the end was last held by an
+    // order that timed out (one unit each). With no timeouts this is exactly 50 sold and 150 refused.
+    assert.ok(
+      remaining <= timedOut,
+      `${remaining} units left but only ${timedOut} orders timed out: ${detail}`,
+    );
+    const completed = (await stack.scan('orders')).filter(
+      (order) =>
+        order.status === 'COMPLETED' &&
+        (order.items as Array<{ item_id: string }>).some((item) => item.item_id === 'race'),
+    );
+    assert.equal(completed.length, sold, 'every 201 is a COMPLETED order, and nothing else is');
     const reserved = (await stack.scan('warehouseReservations'))
       .filter((record) => record.status === 'RESERVED')
       .flatMap((record) => record.lines as Array<{ item_id: string; quantity: number }>)
       .filter((line) => line.item_id === 'race')
       .reduce((sum, line) => sum + line.quantity, 0);
-    assert.equal(reserved, 50);
+    assert.equal(reserved, sold, 'the warehouse holds exactly what was sold');
     assert.equal(
       70 - (stock.warehouse['race@Warehouse-A'] ?? 0) - (stock.warehouse['race@Warehouse-B'] ?? 0),
-      50,
+      sold,
     );
   });
 
