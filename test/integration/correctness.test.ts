@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../support/eventually';
 import {
   type ApiResponse,
   assertJsonBody,
@@ -178,9 +179,9 @@ describe('correctness under concurrency and bad input', () => {
   after(() => stack?.stop());
 
   // As many orders in flight as the local runtime runs instances per function (OFFLINE_MAX_INSTANCES, 4): four
-  // writers race on one hot item at every moment, and no invocation waits in serverless-offline's pool. More would
-  // only queue there (deployed, Lambda scales out instead), and a queued tail outlives the callers' timeouts on a
-  // loaded 2-core machine: latency, the benchmark's business. Timeouts are still allowed for, never overselling.
+  // writers race on one hot item at every moment. On a loaded 2-core machine a hop may still time out (504, from
+  // the function or from the emulated gateway): that is latency, the benchmark's business. What must hold whatever
+  // the timing is the stock: once every order has settled, nothing oversold, nothing undersold, nothing stranded.
   it('race: 200 orders, 4 in flight, for 50 units: none oversold, none refused while a unit was free', async () => {
     await stack.setStock('race', 50, { 'Warehouse-A': 30, 'Warehouse-B': 40 });
     const responses = await pool(200, RACE_IN_FLIGHT, () =>
@@ -189,28 +190,40 @@ describe('correctness under concurrency and bad input', () => {
     const statuses = Object.fromEntries(countBy(responses.map((response) => response.status)));
     const detail = JSON.stringify(statuses);
     for (const response of responses) {
-      const expected = { 201: undefined, 409: 'out_of_stock', 504: 'downstream_timeout' }[response.status];
-      assert.ok(response.status in { 201: 1, 409: 1, 504: 1 }, `status ${response.status} in ${detail}`);
-      assert.equal(response.body.category, expected, JSON.stringify(response.body));
+      assert.ok([201, 409, 504].includes(response.status), `status ${response.status} in ${detail}`);
+      if (response.status === 409) assert.equal(response.body.category, 'out_of_stock');
     }
-    const sold = statuses[201] ?? 0;
-    const timedOut = statuses[504] ?? 0;
+    const raceOrders = async () =>
+      (await stack.scan('orders')).filter((order) =>
+        (order.items as Array<{ item_id: string }>).some((item) => item.item_id === 'race'),
+      );
+    // An order whose caller timed out may still be finishing: wait until each is COMPLETED or FAILED.
+    let unsettled: unknown[] = [];
+    const orders = await eventually(
+      async () => {
+        const found = await raceOrders();
+        unsettled = found.filter((order) => !['COMPLETED', 'FAILED'].includes(String(order.status)));
+        return unsettled.length === 0 ? found : undefined;
+      },
+      { what: 'every race order COMPLETED or FAILED', seen: () => JSON.stringify(unsettled, null, 1) },
+    );
+    const completed = new Set(
+      orders.filter((order) => order.status === 'COMPLETED').map((order) => String(order.order_id)),
+    );
+    const answered201 = responses.filter((r) => r.status === 201).map((r) => String(r.body.order_id));
+    for (const orderId of answered201) assert.ok(completed.has(orderId), `201 for ${orderId}, not COMPLETED`);
+    const sold = completed.size;
     const stock = await stack.stock();
     const remaining = stock.inventory.race ?? 0;
-    assert.ok(sold <= 50, `oversold: ${detail}`);
+    assert.ok(sold <= 50, `oversold: ${sold} completed (${detail})`);
     assert.equal(remaining + sold, 50, `inventory: ${remaining} left + ${sold} sold (${detail})`);
     // A refusal is right only while every unit is sold or held; a unit still free at the end was last held by an
     // order that timed out (one unit each). With no timeouts this is exactly 50 sold and 150 refused.
+    const timedOut = statuses[504] ?? 0;
     assert.ok(
       remaining <= timedOut,
       `${remaining} units left but only ${timedOut} orders timed out: ${detail}`,
     );
-    const completed = (await stack.scan('orders')).filter(
-      (order) =>
-        order.status === 'COMPLETED' &&
-        (order.items as Array<{ item_id: string }>).some((item) => item.item_id === 'race'),
-    );
-    assert.equal(completed.length, sold, 'every 201 is a COMPLETED order, and nothing else is');
     const reserved = (await stack.scan('warehouseReservations'))
       .filter((record) => record.status === 'RESERVED')
       .flatMap((record) => record.lines as Array<{ item_id: string; quantity: number }>)
