@@ -24,7 +24,7 @@ export const REDACTION_CENSOR = '[REDACTED]';
 export interface LoggerOptions {
   serviceName: string;
   level: string;
-  /** Where the JSON lines are written besides Loki; stdout by default. */
+  /** Where the JSON lines are written; stdout by default. */
   destination?: DestinationStream;
   /** Batch stdout writes (offline); otherwise each line is written before the call returns. */
   bufferStdout?: boolean;

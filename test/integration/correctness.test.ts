@@ -173,6 +173,29 @@ const BAD_REQUESTS: BadRequest[] = [
   },
 ];
 
+type Order = Record<string, unknown>;
+const isFinal = (order: Order) => ['COMPLETED', 'FAILED'].includes(String(order.status));
+
+/**
+ * The orders matching `select`, once every one is settled: an order whose caller timed out may still be finishing.
+ * `isSettled` says what settled means to the test (final, or also abandoned).
+ */
+async function settledOrders(
+  stack: Stack,
+  select: (order: Order) => boolean,
+  isSettled: (order: Order) => boolean,
+): Promise<Order[]> {
+  let unsettled: Order[] = [];
+  return eventually(
+    async () => {
+      const found = (await stack.scan('orders')).filter(select);
+      unsettled = found.filter((order) => !isSettled(order));
+      return unsettled.length === 0 ? found : undefined;
+    },
+    { what: 'every order settled', seen: () => JSON.stringify(unsettled, null, 1), timeoutMs: 60_000 },
+  );
+}
+
 const RACE_IN_FLIGHT = 4;
 const ORDER_TIMEOUT_S = (
   parse(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8')) as {
@@ -193,11 +216,9 @@ describe('correctness under concurrency and bad input', () => {
   // timing is the stock: every unit is free or held by a reservation, none oversold, none refused while free.
   describe('race: 200 orders, 4 in flight, for 50 units', () => {
     let responses: ApiResponse[] = [];
-    let orders: Array<Record<string, unknown>> = [];
-    const isFinal = (order: Record<string, unknown>) =>
-      ['COMPLETED', 'FAILED'].includes(String(order.status));
+    let orders: Order[] = [];
     /** An order function still running after its own timeout is dead: its order is abandoned, not in flight. */
-    const isAbandoned = (order: Record<string, unknown>) =>
+    const isAbandoned = (order: Order) =>
       !isFinal(order) && Date.now() - Date.parse(String(order.updated_at)) > (ORDER_TIMEOUT_S + 2) * 1000;
 
     before(async () => {
@@ -205,21 +226,10 @@ describe('correctness under concurrency and bad input', () => {
       responses = await pool(200, RACE_IN_FLIGHT, () =>
         stack.post('/api/order', { ...SEED_PAYLOAD, items: [{ item_id: 'race', quantity: 1 }] }),
       );
-      // An order whose caller timed out may still be finishing: wait until each is final or abandoned.
-      let inFlight: unknown[] = [];
-      orders = await eventually(
-        async () => {
-          const found = (await stack.scan('orders')).filter((order) =>
-            (order.items as Array<{ item_id: string }>).some((item) => item.item_id === 'race'),
-          );
-          inFlight = found.filter((order) => !isFinal(order) && !isAbandoned(order));
-          return inFlight.length === 0 ? found : undefined;
-        },
-        {
-          what: 'every race order final or abandoned',
-          seen: () => JSON.stringify(inFlight, null, 1),
-          timeoutMs: 60_000,
-        },
+      orders = await settledOrders(
+        stack,
+        (order) => (order.items as Array<{ item_id: string }>).some((item) => item.item_id === 'race'),
+        (order) => isFinal(order) || isAbandoned(order),
       );
     });
 
@@ -396,16 +406,7 @@ describe('conservation of stock under chaos', () => {
     );
     assert.ok((statuses.get(502) ?? 0) > 0, 'chaos produced downstream failures');
 
-    // An order whose caller timed out may still be finishing: wait until each is COMPLETED or FAILED.
-    let unsettled: unknown[] = [];
-    const orders = await eventually(
-      async () => {
-        const found = await stack.scan('orders');
-        unsettled = found.filter((order) => !['COMPLETED', 'FAILED'].includes(String(order.status)));
-        return unsettled.length === 0 ? found : undefined;
-      },
-      { what: 'every order COMPLETED or FAILED', seen: () => JSON.stringify(unsettled, null, 1) },
-    );
+    const orders = await settledOrders(stack, () => true, isFinal);
     const completed = orders.filter((order) => order.status === 'COMPLETED');
     const succeeded = new Set(completed.map((order) => order.order_id));
     for (const response of responses.filter((r) => r.status === 201)) {

@@ -40,90 +40,87 @@ const jsonHeaders = {
   'x-trace-id': TRACE_ID,
 };
 
-describe('fraud handler (fixtures)', () => {
-  it('passes a legitimate transaction', async () => {
-    assert.deepEqual(await invoke('fraud', 'fraud-check-legitimate.json'), {
-      statusCode: 200,
-      headers: jsonHeaders,
-      body: { status: 'legitimate', verdict: 'legitimate', reason: 'passed', trace_id: TRACE_ID },
-    });
-  });
+interface FixtureCase {
+  name: string;
+  handler: 'fraud' | 'api-gateway';
+  fixture: string;
+  statusCode: number;
+  /** The whole body but its trace_id, which is always the fixtures' own. */
+  body: Record<string, unknown>;
+}
 
-  it('flags a blocked user', async () => {
-    assert.deepEqual(await invoke('fraud', 'fraud-check-blocked-user.json'), {
-      statusCode: 200,
-      headers: jsonHeaders,
-      body: { status: 'fraudulent', verdict: 'fraudulent', reason: 'blocked_user', trace_id: TRACE_ID },
-    });
-  });
-
-  it('answers 400 naming the missing field', async () => {
-    assert.deepEqual(await invoke('fraud', 'fraud-check-missing-user.json'), {
-      statusCode: 400,
-      headers: jsonHeaders,
-      body: {
-        status: 'failure',
-        message: 'Invalid request body',
-        category: 'validation',
-        errors: [{ field: 'user_id', message: 'Invalid input' }],
-        trace_id: TRACE_ID,
-      },
-    });
-  });
-
-  it('answers 404 for a route it does not have', async () => {
-    assert.deepEqual(await invoke('fraud', 'fraud-check-wrong-method.json'), {
-      statusCode: 404,
-      headers: jsonHeaders,
-      body: {
-        status: 'failure',
-        message: 'No route for GET /fraud/check',
-        category: 'not_found',
-        trace_id: TRACE_ID,
-      },
-    });
-  });
+const failure = (message: string, category: string, errors?: Array<{ field: string; message: string }>) => ({
+  status: 'failure',
+  message,
+  category,
+  ...(errors ? { errors } : {}),
 });
 
-describe('api-gateway handler (fixtures): bad input never reaches the order function', () => {
-  it('answers 400 for malformed JSON', async () => {
-    assert.deepEqual(await invoke('api-gateway', 'api-order-malformed-json.json'), {
-      statusCode: 400,
-      headers: jsonHeaders,
-      body: {
-        status: 'failure',
-        message: 'Request body is not valid JSON',
-        category: 'validation',
-        trace_id: TRACE_ID,
-      },
-    });
-  });
+const CASES: FixtureCase[] = [
+  {
+    name: 'fraud passes a legitimate transaction',
+    handler: 'fraud',
+    fixture: 'fraud-check-legitimate.json',
+    statusCode: 200,
+    body: { status: 'legitimate', verdict: 'legitimate', reason: 'passed' },
+  },
+  {
+    name: 'fraud flags a blocked user',
+    handler: 'fraud',
+    fixture: 'fraud-check-blocked-user.json',
+    statusCode: 200,
+    body: { status: 'fraudulent', verdict: 'fraudulent', reason: 'blocked_user' },
+  },
+  {
+    name: 'fraud answers 400 naming the missing field',
+    handler: 'fraud',
+    fixture: 'fraud-check-missing-user.json',
+    statusCode: 400,
+    body: failure('Invalid request body', 'validation', [{ field: 'user_id', message: 'Invalid input' }]),
+  },
+  {
+    name: 'fraud answers 404 for a route it does not have',
+    handler: 'fraud',
+    fixture: 'fraud-check-wrong-method.json',
+    statusCode: 404,
+    body: failure('No route for GET /fraud/check', 'not_found'),
+  },
+  // Bad input never reaches the order function (nothing listens at SERVICES_BASE_URL).
+  {
+    name: 'api-gateway answers 400 for malformed JSON',
+    handler: 'api-gateway',
+    fixture: 'api-order-malformed-json.json',
+    statusCode: 400,
+    body: failure('Request body is not valid JSON', 'validation'),
+  },
+  {
+    name: 'api-gateway answers 400 naming an unknown field',
+    handler: 'api-gateway',
+    fixture: 'api-order-unknown-field.json',
+    statusCode: 400,
+    body: failure('Invalid request body', 'validation', [
+      { field: 'body', message: 'unknown field(s): discount' },
+    ]),
+  },
+  {
+    name: 'api-gateway answers 400 for an order id that is not a UUID',
+    handler: 'api-gateway',
+    fixture: 'api-order-read-bad-id.json',
+    statusCode: 400,
+    body: failure('Invalid request path', 'validation', [
+      { field: 'id', message: 'must be an order id (UUID)' },
+    ]),
+  },
+];
 
-  it('answers 400 naming an unknown field', async () => {
-    assert.deepEqual(await invoke('api-gateway', 'api-order-unknown-field.json'), {
-      statusCode: 400,
-      headers: jsonHeaders,
-      body: {
-        status: 'failure',
-        message: 'Invalid request body',
-        category: 'validation',
-        errors: [{ field: 'body', message: 'unknown field(s): discount' }],
-        trace_id: TRACE_ID,
-      },
+describe('handlers driven by API Gateway event fixtures (whole responses)', () => {
+  for (const testCase of CASES) {
+    it(testCase.name, async () => {
+      assert.deepEqual(await invoke(testCase.handler, testCase.fixture), {
+        statusCode: testCase.statusCode,
+        headers: jsonHeaders,
+        body: { ...testCase.body, trace_id: TRACE_ID },
+      });
     });
-  });
-
-  it('answers 400 for an order id that is not a UUID', async () => {
-    assert.deepEqual(await invoke('api-gateway', 'api-order-read-bad-id.json'), {
-      statusCode: 400,
-      headers: jsonHeaders,
-      body: {
-        status: 'failure',
-        message: 'Invalid request path',
-        category: 'validation',
-        errors: [{ field: 'id', message: 'must be an order id (UUID)' }],
-        trace_id: TRACE_ID,
-      },
-    });
-  });
+  }
 });
