@@ -9,8 +9,12 @@
  *   answer on a persistent channel (see patchLambdaWorkers).
  * - Instances: serverless-offline starts a new worker for every concurrent request. This caps the workers
  *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts.
- * - Timeouts: after a Lambda timeout, serverless-offline terminates the worker but keeps offering the
- *   dead instance, so every later call to it times out too. A timed-out instance is retired instead.
+ * - Timeouts and crashes: after a Lambda timeout, serverless-offline terminates the worker but keeps
+ *   offering the dead instance, so every later call to it times out too; a worker that exits (a crash) is
+ *   offered too. Such an instance is retired instead, and its caller gets Lambda's "Runtime exited" error.
+ * - Schedules: serverless-offline's scheduler knows minutes only. Each function in
+ *   `custom.localRuntime.scheduleEverySeconds` is invoked every so many seconds through serverless-offline's
+ *   Lambda invoke API (so it is traced and logged like any invocation), one run at a time.
  * - Data: the DynamoDB tables in `resources` are created in DynamoDB Local and seeded from `custom.seed`,
  *   idempotently, before the API starts.
  * - Build: `dist/` is compiled from the TypeScript sources when it is missing (and always before packaging).
@@ -52,7 +56,56 @@ class LocalRuntimePlugin {
       seed: this.serverless.service.custom?.seed ?? {},
       log: (message) => this.log.notice?.(message) ?? console.log(message),
     });
+    this.startSchedules(settings.scheduleEverySeconds ?? {});
   }
+
+  startSchedules(everySeconds) {
+    const offline = this.serverless.service.custom?.['serverless-offline'] ?? {};
+    const host = offline.host ?? '127.0.0.1';
+    const lambdaPort = offline.lambdaPort ?? 3002;
+    for (const [functionKey, seconds] of Object.entries(everySeconds)) {
+      const interval = Number(seconds) * 1000;
+      const definition = this.serverless.service.getFunction(functionKey);
+      if (!(interval > 0)) continue;
+      const url = `http://${host}:${lambdaPort}/2015-03-31/functions/${definition.name}/invocations`;
+      const run = async () => {
+        try {
+          const response = await fetch(url, {
+            method: 'POST',
+            body: JSON.stringify(scheduledEvent(definition.name)),
+          });
+          const payload = await response.text();
+          if (!response.ok || response.headers.get('x-amz-function-error')) {
+            this.log.warning?.(
+              `scheduled ${functionKey} failed: ${response.status} ${payload.slice(0, 300)}`,
+            );
+          }
+        } catch (error) {
+          this.log.warning?.(`scheduled ${functionKey} could not be invoked at ${url}: ${error.message}`);
+        }
+        setTimeout(run, interval).unref();
+      };
+      setTimeout(run, interval).unref();
+      this.log.notice?.(
+        `${functionKey} runs every ${interval / 1000} s (custom.localRuntime.scheduleEverySeconds)`,
+      );
+    }
+  }
+}
+
+/** What EventBridge sends a function on a schedule. */
+function scheduledEvent(functionName) {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    resources: [`arn:aws:events:local:000000000000:rule/${functionName}`],
+    detail: {},
+  };
 }
 
 function build() {
@@ -62,6 +115,15 @@ function build() {
 }
 
 const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
+
+/** What Lambda reports when a function's runtime process dies mid-invocation. */
+class RuntimeExitError extends Error {
+  constructor(code) {
+    super(`Runtime exited with error: exit status ${code}`);
+    this.name = 'Runtime.ExitError';
+  }
+}
+const RUNTIME_EXITED = /^Runtime exited with error/;
 
 /**
  * Subclasses worker_threads.Worker for the threads serverless-offline starts as Lambda instances:
@@ -100,9 +162,9 @@ function patchLambdaWorkers() {
         port?.postMessage(error ?? result);
         port?.close();
       });
-      this.on('exit', () => {
+      this.on('exit', (code) => {
         for (const port of this.#pending.values()) {
-          port.postMessage(new Error('Lambda instance stopped'));
+          port.postMessage(new RuntimeExitError(code));
           port.close();
         }
         this.#pending.clear();
@@ -154,9 +216,12 @@ async function patchLambdaPool(maxInstances) {
     try {
       return await originalRun.call(this);
     } catch (error) {
-      if (error?.name === 'LambdaTimeoutError' || /Lambda timeout/.test(String(error?.message))) {
+      // serverless-offline's LambdaTimeoutError keeps Error's name; its message is what identifies it.
+      const message = String(error?.message);
+      if (/Lambda timeout/.test(message) || RUNTIME_EXITED.test(message)) {
         retired.add(this);
         instancesByKey.get(this.functionKeyForPool)?.delete(this);
+        if (RUNTIME_EXITED.test(message)) await originalCleanup.call(this).catch(() => {});
       }
       throw error;
     } finally {
@@ -234,10 +299,13 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
             TableName: table.TableName,
             KeySchema: table.KeySchema,
             AttributeDefinitions: table.AttributeDefinitions,
+            GlobalSecondaryIndexes: table.GlobalSecondaryIndexes,
             BillingMode: 'PAY_PER_REQUEST',
           }),
         );
         log(`created table ${table.TableName}`);
+      } else {
+        await addMissingIndexes(client, table, log);
       }
       const key = table.KeySchema.map((element) => element.AttributeName);
       for (const item of seed[logicalId] ?? []) {
@@ -256,6 +324,25 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
     }
   } finally {
     client.destroy();
+  }
+}
+
+/** A table kept from an earlier version of the project (npm start keeps its data) gains its new indexes. */
+async function addMissingIndexes(client, table, log) {
+  const { DescribeTableCommand, UpdateTableCommand } = require('@aws-sdk/client-dynamodb');
+  const wanted = table.GlobalSecondaryIndexes ?? [];
+  if (wanted.length === 0) return;
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+  const present = new Set((Table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  for (const index of wanted.filter((candidate) => !present.has(candidate.IndexName))) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: table.TableName,
+        AttributeDefinitions: table.AttributeDefinitions,
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+    log(`added index ${index.IndexName} to ${table.TableName}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { crashPoint } from '../shared/chaos';
 import { DomainError, isAmbiguousFailure } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
@@ -44,6 +45,7 @@ export class InventoryService {
       request.order_id,
       lines,
       lines.map((line) => this.take(line)),
+      request.hold_until,
     );
     if (outcome.kind === 'released')
       throw new DomainError('conflict', `Order ${request.order_id} was already cancelled`);
@@ -72,6 +74,7 @@ export class InventoryService {
       await this.compensate(request.order_id, isAmbiguousFailure(error));
       throw error;
     }
+    crashPoint('warehouse_reserved');
 
     const availability = await availabilityRead;
     const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id) }));

@@ -1,17 +1,21 @@
 import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
-import { loadEnv } from '../shared/env';
+import { integerSetting, loadEnv } from '../shared/env';
 import { httpRouter, route } from '../shared/lambda-http';
+import { DynamoOrderStore } from '../shared/order-store';
 import { orderPath, orderRequest } from '../shared/schemas';
 import { createServiceClient } from '../shared/service-client';
-import { DynamoOrderStore } from './repository';
 import { createOrder, findOrder } from './service';
 
-const env = loadEnv({ ORDERS_TABLE: z.string().min(1) });
+const env = loadEnv({
+  ORDERS_TABLE: z.string().min(1),
+  ORDER_ABANDON_MARGIN_SECONDS: integerSetting(30, { min: 0 }),
+});
 const deps = {
   store: new DynamoOrderStore(documentClient, env.ORDERS_TABLE),
   inventory: createServiceClient('inventory-service'),
   payment: createServiceClient('payment-service'),
+  abandonMarginMs: env.ORDER_ABANDON_MARGIN_SECONDS * 1000,
 };
 
 export const handler = httpRouter({

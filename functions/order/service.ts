@@ -1,17 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { crashPoint } from '../shared/chaos';
 import { DomainError } from '../shared/errors';
 import { currentInvocation, remainingMs } from '../shared/invocation';
 import { logger } from '../shared/logger';
+import type { OrderRecord, OrderStore } from '../shared/order-store';
 import type { OrderRequest } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
-import { annotate, withSpan } from '../shared/telemetry';
-import type { OrderRecord, OrderStore } from './repository';
+import { activeSpanId, annotate, withSpan } from '../shared/telemetry';
 
 export interface OrderDependencies {
   store: OrderStore;
   inventory: Pick<ServiceClient, 'post'>;
   payment: Pick<ServiceClient, 'post'>;
+  /**
+   * How long after this invocation's own end an unsettled order counts as abandoned. By then the platform
+   * has certainly stopped the function, so the reaper never races a live saga.
+   */
+  abandonMarginMs: number;
 }
 
 export interface CreatedOrder {
@@ -21,6 +27,9 @@ export interface CreatedOrder {
 
 /** Compensation keeps retrying the (idempotent) release while this much time is left before the deadline. */
 const COMPENSATION_FLOOR_MS = 300;
+
+/** Outside Lambda (unit tests, scripts) there is no platform deadline; a saga is given this long. */
+const MAX_SAGA_MS = 15 * 60 * 1000;
 
 /**
  * The order saga: record the order, reserve stock (inventory, which reserves in the warehouse), authorize
@@ -39,6 +48,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     'order.item_count': request.items.length,
   });
   const now = new Date().toISOString();
+  const deadline = new Date(Date.now() + Math.min(remainingMs(), MAX_SAGA_MS) + deps.abandonMarginMs);
   await deps.store.create({
     order_id: orderId,
     status: 'PENDING',
@@ -49,14 +59,21 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     shipping_address: request.shipping_address,
     card_last4: request.card?.number.slice(-4),
     trace_id: invocation?.traceId ?? '',
+    ...(activeSpanId() ? { span_id: activeSpanId() } : {}),
     created_at: now,
     updated_at: now,
+    deadline: deadline.toISOString(),
   });
   // The logger redacts the card and the address; the rest of the order is what an operator needs.
   logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
 
   try {
-    await deps.inventory.post('/inventory/check', { order_id: orderId, items: request.items });
+    await deps.inventory.post('/inventory/check', {
+      order_id: orderId,
+      items: request.items,
+      hold_until: deadline.toISOString(),
+    });
+    crashPoint('reserved');
     await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
     const { authorization_id } = await deps.payment.post<{ authorization_id: string }>('/payment/authorize', {
       order_id: orderId,
@@ -65,6 +82,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       payment_method: request.payment_method,
       ...(request.card ? { card_last4: request.card.number.slice(-4) } : {}),
     });
+    crashPoint('authorized');
     await deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', { authorization_id });
     annotate({ 'order.status': 'success' });
     logger.info(`order ${orderId} completed`);
@@ -112,7 +130,10 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
 }
 
 /** The stored record as callers see it: no address or card digits, and the creating trace as `order_trace_id`. */
-export type OrderView = Omit<OrderRecord, 'shipping_address' | 'card_last4' | 'trace_id'> & {
+export type OrderView = Omit<
+  OrderRecord,
+  'shipping_address' | 'card_last4' | 'trace_id' | 'span_id' | 'unsettled'
+> & {
   order_trace_id: string;
 };
 
@@ -129,10 +150,12 @@ export async function findOrder(orderId: string, store: OrderStore): Promise<Ord
     payment_method: record.payment_method,
     created_at: record.created_at,
     updated_at: record.updated_at,
+    deadline: record.deadline,
     ...(record.authorization_id ? { authorization_id: record.authorization_id } : {}),
     ...(record.failure_category ? { failure_category: record.failure_category } : {}),
     ...(record.failure_reason ? { failure_reason: record.failure_reason } : {}),
     ...(record.compensated === undefined ? {} : { compensated: record.compensated }),
+    ...(record.recovered_at ? { recovered_at: record.recovered_at } : {}),
     order_trace_id: record.trace_id,
   };
 }

@@ -1,21 +1,41 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { threadId } from 'node:worker_threads';
 import { z } from 'zod';
 import { DomainError } from './errors';
+import { currentInvocation } from './invocation';
+import { logger } from './logger';
 
 /**
  * Fault injection, like the seed's chaos monkey, configured for all functions in one variable:
  *   CHAOS="inventory:failure=0.2,latency=10-50;fraud:latency=30000"
  * `failure` is a probability; `latency` a fixed or ranged delay in ms; `point` is where a failure
  * strikes: `before` the work, `after` it (the work is done but the caller sees an error), or `either`.
+ * `crash` is the probability that the instance dies abruptly (the process exits, as on an out-of-memory
+ * kill) at one of the `crash_at` points, e.g. "order:crash=0.1,crash_at=reserved|authorized".
  * With CHAOS_SEED set, every instance draws the same sequence, so tests can rely on it.
  */
 export interface ChaosSettings {
   failureRate: number;
   latencyMs: [number, number];
   point: 'before' | 'after' | 'either';
+  crashRate: number;
+  crashPoints: CrashPoint[];
 }
 
-const NO_CHAOS: ChaosSettings = { failureRate: 0, latencyMs: [0, 0], point: 'either' };
+/**
+ * Where a function can be made to die mid-saga: the order function once inventory has reserved, or once
+ * payment has authorized; inventory once the warehouse has reserved.
+ */
+export const CRASH_POINTS = ['reserved', 'authorized', 'warehouse_reserved'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+const NO_CHAOS: ChaosSettings = {
+  failureRate: 0,
+  latencyMs: [0, 0],
+  point: 'either',
+  crashRate: 0,
+  crashPoints: [],
+};
 
 const settingSchema = z.strictObject({
   failure: z.coerce.number().min(0).max(1).optional(),
@@ -24,6 +44,12 @@ const settingSchema = z.strictObject({
     .regex(/^\d+(-\d+)?$/, 'latency is "ms" or "min-max"')
     .optional(),
   point: z.enum(['before', 'after', 'either']).optional(),
+  crash: z.coerce.number().min(0).max(1).optional(),
+  crash_at: z
+    .string()
+    .transform((value) => value.split('|'))
+    .pipe(z.array(z.enum(CRASH_POINTS, `crash_at is one or more of ${CRASH_POINTS.join('|')}`)))
+    .optional(),
 });
 
 export function parseChaos(spec: string, target: string): ChaosSettings {
@@ -40,10 +66,15 @@ export function parseChaos(spec: string, target: string): ChaosSettings {
     if (!parsed.success)
       throw new Error(`Invalid CHAOS entry for ${target}: ${parsed.error.issues[0]?.message}`);
     const [low = 0, high = low] = (parsed.data.latency ?? '0').split('-').map(Number);
+    const crashRate = parsed.data.crash ?? 0;
+    if (crashRate > 0 && !parsed.data.crash_at)
+      throw new Error(`Invalid CHAOS entry for ${target}: crash needs crash_at (${CRASH_POINTS.join('|')})`);
     return {
       failureRate: parsed.data.failure ?? 0,
       latencyMs: [low, Math.max(low, high)],
       point: parsed.data.point ?? 'either',
+      crashRate,
+      crashPoints: parsed.data.crash_at ?? [],
     };
   }
   return NO_CHAOS;
@@ -62,24 +93,52 @@ export function randomSource(seed?: number): () => number {
   };
 }
 
+export interface ChaosPlan {
+  delayMs: number;
+  failAt?: 'before' | 'after';
+  crashAt?: CrashPoint;
+}
+
 export class ChaosMonkey {
+  /**
+   * Crashes draw from their own sequence, offset by the thread: a crashed instance is replaced by a fresh
+   * one, which would otherwise replay the same first draws and crash the same way for ever.
+   */
   constructor(
     private readonly settings: ChaosSettings,
     private readonly random: () => number,
+    private readonly crashRandom: () => number = random,
   ) {}
 
   get enabled(): boolean {
-    return this.settings.failureRate > 0 || this.settings.latencyMs[1] > 0;
+    return this.settings.failureRate > 0 || this.settings.latencyMs[1] > 0 || this.settings.crashRate > 0;
   }
 
   /** Decides this invocation's fate up front, so latency and failure draws stay in a fixed order. */
-  plan(): { delayMs: number; failAt?: 'before' | 'after' } {
+  plan(): ChaosPlan {
     const [low, high] = this.settings.latencyMs;
     const delayMs = low + Math.floor(this.random() * (high - low + 1));
-    if (this.random() >= this.settings.failureRate) return { delayMs };
+    const crashAt = this.planCrash();
+    if (this.random() >= this.settings.failureRate) return { delayMs, ...(crashAt ? { crashAt } : {}) };
     const point = this.settings.point;
     const failAt = point === 'either' ? (this.random() < 0.5 ? 'before' : 'after') : point;
-    return { delayMs, failAt };
+    return { delayMs, failAt, ...(crashAt ? { crashAt } : {}) };
+  }
+
+  private planCrash(): CrashPoint | undefined {
+    const { crashRate, crashPoints } = this.settings;
+    if (crashRate === 0 || this.crashRandom() >= crashRate) return undefined;
+    return crashPoints[Math.floor(this.crashRandom() * crashPoints.length)];
+  }
+
+  /** The instance's chaos: from CHAOS for `target`, seeded by CHAOS_SEED when it is not negative. */
+  static forFunction(spec: string, target: string, seed: number): ChaosMonkey {
+    const seeded = seed >= 0;
+    return new ChaosMonkey(
+      parseChaos(spec, target),
+      randomSource(seeded ? seed : undefined),
+      randomSource(seeded ? (seed ^ Math.imul(threadId + 1, 0x9e3779b9)) >>> 0 : undefined),
+    );
   }
 
   static async delay(ms: number): Promise<void> {
@@ -89,4 +148,19 @@ export class ChaosMonkey {
   static failure(): DomainError {
     return new DomainError('internal', 'Injected failure (chaos)');
   }
+}
+
+/**
+ * A point in a saga where chaos may end the instance. Locally the worker thread exits, and the emulated
+ * Lambda answers its caller as Lambda does when a runtime exits; deployed, the sandbox is replaced.
+ */
+export function crashPoint(point: CrashPoint): void {
+  if (currentInvocation()?.crashAt !== point) return;
+  logger.fatal({ crash_point: point }, `chaos: ending this instance at "${point}"`);
+  try {
+    logger.flush();
+  } catch {
+    // a write in flight: the line may be lost, as it would be on a real kill
+  }
+  process.exit(137);
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CrashPoint } from './chaos';
 
 /** What is known about the invocation in progress: read by the logger and the HTTP client. */
 export interface Invocation {
@@ -6,6 +7,8 @@ export interface Invocation {
   /** Epoch milliseconds after which the platform kills this invocation. */
   deadline: number;
   orderId?: string;
+  /** Where chaos ends this instance, if it does (see chaos.ts). */
+  crashAt?: CrashPoint;
 }
 
 const storage = new AsyncLocalStorage<Invocation>();

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { ChaosMonkey, parseChaos, randomSource } from './chaos';
+import { ChaosMonkey } from './chaos';
 import { commonEnv, integerSetting, loadEnv } from './env';
 import { DomainError, type FieldError } from './errors';
-import { runInvocation } from './invocation';
+import { currentInvocation, runInvocation } from './invocation';
 import { logger } from './logger';
 import { LIMITS } from './schemas';
 import { annotate, resolveTraceId } from './telemetry';
@@ -32,10 +32,10 @@ const chaosEnv = loadEnv({
   CHAOS: z.string().default(''),
   CHAOS_SEED: integerSetting(-1, { min: -1 }),
 });
-const chaosTarget = commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, '');
-const chaos = new ChaosMonkey(
-  parseChaos(chaosEnv.CHAOS, chaosTarget),
-  randomSource(chaosEnv.CHAOS_SEED >= 0 ? chaosEnv.CHAOS_SEED : undefined),
+const chaos = ChaosMonkey.forFunction(
+  chaosEnv.CHAOS,
+  commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, ''),
+  chaosEnv.CHAOS_SEED,
 );
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
@@ -94,6 +94,8 @@ async function respond<Body, Params>(
 ): Promise<HttpResult> {
   try {
     const plan = chaos.enabled ? chaos.plan() : { delayMs: 0 };
+    const invocation = currentInvocation();
+    if (invocation && plan.crashAt) invocation.crashAt = plan.crashAt;
     await ChaosMonkey.delay(plan.delayMs);
     if (plan.failAt === 'before') throw ChaosMonkey.failure();
     const input = {

@@ -20,6 +20,8 @@ export interface ReservationRecord<Line> {
   status: 'RESERVED' | 'RELEASED';
   lines: Line[];
   created_at: string;
+  /** The order's deadline, when its caller gave one: the hold is abandoned past it unless the order completed. */
+  hold_until?: string;
   released_at?: string;
 }
 
@@ -48,12 +50,18 @@ export class ReservationLedger<Line extends { quantity: number }> {
     private readonly owner: string,
   ) {}
 
-  async reserve(orderId: string, lines: Line[], stockWrites: StockWrite[]): Promise<ReserveOutcome<Line>> {
+  async reserve(
+    orderId: string,
+    lines: Line[],
+    stockWrites: StockWrite[],
+    holdUntil?: string,
+  ): Promise<ReserveOutcome<Line>> {
     const record: ReservationRecord<Line> = {
       order_id: orderId,
       status: 'RESERVED',
       lines,
       created_at: new Date().toISOString(),
+      ...(holdUntil ? { hold_until: holdUntil } : {}),
     };
     const recordIndex = stockWrites.length;
     try {

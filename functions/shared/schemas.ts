@@ -74,7 +74,12 @@ export type OrderRequest = z.output<typeof orderRequest>;
 
 export const orderPath = z.strictObject({ id: orderId });
 
-export const reservationRequest = z.strictObject({ order_id: orderId, items: lineItems });
+export const reservationRequest = z.strictObject({
+  order_id: orderId,
+  items: lineItems,
+  /** The order's deadline: past it, a hold whose order did not complete is abandoned (see the reaper). */
+  hold_until: z.iso.datetime({ message: 'must be an ISO 8601 UTC timestamp' }).optional(),
+});
 export type ReservationRequest = z.output<typeof reservationRequest>;
 
 export const releaseRequest = z.strictObject({ order_id: orderId });

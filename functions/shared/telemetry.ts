@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Link, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { commonEnv } from './env';
 import { currentInvocation } from './invocation';
 
@@ -14,6 +14,12 @@ const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 export function activeTraceId(): string | undefined {
   const spanContext = trace.getActiveSpan()?.spanContext();
   return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+}
+
+/** The active span's id, to be linked to later (see the reaper); undefined with tracing off. */
+export function activeSpanId(): string | undefined {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.spanId : undefined;
 }
 
 /**
@@ -45,8 +51,9 @@ export async function withSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T>,
+  links: Link[] = [],
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+  return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, async (span) => {
     try {
       return await fn(span);
     } catch (error) {

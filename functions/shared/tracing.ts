@@ -215,7 +215,8 @@ function startTracing(): void {
     lambdaStartTime: instanceStartTime,
     requestHook: (span, { event }) => {
       span.setAttributes({
-        'faas.trigger': 'http',
+        // EventBridge schedules (the reaper) are timers; everything else arrives through API Gateway.
+        'faas.trigger': event?.source === 'aws.events' ? 'timer' : 'http',
         ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
         ...(event?.resource ? { 'http.route': event.resource } : {}),
         ...(event?.path ? { 'url.path': event.path } : {}),

@@ -43,6 +43,7 @@ export class WarehouseService {
         request.order_id,
         allocations,
         allocations.map((allocation) => this.take(allocation)),
+        request.hold_until,
       );
       if (outcome.kind === 'stock_rejected') continue;
       if (outcome.kind === 'released') {

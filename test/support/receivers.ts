@@ -13,6 +13,8 @@ export interface ReceivedSpan {
   statusCode: number;
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
+  /** Span links: other traces' spans this one refers to (the reaper links to the order it rescued). */
+  links: Array<{ traceId: string; spanId: string; attributes: Record<string, unknown> }>;
 }
 
 /** An OTLP log record: what Loki stores as a line (the body) with structured metadata. */
@@ -97,6 +99,11 @@ export function decodeOtlpSpans(payload: OtlpTraces, idEncoding: 'hex' | 'base64
           statusCode: typeof status === 'string' ? (STATUS_BY_NAME[status] ?? 0) : status,
           attributes: decodeAttributes(span.attributes as Array<{ key: string; value: OtlpValue }>),
           resource,
+          links: ((span.links ?? []) as Array<Record<string, unknown>>).map((link) => ({
+            traceId: id(link.traceId),
+            spanId: id(link.spanId),
+            attributes: decodeAttributes(link.attributes as Array<{ key: string; value: OtlpValue }>),
+          })),
         });
       }
     }

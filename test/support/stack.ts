@@ -74,6 +74,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       LOKI_URL: '',
       OTEL_SDK_DISABLED: 'true',
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      // The reaper runs every second and takes an order one second after its function's timeout: tests
+      // that wait for orders to settle then wait seconds, not the defaults' minute.
+      REAPER_INTERVAL_SECONDS: '1',
+      ORDER_ABANDON_MARGIN_SECONDS: '1',
       ...options.env,
     },
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { OrderRecord, OrderStatus, OrderStore } from '../../functions/order/repository';
 import { createOrder, findOrder } from '../../functions/order/service';
 import { authorizePayment } from '../../functions/payment/service';
 import { DomainError } from '../../functions/shared/errors';
 import { runInvocation } from '../../functions/shared/invocation';
+import type { OrderRecord, OrderStatus, OrderStore } from '../../functions/shared/order-store';
 
 /** An in-memory store that enforces the same guarded transitions as the DynamoDB one. */
 class MemoryStore implements OrderStore {
@@ -55,7 +55,9 @@ describe('order saga', () => {
     const store = new MemoryStore();
     const inventory = downstream({});
     const payment = downstream({ '/payment/authorize': [{ authorization_id: 'auth-1' }] });
-    const created = await inInvocation(() => createOrder(request, { store, inventory, payment }));
+    const created = await inInvocation(() =>
+      createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 }),
+    );
     assert.equal(created.authorization_id, 'auth-1');
     const record = store.records.get(created.order_id);
     assert.equal(record?.status, 'COMPLETED');
@@ -75,7 +77,7 @@ describe('order saga', () => {
       '/payment/authorize': [new DomainError('payment_declined', 'Payment declined')],
     });
     await assert.rejects(
-      inInvocation(() => createOrder(request, { store, inventory, payment })),
+      inInvocation(() => createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 })),
       (error: unknown) => error instanceof DomainError && error.status === 402,
     );
     assert.deepEqual(inventory.calls, ['/inventory/check', '/inventory/release']);
@@ -94,7 +96,7 @@ describe('order saga', () => {
     });
     const payment = downstream({});
     await assert.rejects(
-      inInvocation(() => createOrder(request, { store, inventory, payment })),
+      inInvocation(() => createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 })),
       (error: unknown) => error instanceof DomainError && error.status === 504,
     );
     assert.deepEqual(inventory.calls, [

@@ -1,0 +1,114 @@
+import { type Link, TraceFlags } from '@opentelemetry/api';
+import { remainingMs } from '../shared/invocation';
+import { logger } from '../shared/logger';
+import type { OrderRecord, RecoveryStore } from '../shared/order-store';
+import type { ServiceClient } from '../shared/service-client';
+import { annotate, withSpan } from '../shared/telemetry';
+
+export interface ReaperDependencies {
+  store: RecoveryStore;
+  inventory: Pick<ServiceClient, 'post'>;
+  /** Most orders recovered per run; the next run takes the rest. */
+  batchSize: number;
+}
+
+export interface ReapSummary {
+  /** Unsettled orders past their deadline when the run started. */
+  overdue: number;
+  /** Abandoned mid-saga: marked FAILED/abandoned and their stock given back. */
+  recovered: number;
+  /** Already FAILED, but their own compensation had not given everything back: now it has. */
+  released: number;
+  /** Settled between the query and the write (a late completion wins): left alone. */
+  skipped: number;
+  /** Could not be recovered this run (e.g. inventory unreachable); the next run retries them. */
+  failed: number;
+}
+
+export const ABANDONED_REASON =
+  'The order function stopped before the order settled (timeout, crash or recycled instance); the reaper gave its stock back';
+
+/** Time kept back at the end of a run, so the last recovery is not cut off by the platform. */
+const RUN_FLOOR_MS = 2_000;
+
+/**
+ * Finds orders whose function died mid-saga and gives their stock back through the same idempotent
+ * release path compensation uses. Race-safe by conditional writes: an order that completes at the last
+ * moment is never reaped (the abandon write requires a non-final status), and a reaped order can never
+ * complete (its COMPLETED write requires RESERVED, and the reservations are tombstoned).
+ */
+export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Date()): Promise<ReapSummary> {
+  const overdue = await deps.store.overdue(now.toISOString(), deps.batchSize);
+  const summary: ReapSummary = { overdue: overdue.length, recovered: 0, released: 0, skipped: 0, failed: 0 };
+  for (const order of overdue) {
+    if (remainingMs() < RUN_FLOOR_MS) break;
+    try {
+      summary[await recover(order, deps)]++;
+    } catch (error) {
+      summary.failed++;
+      logger.error(
+        { err: error, order_id: order.order_id },
+        `reaper: could not recover order ${order.order_id}`,
+      );
+    }
+  }
+  annotate({
+    'reaper.overdue': summary.overdue,
+    'reaper.recovered': summary.recovered,
+    'reaper.released': summary.released,
+    'reaper.failed': summary.failed,
+  });
+  return summary;
+}
+
+type Outcome = 'recovered' | 'released' | 'skipped';
+
+/** One order, in a span linked to the trace that created it: Tempo jumps from the rescue to the order. */
+function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome> {
+  return withSpan(
+    'reaper.recover',
+    { 'order.id': order.order_id, 'order.trace_id': order.trace_id, 'order.status_before': order.status },
+    async (span) => {
+      const now = new Date().toISOString();
+      let abandoned = false;
+      if (order.status === 'PENDING' || order.status === 'RESERVED') {
+        abandoned = await deps.store.abandon(order.order_id, now, ABANDONED_REASON);
+        if (!abandoned) {
+          const current = await deps.store.get(order.order_id);
+          if (current?.status !== 'FAILED' || current.unsettled === undefined) {
+            span.setAttribute('reaper.outcome', 'skipped');
+            logger.info(
+              { order_id: order.order_id, status: current?.status },
+              `reaper: order ${order.order_id} settled as ${current?.status} before it could be reaped`,
+            );
+            return 'skipped';
+          }
+        }
+      }
+      await deps.inventory.post(
+        '/inventory/release',
+        { order_id: order.order_id },
+        { purpose: 'compensation' },
+      );
+      await deps.store.settleReleased(order.order_id, now);
+      const outcome = abandoned ? 'recovered' : 'released';
+      span.setAttribute('reaper.outcome', outcome);
+      logger.info(
+        { order_id: order.order_id, order_trace_id: order.trace_id, status_before: order.status, outcome },
+        `reaper: ${outcome} order ${order.order_id} (was ${order.status}); its stock is back`,
+      );
+      return outcome;
+    },
+    linkTo(order),
+  );
+}
+
+function linkTo(order: OrderRecord): Link[] {
+  if (!/^[\da-f]{32}$/.test(order.trace_id) || !/^[\da-f]{16}$/.test(order.span_id ?? '')) return [];
+  return [
+    {
+      context: { traceId: order.trace_id, spanId: order.span_id as string, traceFlags: TraceFlags.SAMPLED },
+      attributes: { 'link.reason': 'recovers_abandoned_order' },
+    },
+  ];
+}

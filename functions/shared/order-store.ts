@@ -1,0 +1,179 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { ErrorCategory } from './errors';
+import type { OrderRequest } from './schemas';
+
+/** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */
+export type OrderStatus = 'PENDING' | 'RESERVED' | 'COMPLETED' | 'FAILED';
+
+/** Why an order failed: a category a caller saw, or `abandoned` when its function died mid-saga. */
+export type FailureCategory = ErrorCategory | 'abandoned';
+
+/**
+ * The sparse index the reaper reads. Only unsettled orders carry `UNSETTLED_KEY`, so the index holds
+ * exactly the orders that may still hold stock, sorted by deadline: one Query finds the overdue ones.
+ */
+export const UNSETTLED_INDEX = 'unsettled-by-deadline';
+export const UNSETTLED_KEY = 'unsettled';
+const UNSETTLED = 'yes';
+
+export interface OrderRecord {
+  order_id: string;
+  status: OrderStatus;
+  user_id: string;
+  items: OrderRequest['items'];
+  amount: number;
+  payment_method: string;
+  shipping_address: string;
+  card_last4?: string;
+  trace_id: string;
+  /** The span that created the order: the reaper links its recovery span to it. */
+  span_id?: string;
+  created_at: string;
+  updated_at: string;
+  /** After this instant (ISO 8601) an unsettled order counts as abandoned: its function is surely gone. */
+  deadline: string;
+  /** Present while the order may hold stock: not final, or failed with stock not yet given back. */
+  unsettled?: string;
+  authorization_id?: string;
+  failure_category?: FailureCategory;
+  failure_reason?: string;
+  /** Whether every reservation of a failed order was given back. */
+  compensated?: boolean;
+  /** When the reaper gave an abandoned order's stock back. */
+  recovered_at?: string;
+}
+
+export interface OrderStore {
+  create(record: Omit<OrderRecord, 'unsettled'>): Promise<void>;
+  transition(
+    orderId: string,
+    from: OrderStatus[],
+    to: OrderStatus,
+    fields?: Partial<OrderRecord>,
+  ): Promise<void>;
+  get(orderId: string): Promise<OrderRecord | undefined>;
+}
+
+/** What the reaper needs beyond the order function's view of the table. */
+export interface RecoveryStore extends OrderStore {
+  /** Unsettled orders whose deadline is at or before `now`, oldest first. */
+  overdue(now: string, limit: number): Promise<OrderRecord[]>;
+  /** Marks an overdue, non-final order FAILED/abandoned; false if it settled (or was taken) meanwhile. */
+  abandon(orderId: string, now: string, reason: string): Promise<boolean>;
+  /** Records that a failed order's stock is back: it leaves the index. */
+  settleReleased(orderId: string, now: string): Promise<void>;
+}
+
+/** An order settles once it cannot hold stock any more: completed (sold), or failed and given back. */
+function settles(to: OrderStatus, fields: Partial<OrderRecord>): boolean {
+  return to === 'COMPLETED' || (to === 'FAILED' && fields.compensated === true);
+}
+
+export class DynamoOrderStore implements RecoveryStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async create(record: Omit<OrderRecord, 'unsettled'>): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...record, [UNSETTLED_KEY]: UNSETTLED },
+        ConditionExpression: 'attribute_not_exists(order_id)',
+      }),
+    );
+  }
+
+  /** A guarded state change: an order only moves forward from the states listed in `from`. */
+  async transition(orderId: string, from: OrderStatus[], to: OrderStatus, fields: Partial<OrderRecord> = {}) {
+    const updates = { ...fields, status: to, updated_at: new Date().toISOString() };
+    const names = Object.fromEntries(Object.keys(updates).map((key, index) => [`#f${index}`, key]));
+    const values = Object.fromEntries(Object.values(updates).map((value, index) => [`:v${index}`, value]));
+    const fromValues = Object.fromEntries(from.map((status, index) => [`:from${index}`, status]));
+    const set = `SET ${Object.keys(names)
+      .map((name, index) => `${name} = :v${index}`)
+      .join(', ')}`;
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { order_id: orderId },
+        UpdateExpression: settles(to, fields) ? `${set} REMOVE #unsettled` : set,
+        ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
+        ExpressionAttributeNames: {
+          ...names,
+          '#status': 'status',
+          ...(settles(to, fields) ? { '#unsettled': UNSETTLED_KEY } : {}),
+        },
+        ExpressionAttributeValues: { ...values, ...fromValues },
+      }),
+    );
+  }
+
+  async get(orderId: string): Promise<OrderRecord | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: { order_id: orderId } }));
+    return result.Item as OrderRecord | undefined;
+  }
+
+  async overdue(now: string, limit: number): Promise<OrderRecord[]> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: UNSETTLED_INDEX,
+        KeyConditionExpression: '#unsettled = :yes AND #deadline <= :now',
+        ExpressionAttributeNames: { '#unsettled': UNSETTLED_KEY, '#deadline': 'deadline' },
+        ExpressionAttributeValues: { ':yes': UNSETTLED, ':now': now },
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []) as OrderRecord[];
+  }
+
+  async abandon(orderId: string, now: string, reason: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { order_id: orderId },
+          UpdateExpression:
+            'SET #status = :failed, failure_category = :abandoned, failure_reason = :reason, compensated = :no, updated_at = :now',
+          // The tombstone rule: only an order still in flight past its deadline, never one that completed.
+          ConditionExpression: '#status IN (:pending, :reserved) AND #deadline <= :now',
+          ExpressionAttributeNames: { '#status': 'status', '#deadline': 'deadline' },
+          ExpressionAttributeValues: {
+            ':failed': 'FAILED',
+            ':abandoned': 'abandoned',
+            ':reason': reason,
+            ':no': false,
+            ':now': now,
+            ':pending': 'PENDING',
+            ':reserved': 'RESERVED',
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async settleReleased(orderId: string, now: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { order_id: orderId },
+        UpdateExpression: 'SET compensated = :yes, recovered_at = :now, updated_at = :now REMOVE #unsettled',
+        ConditionExpression: '#status = :failed',
+        ExpressionAttributeNames: { '#status': 'status', '#unsettled': UNSETTLED_KEY },
+        ExpressionAttributeValues: { ':yes': true, ':now': now, ':failed': 'FAILED' },
+      }),
+    );
+  }
+}
