@@ -74,7 +74,7 @@ export class InventoryService {
       await this.compensate(request.order_id, isAmbiguousFailure(error));
       throw error;
     }
-    crashPoint('warehouse_reserved');
+    await crashPoint('warehouse_reserved');
 
     const availability = await availabilityRead;
     const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id) }));

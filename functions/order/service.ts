@@ -73,7 +73,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       items: request.items,
       hold_until: deadline.toISOString(),
     });
-    crashPoint('reserved');
+    await crashPoint('reserved');
     await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
     const { authorization_id } = await deps.payment.post<{ authorization_id: string }>('/payment/authorize', {
       order_id: orderId,
@@ -82,7 +82,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       payment_method: request.payment_method,
       ...(request.card ? { card_last4: request.card.number.slice(-4) } : {}),
     });
-    crashPoint('authorized');
+    await crashPoint('authorized');
     await deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', { authorization_id });
     annotate({ 'order.status': 'success' });
     logger.info(`order ${orderId} completed`);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DomainError } from './errors';
 import { currentInvocation } from './invocation';
 import { logger } from './logger';
+import { flushTelemetry } from './telemetry';
 
 /**
  * Fault injection, like the seed's chaos monkey, configured for all functions in one variable:
@@ -153,14 +154,12 @@ export class ChaosMonkey {
 /**
  * A point in a saga where chaos may end the instance. Locally the worker thread exits, and the emulated
  * Lambda answers its caller as Lambda does when a runtime exits; deployed, the sandbox is replaced.
+ * Telemetry already recorded is flushed first: on Lambda each earlier invocation flushed at its own end,
+ * which offline batching would otherwise lose with the thread. The dying invocation's open spans are lost.
  */
-export function crashPoint(point: CrashPoint): void {
+export async function crashPoint(point: CrashPoint): Promise<void> {
   if (currentInvocation()?.crashAt !== point) return;
   logger.fatal({ crash_point: point }, `chaos: ending this instance at "${point}"`);
-  try {
-    logger.flush();
-  } catch {
-    // a write in flight: the line may be lost, as it would be on a real kill
-  }
+  await flushTelemetry(1_000);
   process.exit(137);
 }

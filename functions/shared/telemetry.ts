@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { type Attributes, type Link, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type Attributes,
+  type Link,
+  logs,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { commonEnv } from './env';
 import { currentInvocation } from './invocation';
 
@@ -66,4 +75,19 @@ export async function withSpan<T>(
       span.end();
     }
   });
+}
+
+interface Flushable {
+  forceFlush?(): Promise<void>;
+  getDelegate?(): Flushable;
+}
+
+/** Exports what the tracer and logger providers hold, waiting at most `timeoutMs`; never throws. */
+export async function flushTelemetry(timeoutMs: number): Promise<void> {
+  const flush = (provider: Flushable) => (provider.getDelegate?.() ?? provider).forceFlush?.();
+  const flushing = Promise.all([
+    flush(trace.getTracerProvider() as Flushable),
+    flush(logs.getLoggerProvider() as Flushable),
+  ]).catch(() => {});
+  await Promise.race([flushing, sleep(timeoutMs)]);
 }

@@ -90,7 +90,8 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: real.otlpUrl,
         LOKI_URL: real.lokiUrl,
         // Fraud checks fail half the time, in a fixed sequence: errors for the error-rate panel and graph edges.
-        CHAOS: 'fraud:failure=0.5,point=before',
+        // Some order functions die after payment, for the reaper to recover (the "Recovered orders" panel).
+        CHAOS: 'fraud:failure=0.5,point=before;order:crash=0.3,crash_at=authorized',
         CHAOS_SEED: '1',
       },
     });
@@ -103,10 +104,11 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
         category: response.body.category as string | undefined,
       });
     };
-    for (let attempt = 0; attempt < 20; attempt++) {
+    const crashed = async () => (await stack.scan('orders')).some((order) => order.status === 'RESERVED');
+    for (let attempt = 0; attempt < 30; attempt++) {
       await place(SEED_PAYLOAD);
       const statuses = new Set(orders.map((order) => order.status));
-      if (statuses.has(201) && statuses.has(502)) break;
+      if (statuses.has(201) && statuses.has(502) && (await crashed())) break;
     }
     await place({ ...SEED_PAYLOAD, user_id: '666' });
     await place({ ...SEED_PAYLOAD, amount: 7000 });
@@ -246,6 +248,25 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
       }
     },
   );
+
+  check('links each recovery span to the trace of the order it rescued', async () => {
+    let recoveries: ReceivedSpan[] = [];
+    const recovery = await eventually(
+      async () => {
+        const found = await apis.traceqlSearch('{ name = "reaper.recover" }', window());
+        recoveries = found[0] ? await apis.trace(found[0].traceID) : [];
+        return recoveries.find((span) => span.name === 'reaper.recover');
+      },
+      { what: 'a reaper.recover span in Tempo', seen: () => describeSpans(recoveries), timeoutMs: 90_000 },
+    );
+    const [link] = recovery.links;
+    assert.ok(link, 'the recovery links to the order');
+    assert.equal(link.traceId, recovery.attributes['order.trace_id']);
+    const rescued = await traceInTempo(link.traceId, (spans) =>
+      spans.some((s) => s.serviceName === 'api-gateway'),
+    );
+    assert.ok(rescued.length > 0);
+  });
 
   describe('every Orders dashboard query returns data', () => {
     for (const panel of dashboard.panels) {

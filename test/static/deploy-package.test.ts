@@ -25,7 +25,19 @@ const FUNCTIONS = {
   Warehouse: { timeout: 3, tables: ['WarehouseStockTable', 'WarehouseReservationsTable'], invokes: [] },
   Payment: { timeout: 5, tables: [], invokes: ['POST/fraud/check'] },
   Fraud: { timeout: 3, tables: [], invokes: [] },
+  Reaper: {
+    timeout: 50,
+    tables: ['OrdersTable', 'OrdersTable/index/unsettled-by-deadline'],
+    invokes: ['POST/inventory/release'],
+  },
 } as const;
+
+/** A statement's resource as "Table" or "Table/index/Name", from GetAtt or from a Sub on the table's Arn. */
+function tableOf(resource: unknown): string {
+  const value = resource as { 'Fn::GetAtt'?: [string, string]; 'Fn::Sub'?: string };
+  if (value['Fn::GetAtt']) return value['Fn::GetAtt'][0];
+  return String(value['Fn::Sub']).replace(/^\$\{(\w+)\.Arn\}/, '$1');
+}
 
 /** Environment for `serverless package` with no AWS credentials at all. */
 function withoutAwsCredentials(): NodeJS.ProcessEnv {
@@ -96,7 +108,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
 
   it('runs every function on nodejs22.x with its memory and a timeout longer than whatever it calls', () => {
     const functions = Object.fromEntries(ofType('AWS::Lambda::Function'));
-    assert.equal(Object.keys(functions).length, 6);
+    assert.equal(Object.keys(functions).length, Object.keys(FUNCTIONS).length);
     for (const [name, expected] of Object.entries(FUNCTIONS)) {
       const fn = functions[`${name}LambdaFunction`] as Resource;
       assert.equal(fn.Properties.Runtime, 'nodejs22.x', name);
@@ -136,6 +148,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
       ['Inventory', 'Warehouse'],
       ['Order', 'Payment'],
       ['Payment', 'Fraud'],
+      ['Reaper', 'Inventory'],
     ] as const) {
       // Calls get the caller's remaining time minus a 1 s compensation reserve: still longer than the callee's.
       assert.ok(timeout(caller) - 1 >= timeout(callee), `${caller} outwaits ${callee}`);
@@ -162,7 +175,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
         assert.notEqual(statement.Resource, '*', `${name}: no statement on every resource`);
       }
       const dynamo = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
-      const tables = dynamo.map((s) => (s.Resource as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+      const tables = dynamo.map((s) => tableOf(s.Resource));
       assert.deepEqual(tables.sort(), [...expected.tables].sort(), `${name} touches only its tables`);
       const invoke = statements.find((s) => s.Action === 'execute-api:Invoke');
       const routes = ((invoke?.Resource as Array<{ 'Fn::Sub': string }>) ?? []).map((r) =>
@@ -181,6 +194,49 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }>;
     const inventoryStock = inventoryActions[0]?.PolicyDocument.Statement.find((s) => s.Sid === 'Inventory');
     assert.deepEqual(inventoryStock?.Action, ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']);
+  });
+
+  it('runs the reaper every minute, finding overdue orders through a sparse index, never a scan', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
+    assert.equal(rules.length, 1);
+    assert.equal(rules[0]?.ScheduleExpression, 'rate(1 minute)');
+    assert.equal(rules[0]?.State, 'ENABLED');
+    const targets = rules[0]?.Targets as Array<{ Arn: unknown }>;
+    assert.deepEqual(targets[0]?.Arn, { 'Fn::GetAtt': ['ReaperLambdaFunction', 'Arn'] });
+    const permissions = ofType('AWS::Lambda::Permission').map(([, permission]) => permission.Properties);
+    assert.ok(
+      permissions.some(
+        (p) =>
+          p.Principal === 'events.amazonaws.com' &&
+          JSON.stringify(p.FunctionName).includes('ReaperLambdaFunction'),
+      ),
+      'EventBridge may invoke the reaper',
+    );
+
+    const orders = resources.OrdersTable as Resource;
+    assert.deepEqual(orders.Properties.GlobalSecondaryIndexes, [
+      {
+        IndexName: 'unsettled-by-deadline',
+        KeySchema: [
+          { AttributeName: 'unsettled', KeyType: 'HASH' },
+          { AttributeName: 'deadline', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['status', 'trace_id', 'span_id'] },
+      },
+    ]);
+    const statements = (
+      (resources.ReaperRole as Resource).Properties.Policies as Array<{
+        PolicyDocument: { Statement: Statement[] };
+      }>
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:'));
+    assert.deepEqual(actions.sort(), ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    const query = statements.find((s) => [s.Action].flat().includes('dynamodb:Query'));
+    assert.equal(
+      tableOf(query?.Resource),
+      'OrdersTable/index/unsettled-by-deadline',
+      'Query on the index only',
+    );
   });
 
   it('leaves only POST /api/order and GET /api/order/{id} public; the internal routes need IAM signatures', () => {

@@ -6,13 +6,25 @@ import { orderRequest } from '../../functions/shared/schemas';
 describe('chaos settings', () => {
   it('reads the entry for its own function and ignores the others', () => {
     const spec = 'inventory:failure=0.2,latency=10-50,point=after; fraud:latency=3000';
+    const calm = { crashRate: 0, crashPoints: [] };
     assert.deepEqual(parseChaos(spec, 'inventory'), {
       failureRate: 0.2,
       latencyMs: [10, 50],
       point: 'after',
+      ...calm,
     });
-    assert.deepEqual(parseChaos(spec, 'fraud'), { failureRate: 0, latencyMs: [3000, 3000], point: 'either' });
-    assert.deepEqual(parseChaos(spec, 'payment'), { failureRate: 0, latencyMs: [0, 0], point: 'either' });
+    assert.deepEqual(parseChaos(spec, 'fraud'), {
+      failureRate: 0,
+      latencyMs: [3000, 3000],
+      point: 'either',
+      ...calm,
+    });
+    assert.deepEqual(parseChaos(spec, 'payment'), {
+      failureRate: 0,
+      latencyMs: [0, 0],
+      point: 'either',
+      ...calm,
+    });
   });
 
   it('rejects a malformed entry with its function name', () => {
@@ -29,6 +41,28 @@ describe('chaos settings', () => {
     assert.notDeepEqual(plans(42), plans(43));
     const failures = plans(42).filter((plan) => plan.failAt).length;
     assert.ok(failures > 2 && failures < 18, `about half fail: ${failures}`);
+  });
+
+  it('reads crash points, and rejects a crash without a known point', () => {
+    assert.deepEqual(parseChaos('order:crash=0.5,crash_at=reserved|authorized', 'order'), {
+      failureRate: 0,
+      latencyMs: [0, 0],
+      point: 'either',
+      crashRate: 0.5,
+      crashPoints: ['reserved', 'authorized'],
+    });
+    assert.throws(() => parseChaos('order:crash=0.5', 'order'), /crash needs crash_at/);
+    assert.throws(() => parseChaos('order:crash=1,crash_at=lunch', 'order'), /crash_at is one or more of/);
+  });
+
+  it('crashes at a configured point at crash=1, and crash draws leave the other draws as they were', () => {
+    const crashing = ChaosMonkey.forFunction('order:crash=1,crash_at=authorized,failure=0.5', 'order', 3);
+    const calm = ChaosMonkey.forFunction('order:failure=0.5', 'order', 3);
+    const plans = Array.from({ length: 20 }, () => [crashing.plan(), calm.plan()] as const);
+    for (const [withCrash, without] of plans) {
+      assert.equal(withCrash.crashAt, 'authorized');
+      assert.deepEqual({ ...withCrash, crashAt: undefined }, { ...without, crashAt: undefined });
+    }
   });
 
   it('fails every invocation at failure=1 and none at 0', () => {
