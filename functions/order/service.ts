@@ -48,7 +48,10 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     'order.item_count': request.items.length,
   });
   const now = new Date().toISOString();
-  const deadline = new Date(Date.now() + Math.min(remainingMs(), MAX_SAGA_MS) + deps.abandonMarginMs);
+  const deadline = new Date(
+    Date.now() + Math.min(remainingMs(), MAX_SAGA_MS) + deps.abandonMarginMs,
+  ).toISOString();
+  const spanId = activeSpanId();
   await deps.store.create({
     order_id: orderId,
     status: 'PENDING',
@@ -59,10 +62,10 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     shipping_address: request.shipping_address,
     card_last4: request.card?.number.slice(-4),
     trace_id: invocation?.traceId ?? '',
-    ...(activeSpanId() ? { span_id: activeSpanId() } : {}),
+    ...(spanId ? { span_id: spanId } : {}),
     created_at: now,
     updated_at: now,
-    deadline: deadline.toISOString(),
+    deadline,
   });
   // The logger redacts the card and the address; the rest of the order is what an operator needs.
   logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
@@ -71,7 +74,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     await deps.inventory.post('/inventory/check', {
       order_id: orderId,
       items: request.items,
-      hold_until: deadline.toISOString(),
+      hold_until: deadline,
     });
     await crashPoint('reserved');
     await deps.store.transition(orderId, ['PENDING'], 'RESERVED');

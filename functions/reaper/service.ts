@@ -1,4 +1,4 @@
-import { type Link, TraceFlags } from '@opentelemetry/api';
+import { type Link, TraceFlags, trace } from '@opentelemetry/api';
 import { remainingMs } from '../shared/invocation';
 import { logger } from '../shared/logger';
 import type { OrderRecord, RecoveryStore } from '../shared/order-store';
@@ -104,11 +104,8 @@ function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome>
 }
 
 function linkTo(order: OrderRecord): Link[] {
-  if (!/^[\da-f]{32}$/.test(order.trace_id) || !/^[\da-f]{16}$/.test(order.span_id ?? '')) return [];
-  return [
-    {
-      context: { traceId: order.trace_id, spanId: order.span_id as string, traceFlags: TraceFlags.SAMPLED },
-      attributes: { 'link.reason': 'recovers_abandoned_order' },
-    },
-  ];
+  const context = { traceId: order.trace_id, spanId: order.span_id ?? '', traceFlags: TraceFlags.SAMPLED };
+  // Orders placed with tracing off have no span to link to.
+  if (!trace.isSpanContextValid(context)) return [];
+  return [{ context, attributes: { 'link.reason': 'recovers_abandoned_order' } }];
 }

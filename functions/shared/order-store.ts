@@ -18,8 +18,8 @@ export type FailureCategory = ErrorCategory | 'abandoned';
  * The sparse index the reaper reads. Only unsettled orders carry `UNSETTLED_KEY`, so the index holds
  * exactly the orders that may still hold stock, sorted by deadline: one Query finds the overdue ones.
  */
-export const UNSETTLED_INDEX = 'unsettled-by-deadline';
-export const UNSETTLED_KEY = 'unsettled';
+const UNSETTLED_INDEX = 'unsettled-by-deadline';
+const UNSETTLED_KEY = 'unsettled';
 const UNSETTLED = 'yes';
 
 export interface OrderRecord {
@@ -100,16 +100,17 @@ export class DynamoOrderStore implements RecoveryStore {
     const set = `SET ${Object.keys(names)
       .map((name, index) => `${name} = :v${index}`)
       .join(', ')}`;
+    const settled = settles(to, fields);
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { order_id: orderId },
-        UpdateExpression: settles(to, fields) ? `${set} REMOVE #unsettled` : set,
+        UpdateExpression: settled ? `${set} REMOVE #unsettled` : set,
         ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
         ExpressionAttributeNames: {
           ...names,
           '#status': 'status',
-          ...(settles(to, fields) ? { '#unsettled': UNSETTLED_KEY } : {}),
+          ...(settled ? { '#unsettled': UNSETTLED_KEY } : {}),
         },
         ExpressionAttributeValues: { ...values, ...fromValues },
       }),

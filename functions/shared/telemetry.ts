@@ -10,6 +10,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { commonEnv } from './env';
+import { type Flushable, flushTracesAndLogs } from './flush';
 import { currentInvocation } from './invocation';
 
 /**
@@ -77,17 +78,11 @@ export async function withSpan<T>(
   });
 }
 
-interface Flushable {
-  forceFlush?(): Promise<void>;
-  getDelegate?(): Flushable;
-}
-
 /** Exports what the tracer and logger providers hold, waiting at most `timeoutMs`; never throws. */
 export async function flushTelemetry(timeoutMs: number): Promise<void> {
-  const flush = (provider: Flushable) => (provider.getDelegate?.() ?? provider).forceFlush?.();
-  const flushing = Promise.all([
-    flush(trace.getTracerProvider() as Flushable),
-    flush(logs.getLoggerProvider() as Flushable),
-  ]).catch(() => {});
+  const flushing = flushTracesAndLogs(
+    trace.getTracerProvider() as Flushable,
+    logs.getLoggerProvider() as Flushable,
+  ).catch(() => {});
   await Promise.race([flushing, sleep(timeoutMs)]);
 }

@@ -17,6 +17,7 @@ import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { type Flushable, flushTracesAndLogs } from './flush';
 
 /** Taken when the instance starts, so `faas.coldstart` is right however long serverless-offline has run. */
 const instanceStartTime = Date.now();
@@ -84,23 +85,15 @@ export function logsEndpoint(env: NodeJS.ProcessEnv, otlpBase: string): string |
   return env.IS_OFFLINE === 'true' ? undefined : `${otlpBase}/v1/logs`;
 }
 
-interface Flushable {
-  forceFlush?(): Promise<void>;
-  getDelegate?(): Flushable;
-}
-
 /**
  * The Lambda instrumentation flushes the tracer provider it is given before the handler returns, and nothing
  * else. Given this one, it flushes the log records too.
  */
 export function flushingLogsToo(tracerProvider: TracerProvider, loggerProvider: Flushable): TracerProvider {
-  const flush = (provider: Flushable) => (provider.getDelegate?.() ?? provider).forceFlush?.();
   // A plain object: given a getDelegate, the instrumentation would flush the delegate and skip this forceFlush.
   return {
     getTracer: tracerProvider.getTracer.bind(tracerProvider),
-    forceFlush: async () => {
-      await Promise.all([flush(tracerProvider as Flushable), flush(loggerProvider)]);
-    },
+    forceFlush: () => flushTracesAndLogs(tracerProvider as Flushable, loggerProvider),
   } as TracerProvider;
 }
 
