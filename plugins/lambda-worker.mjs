@@ -19,12 +19,23 @@ const runnerModule = path.join(
   'index.js',
 );
 const { default: InProcessRunner } = await import(pathToFileURL(runnerModule).href);
+const { load } = await import(
+  pathToFileURL(path.join(path.dirname(runnerModule), 'aws-lambda-ric', 'UserFunction.js')).href
+);
 
 const { codeDir, functionKey, handler, servicePath, timeout } = workerData;
 const runner = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
 
-parentPort.on('message', async ({ id, event, context }) => {
+parentPort.on('message', async ({ id, event, context, prewarm }) => {
   try {
+    if (prewarm) {
+      // The init phase only, as provisioned concurrency runs it: the instrumentation then reports the first
+      // invocation as warm, which it is.
+      process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'provisioned-concurrency';
+      await load(servicePath, path.join(codeDir, handler));
+      parentPort.postMessage({ id, result: { prewarmed: handler } });
+      return;
+    }
     parentPort.postMessage({ id, result: await runner.run(event, context) });
   } catch (error) {
     parentPort.postMessage({ id, error });

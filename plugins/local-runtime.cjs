@@ -20,7 +20,8 @@
  * - Build: `dist/` is compiled from the TypeScript sources when it is missing (and always before packaging).
  */
 const { execFileSync } = require('node:child_process');
-const { existsSync } = require('node:fs');
+const { existsSync, watch } = require('node:fs');
+const { availableParallelism } = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const workerThreads = require('node:worker_threads');
@@ -37,6 +38,7 @@ class LocalRuntimePlugin {
     this.hooks = {
       'before:offline:start:init': () => this.prepareOffline(),
       'before:offline:start': () => this.prepareOffline(),
+      'after:offline:start:init': () => this.afterOfflineStarted(),
       'before:package:createDeploymentArtifacts': () => build(),
     };
   }
@@ -47,54 +49,148 @@ class LocalRuntimePlugin {
     if (!existsSync(TRACING_PRELOAD)) build();
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= DEFAULT_DYNAMODB_ENDPOINT;
     patchLambdaWorkers();
-    const settings = this.serverless.service.custom?.localRuntime ?? {};
-    await patchLambdaPool(Number(settings.maxInstancesPerFunction) || 4);
+    this.pool = await patchLambdaPool(Number(this.settings.maxInstancesPerFunction) || 4);
     await ensureTables({
       endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
       region: this.serverless.service.provider.region,
       resources: this.serverless.service.resources,
       seed: this.serverless.service.custom?.seed ?? {},
-      log: (message) => this.log.notice?.(message) ?? console.log(message),
+      log: (message) => this.notice(message),
     });
-    this.startSchedules(settings.scheduleEverySeconds ?? {});
   }
 
-  startSchedules(everySeconds) {
+  get settings() {
+    return this.serverless.service.custom?.localRuntime ?? {};
+  }
+
+  notice(message) {
+    if (this.log.notice) this.log.notice(message);
+    else console.log(message);
+  }
+
+  /** Once the API listens: instances prewarmed, the build watched, schedules started; then lines saying so. */
+  async afterOfflineStarted() {
+    if (isOn(this.settings.reloadOnChange)) this.reloadOnChange();
+    const telemetry = this.telemetryStatus();
+    const functionKeys = this.serverless.service.getAllFunctions();
+    let instances = 'started on first use (OFFLINE_PREWARM=false)';
+    if (isOn(this.settings.prewarm)) {
+      const started = performance.now();
+      // As many at a time as there are cores: all at once, a 2-core laptop could not load seven instances
+      // inside the shortest function timeout (3 s), which serverless-offline also applies to this call.
+      const queue = [...functionKeys];
+      const failures = [];
+      const loadNext = async () => {
+        for (let key = queue.shift(); key; key = queue.shift()) {
+          const failure = await this.invoke(key, PREWARM_EVENT);
+          if (failure) failures.push(failure);
+        }
+      };
+      await Promise.all(Array.from({ length: availableParallelism() }, loadNext));
+      for (const failure of failures) this.log.warning?.(`prewarm: ${failure}`);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      instances = `${functionKeys.length - failures.length} of ${functionKeys.length} functions prewarmed in ${seconds} s (OFFLINE_PREWARM=false starts them on first use)`;
+    }
+    this.notice(await telemetry);
+    this.startSchedules(this.settings.scheduleEverySeconds ?? {});
+    this.notice(`${LAMBDA_INSTANCES_READY} ${instances}`);
+  }
+
+  /** Whether the places the functions send traces and logs answer right now, in one line. */
+  async telemetryStatus() {
+    const env = this.serverless.service.provider.environment ?? {};
+    if (isOn(env.OTEL_SDK_DISABLED)) return `${TELEMETRY_STATUS} off (OTEL_SDK_DISABLED=true)`;
+    const answers = async (url) => {
+      try {
+        await fetch(url, { signal: AbortSignal.timeout(1_000) });
+        return 'answers';
+      } catch {
+        return 'not answering';
+      }
+    };
+    const targets = [
+      ['traces', env.OTEL_EXPORTER_OTLP_ENDPOINT, '/v1/traces'],
+      ['logs', env.LOKI_URL, '/ready'],
+    ].filter(([, url]) => url);
+    const states = await Promise.all(targets.map(([, url, probe]) => answers(new URL(probe, url))));
+    const parts = targets.map(([what, url], index) => `${what} → ${url} ${states[index]}`);
+    const hint = states.includes('not answering') ? ' (start them: docker compose up -d observability)' : '';
+    return `${TELEMETRY_STATUS} ${parts.join(', ') || 'no endpoints set'}${hint}`;
+  }
+
+  /** Invokes a function through serverless-offline's Lambda API; answers what went wrong, if anything. */
+  async invoke(functionKey, event) {
     const offline = this.serverless.service.custom?.['serverless-offline'] ?? {};
     const host = offline.host ?? '127.0.0.1';
     const lambdaPort = offline.lambdaPort ?? 3002;
+    const { name } = this.serverless.service.getFunction(functionKey);
+    const url = `http://${host}:${lambdaPort}/2015-03-31/functions/${name}/invocations`;
+    try {
+      const response = await fetch(url, { method: 'POST', body: JSON.stringify(event) });
+      const payload = await response.text();
+      if (!response.ok || response.headers.get('x-amz-function-error')) {
+        return `${functionKey} failed: ${response.status} ${payload.slice(0, 300)}`;
+      }
+      return undefined;
+    } catch (error) {
+      return `${functionKey} could not be invoked at ${url}: ${error.message}`;
+    }
+  }
+
+  startSchedules(everySeconds) {
     for (const [functionKey, seconds] of Object.entries(everySeconds)) {
       const interval = Number(seconds) * 1000;
-      const definition = this.serverless.service.getFunction(functionKey);
       if (!(interval > 0)) continue;
-      const url = `http://${host}:${lambdaPort}/2015-03-31/functions/${definition.name}/invocations`;
       const run = async () => {
-        try {
-          const response = await fetch(url, {
-            method: 'POST',
-            body: JSON.stringify(scheduledEvent(definition.name)),
-          });
-          const payload = await response.text();
-          if (!response.ok || response.headers.get('x-amz-function-error')) {
-            this.log.warning?.(
-              `scheduled ${functionKey} failed: ${response.status} ${payload.slice(0, 300)}`,
-            );
-          }
-        } catch (error) {
-          this.log.warning?.(`scheduled ${functionKey} could not be invoked at ${url}: ${error.message}`);
-        }
+        const failure = await this.invoke(functionKey, scheduledEvent(functionKey));
+        if (failure) this.log.warning?.(`scheduled ${failure}`);
         setTimeout(run, interval).unref();
       };
       setTimeout(run, interval).unref();
-      this.log.notice?.(
+      this.notice(
         `${functionKey} runs every ${interval / 1000} s (custom.localRuntime.scheduleEverySeconds)`,
       );
     }
   }
+
+  /**
+   * `npm run dev`: tsc --watch rewrites dist/functions; each change retires every instance (a busy one once
+   * its invocation ends), so the next request starts a worker that loads the new build, with tracing, while
+   * DynamoDB Local and the API keep running.
+   */
+  reloadOnChange() {
+    const watched = path.join(PROJECT_ROOT, 'dist', 'functions');
+    let timer;
+    watch(watched, { recursive: true }, (_event, file) => {
+      if (!String(file).endsWith('.js')) return;
+      clearTimeout(timer);
+      // tsc writes a batch of files; one retirement after the batch, not one per file.
+      timer = setTimeout(() => {
+        const retired = this.pool.retireAll();
+        this.notice(
+          `dist/functions changed: ${retired} instance(s) retired, the next request loads the new build`,
+        );
+      }, 200);
+    });
+    this.notice(`reloading on changes to ${path.relative(PROJECT_ROOT, watched)}`);
+  }
 }
 
+/** Printed once the instances are set up: `npm start` waits for it before it says the API is ready. */
+const LAMBDA_INSTANCES_READY = 'Lambda instances ready:';
+const TELEMETRY_STATUS = 'Telemetry:';
+
+/**
+ * Sent through the Lambda invoke API to start an instance. The worker loads the handler (the init phase, as
+ * provisioned concurrency runs it) and answers without invoking it, so no span or log line is made.
+ */
+const PREWARM_EVENT = { localRuntime: 'prewarm' };
+const isPrewarm = (event) => event?.localRuntime === PREWARM_EVENT.localRuntime;
+
+const isOn = (value) => value === true || value === 'true' || value === '1';
+
 /** What EventBridge sends a function on a schedule. */
-function scheduledEvent(functionName) {
+function scheduledEvent(functionKey) {
   return {
     version: '0',
     id: crypto.randomUUID(),
@@ -103,7 +199,7 @@ function scheduledEvent(functionName) {
     account: '000000000000',
     time: new Date().toISOString(),
     region: process.env.AWS_REGION ?? 'us-east-1',
-    resources: [`arn:aws:events:local:000000000000:rule/${functionName}`],
+    resources: [`arn:aws:events:local:000000000000:rule/${functionKey}`],
     detail: {},
   };
 }
@@ -175,6 +271,7 @@ function patchLambdaWorkers() {
       if (!this.#isLambdaInstance || !message?.port) return super.postMessage(message, transferList);
       const id = this.#nextId++;
       this.#pending.set(id, message.port);
+      if (isPrewarm(message.event)) return super.postMessage({ id, prewarm: true });
       return super.postMessage({ id, event: message.event, context: message.context });
     }
   }
@@ -192,7 +289,7 @@ async function importOfflineModule(relativePath) {
 async function patchLambdaPool(maxInstances) {
   const { default: LambdaFunction } = await importOfflineModule('lambda/LambdaFunction.js');
   const { default: LambdaFunctionPool } = await importOfflineModule('lambda/LambdaFunctionPool.js');
-  if (LambdaFunctionPool.prototype.get.isCapped) return;
+  if (LambdaFunctionPool.prototype.get.controls) return LambdaFunctionPool.prototype.get.controls;
 
   const retired = new WeakSet();
   const instancesByKey = new Map();
@@ -225,9 +322,11 @@ async function patchLambdaPool(maxInstances) {
       }
       throw error;
     } finally {
+      if (retiredWhileBusy.delete(this)) await originalCleanup.call(this).catch(() => {});
       wakeOne(this.functionKeyForPool);
     }
   };
+  const retiredWhileBusy = new WeakSet();
 
   const originalCleanup = LambdaFunction.prototype.cleanup;
   LambdaFunction.prototype.cleanup = function cleanup() {
@@ -249,8 +348,25 @@ async function patchLambdaPool(maxInstances) {
     }
     return queuedInvocation(() => get.call(this, functionKey, functionDefinition), functionKey);
   }
-  get.isCapped = true;
+  get.controls = {
+    /** Retires every instance: idle ones stop now, busy ones when their invocation ends. Answers how many. */
+    retireAll() {
+      let count = 0;
+      for (const instances of instancesByKey.values()) {
+        for (const instance of instances) {
+          const busy = statusGetter.call(instance) === 'BUSY';
+          retired.add(instance);
+          instances.delete(instance);
+          count++;
+          if (busy) retiredWhileBusy.add(instance);
+          else originalCleanup.call(instance).catch(() => {});
+        }
+      }
+      return count;
+    },
+  };
   LambdaFunctionPool.prototype.get = get;
+  return get.controls;
 
   /** Stands in for an instance until one is free; serverless-offline only calls these three methods. */
   function queuedInvocation(acquire, functionKey) {
@@ -378,4 +494,6 @@ async function listTables(client, ListTablesCommand, endpoint) {
 
 module.exports = LocalRuntimePlugin;
 module.exports.ensureTables = ensureTables;
+module.exports.LAMBDA_INSTANCES_READY = LAMBDA_INSTANCES_READY;
+module.exports.TELEMETRY_STATUS = TELEMETRY_STATUS;
 module.exports.tableDefinitions = tableDefinitions;

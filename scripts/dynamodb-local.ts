@@ -24,7 +24,8 @@ export async function isReachable(endpoint: string): Promise<boolean> {
     region: 'us-east-1',
     credentials: localCredentials(),
     maxAttempts: 1,
-    requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000 },
+    // A JVM that accepts connections before it answers must fail the check, not warn and wait.
+    requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000, throwOnRequestTimeout: true },
   });
   try {
     await client.send(new ListTablesCommand({ Limit: 1 }));

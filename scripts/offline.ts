@@ -22,8 +22,12 @@ export interface Offline {
 }
 
 const SERVERLESS_CLI = path.join(PROJECT_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+/** The plugin's last start-up line: after it, every function has its instances (prewarmed or not). */
+const { LAMBDA_INSTANCES_READY } = require(path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs')) as {
+  LAMBDA_INSTANCES_READY: string;
+};
 
-/** Runs `serverless offline start` with this Node and resolves once the API answers. */
+/** Runs `serverless offline start` with this Node and resolves once the API listens and its instances are set up. */
 export async function startOffline(options: OfflineOptions = {}): Promise<Offline> {
   const env = { ...process.env, ...options.env };
   const child = spawn(process.execPath, [SERVERLESS_CLI, 'offline', 'start'], {
@@ -34,6 +38,7 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
   let output = '';
   let pending = '';
   let url: string | undefined;
+  let serverUrl: string | undefined;
   const onData = (chunk: Buffer) => {
     const text = chunk.toString('utf8');
     if (options.keepOutput !== false || !url) output += text;
@@ -42,7 +47,8 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
     pending = lines.pop() ?? '';
     for (const line of lines) {
       const ready = /Server ready: (https?:\/\/\S+)/.exec(line);
-      if (ready?.[1]) url = ready[1].replace(/\/$/, '');
+      if (ready?.[1]) serverUrl = ready[1].replace(/\/$/, '');
+      if (line.includes(LAMBDA_INSTANCES_READY)) url = serverUrl;
       options.onLine?.(line);
     }
   };

@@ -1,18 +1,55 @@
 /**
  * `npm start`: DynamoDB Local (unless AWS_ENDPOINT_URL_DYNAMODB already answers), tables and seed data,
- * then serverless offline. Ctrl-C stops everything it started.
+ * then serverless offline with one prewarmed instance per function. Ctrl-C stops everything it started.
+ * `npm run dev` (`--watch`) also runs `tsc --watch`, and each rebuild reaches the next request.
  */
-import { type DynamoDbLocal, isReachable, startDynamoDbLocal } from './dynamodb-local';
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { type DynamoDbLocal, isReachable, PROJECT_ROOT, startDynamoDbLocal } from './dynamodb-local';
+import { grafanaUrl } from './endpoints';
 import { type Offline, startOffline } from './offline';
+import { lineFormatter, terminalOptions } from './terminal';
+
+const { TELEMETRY_STATUS } = require(path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs')) as {
+  TELEMETRY_STATUS: string;
+};
+
+/** `tsc --watch`; resolves once its first build is done, so the API starts on current code. */
+async function startCompilerWatch(): Promise<ChildProcess> {
+  const tsc = spawn(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT, '--watch', '--preserveWatchOutput'],
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let pending = '';
+    tsc.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines.filter((text) => text.trim())) {
+        console.log(`tsc | ${line.replace(/^\[[^\]]+\] /, '')}`);
+        if (/Watching for file changes/.test(line)) resolve();
+      }
+    });
+    tsc.once('exit', (code) => reject(new Error(`tsc --watch exited (${code})`)));
+  });
+  return tsc;
+}
 
 async function main(): Promise<void> {
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || 'http://localhost:8000';
+  const watching = process.argv.includes('--watch');
+  const terminal = terminalOptions(process.env, process.argv, Boolean(process.stdout.isTTY));
+  const show = lineFormatter(terminal);
   let dynamo: DynamoDbLocal | undefined;
   let offline: Offline | undefined;
+  let compiler: ChildProcess | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    compiler?.kill('SIGTERM');
     await offline?.stop();
     await dynamo?.stop();
     process.exit(code);
@@ -21,6 +58,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
 
   try {
+    if (watching) compiler = await startCompilerWatch();
     if (await isReachable(endpoint)) {
       console.log(`using the DynamoDB at ${endpoint}`);
     } else {
@@ -28,20 +66,38 @@ async function main(): Promise<void> {
       console.log(`starting DynamoDB Local on port ${port} (data in .dynamodb/data)...`);
       dynamo = await startDynamoDbLocal({ port, inMemory: false });
     }
+    let telemetry = `${TELEMETRY_STATUS} unknown`;
     offline = await startOffline({
-      env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint },
-      onLine: (line) => console.log(line),
+      env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint, ...(watching ? { OFFLINE_RELOAD: 'true' } : {}) },
+      // Long-running: what was printed is shown, not kept.
+      keepOutput: false,
+      onLine: (line) => {
+        if (line.startsWith(TELEMETRY_STATUS)) {
+          telemetry = line;
+          return;
+        }
+        const shown = show(line);
+        if (shown !== undefined) console.log(shown);
+      },
     });
     offline.process.once('exit', (code) => void shutdown(code ?? 1));
+    const logs =
+      terminal.format === 'pretty'
+        ? 'pretty (LOG_FORMAT=json prints the JSON lines)'
+        : 'JSON lines (LOG_FORMAT=pretty makes them readable)';
     console.log(
       [
         '',
-        `  Orders API ready: POST ${offline.url}/api/order`,
-        `  Try it:           npm run order   (or ./create_order.sh)`,
-        `  Read it back:     GET  ${offline.url}/api/order/<order_id>`,
-        '  Traces and logs:  docker compose up observability, then open http://localhost:3000',
+        `  Orders API   POST ${offline.url}/api/order   (GET ${offline.url}/api/order/<order_id> reads it back)`,
+        '  Try it       npm run order   (or ./create_order.sh): prints the trace and its Grafana link',
+        `  Grafana      ${grafanaUrl()}   (dashboard "Orders")`,
+        `  Telemetry    ${telemetry.slice(TELEMETRY_STATUS.length).trim()}`,
+        `  Logs         ${logs}${terminal.verbose ? '' : "; --verbose shows serverless-offline's own"}`,
+        watching ? '  Reload       on: saving a .ts file rebuilds it, and the next request runs it' : '',
         '',
-      ].join('\n'),
+      ]
+        .filter((line, index, lines) => line !== '' || index === 0 || index === lines.length - 1)
+        .join('\n'),
     );
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

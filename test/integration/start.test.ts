@@ -1,35 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { freePort } from '../../scripts/ports';
 import { eventually } from '../support/eventually';
+import { runStart as run } from '../support/npm-start';
 import { SEED_PAYLOAD } from '../support/stack';
-
-function run(env: NodeJS.ProcessEnv): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/scripts/start.js')], {
-    cwd: PROJECT_ROOT,
-    // The seed's 5% random fraud flag is off: the order below must succeed every time.
-    env: { ...process.env, LOKI_URL: '', OTEL_SDK_DISABLED: 'true', FRAUD_PERCENTAGE: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 const isRunning = (pid: number | undefined) => {
   try {
@@ -51,13 +28,7 @@ describe('npm start', () => {
       AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
     });
     try {
-      await eventually(() => (start.output().includes('Orders API ready') ? true : undefined), {
-        what: '"Orders API ready" from npm start',
-        seen: start.output,
-        giveUpIf: () =>
-          start.child.exitCode === null ? undefined : `npm start exited (${start.child.exitCode})`,
-        timeoutMs: 90_000,
-      });
+      await start.ready();
       assert.match(start.output(), new RegExp(`POST http://127\\.0\\.0\\.1:${httpPort}/api/order`));
       const response = await fetch(`http://127.0.0.1:${httpPort}/api/order`, {
         method: 'POST',
@@ -65,6 +36,16 @@ describe('npm start', () => {
         body: JSON.stringify(SEED_PAYLOAD),
       });
       assert.equal(response.status, 201);
+      const { order_id: orderId } = (await response.json()) as { order_id: string };
+      // Piped, not a terminal: the functions' lines stay JSON, for whatever reads them.
+      await eventually(
+        () =>
+          start
+            .output()
+            .split('\n')
+            .find((line) => line.startsWith('{') && line.includes(`order ${orderId} completed`)),
+        { what: `the JSON line "order ${orderId} completed"`, seen: start.output },
+      ).then((line) => assert.equal(JSON.parse(line).service_name, 'order-service'));
     } finally {
       start.child.kill('SIGINT');
     }

@@ -78,6 +78,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // that wait for orders to settle then wait seconds, not the defaults' minute.
       REAPER_INTERVAL_SECONDS: '1',
       ORDER_ABANDON_MARGIN_SECONDS: '1',
+      // Instances start on first use, so tests see each one's cold start (and stacks start sooner).
+      OFFLINE_PREWARM: 'false',
       ...options.env,
     },
   });
