@@ -1,11 +1,11 @@
 /**
- * `npm run order`: posts the seed project's order (create_order.sh) and prints the answer, then reads the
- * order back. ORDER_API_URL changes the target (default http://localhost:4000).
+ * `npm run order`: posts the seed project's order (create_order.sh), prints the answer and reads the order
+ * back; then the trace's Grafana link, and, when Tempo and Loki answer, the trace as a waterfall and its log
+ * lines. ORDER_API_URL (or HTTP_PORT), GRAFANA_URL, TEMPO_URL and LOKI_URL change where it looks.
  */
-const base = (process.env.ORDER_API_URL ?? `http://localhost:${process.env.HTTP_PORT ?? 4000}`).replace(
-  /\/$/,
-  '',
-);
+import { grafanaUrl, lokiUrl, orderApiUrl, tempoUrl, traceExploreUrl } from './endpoints';
+import { fetchTrace, fetchTraceLogs } from './observe';
+import { renderWaterfall } from './waterfall';
 
 export const SEED_ORDER = {
   user_id: '123',
@@ -15,12 +15,48 @@ export const SEED_ORDER = {
   shipping_address: '10 Main Street, CA',
 };
 
+const START_OBSERVABILITY = 'docker compose up -d observability';
+
+async function showTrace(traceId: string): Promise<void> {
+  console.log(`\nTrace in Grafana: ${traceExploreUrl(traceId)}`);
+  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  const spans = await fetchTrace(tempoUrl(), traceId);
+  if (spans === undefined) {
+    console.log(`(Tempo at ${tempoUrl()} is not answering; \`${START_OBSERVABILITY}\` starts it.)`);
+  } else if (spans.length === 0) {
+    console.log(`(Tempo has no trace ${traceId} yet: is tracing on, and does it send to Tempo?)`);
+  } else {
+    console.log(`\n${renderWaterfall(spans, { colour })}`);
+  }
+  const logs = await fetchTraceLogs(lokiUrl(), traceId);
+  if (logs === undefined) {
+    console.log(`(Loki at ${lokiUrl()} is not answering; \`${START_OBSERVABILITY}\` starts it.)`);
+  } else if (logs.length > 0) {
+    console.log(`\nLogs of this trace (Loki, ${logs.length} lines):`);
+    const width = Math.max(...logs.map((line) => line.service.length));
+    for (const line of logs) {
+      console.log(`${line.time.toISOString().slice(11, 23)} ${line.service.padEnd(width)} | ${line.message}`);
+    }
+  }
+  console.log(`\nGrafana: ${grafanaUrl()}`);
+}
+
 async function main(): Promise<void> {
-  const created = await fetch(`${base}/api/order`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(SEED_ORDER),
-  });
+  const base = orderApiUrl();
+  let created: Response;
+  try {
+    created = await fetch(`${base}/api/order`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(SEED_ORDER),
+    });
+  } catch (error) {
+    console.error(
+      `Could not reach ${base}: is \`npm start\` running? (${error instanceof Error ? error.message : error})`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   const body = (await created.json()) as Record<string, unknown>;
   console.log(`POST ${base}/api/order → ${created.status}`);
   console.log(JSON.stringify(body, null, 2));
@@ -29,17 +65,8 @@ async function main(): Promise<void> {
     console.log(`GET ${base}/api/order/${body.order_id} → ${read.status}`);
     console.log(JSON.stringify(await read.json(), null, 2));
   }
-  if (typeof body.trace_id === 'string') {
-    console.log(`\nIn Grafana (http://localhost:3000): Explore → Tempo → TraceQL → ${body.trace_id}`);
-  }
+  if (typeof body.trace_id === 'string') await showTrace(body.trace_id);
   process.exitCode = created.ok ? 0 : 1;
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(
-      `Could not reach ${base}: is \`npm start\` running? (${error instanceof Error ? error.message : error})`,
-    );
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) void main();

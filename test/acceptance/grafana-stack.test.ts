@@ -4,6 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { fetchTrace, fetchTraceLogs } from '../../scripts/observe';
+import { renderWaterfall } from '../../scripts/waterfall';
 import { eventually } from '../support/eventually';
 import { type GrafanaVariables, grafanaQuery, queryApis, type TimeWindow } from '../support/query-apis';
 import { findRealStack, HOW_TO_ENABLE, type RealStack, startRealStack } from '../support/realstack';
@@ -180,6 +182,41 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
     for (const label of labels) {
       assert.doesNotMatch(label, /trace|span|order|user|id$/, `label ${label} would be high-cardinality`);
     }
+  });
+
+  check("npm run order's waterfall and log lines read the real Tempo and Loki", async () => {
+    const { traceId } = succeeded();
+    await traceInTempo(traceId);
+    const spans = await fetchTrace(real.tempoUrl, traceId);
+    const waterfall = renderWaterfall(spans ?? []);
+    await explaining(
+      () => waterfall,
+      () => {
+        const rows = waterfall.split('\n').slice(2);
+        assert.equal(rows.length, spans?.length);
+        assert.match(rows[0] ?? '', /^api-gateway +orders-local-api-gateway +0\.0 ms/);
+        for (const service of SERVICES)
+          assert.ok(
+            rows.some((row) => row.startsWith(service)),
+            service,
+          );
+      },
+    );
+    let lines: Awaited<ReturnType<typeof fetchTraceLogs>> = [];
+    await eventually(
+      async () => {
+        lines = await fetchTraceLogs(real.lokiUrl, traceId);
+        return SERVICES.every((service) => lines?.some((line) => line.service === service))
+          ? true
+          : undefined;
+      },
+      {
+        what: `log lines of all six services for ${traceId}`,
+        seen: () => JSON.stringify(lines),
+        timeoutMs: 60_000,
+      },
+    );
+    assert.match(lines?.[0]?.message ?? '', /^api-gateway received a request$/);
   });
 
   check('draws the five service-graph edges and the DynamoDB node in Prometheus', async () => {
