@@ -2,6 +2,8 @@
  * `npm run load`: steady demo traffic, so the Grafana dashboards fill the way intro-to-mltp's k6 traffic fills
  * them. Open-loop: orders start at the chosen rate whether or not earlier ones have finished.
  *   npm run load -- --rate 5 --duration 300 [--url http://localhost:4000]
+ * The target is --url, else ORDER_API_URL, else HTTP_PORT's local API. A live line shows the rate, errors and
+ * p50/p99 so far; a table per scenario ends the run.
  * The mix: mostly successful orders, with out-of-stock, unknown items, fraud and declined payments.
  * When it can reach the DynamoDB the functions use (AWS_ENDPOINT_URL_DYNAMODB, default http://localhost:8000),
  * it restocks sku001 whenever it runs low, so a long run keeps succeeding.
@@ -9,6 +11,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials } from './dynamodb-local';
+import { orderApiUrl } from './endpoints';
+import { LatencyHistogram } from './latency';
 import { LOCAL_TABLES } from './local-tables';
 
 interface Scenario {
@@ -95,13 +99,56 @@ function option(name: string, fallback: string): string {
   return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
 }
 
+interface Tally {
+  latency: LatencyHistogram;
+  statuses: Map<string, number>;
+}
+
+const newTally = (): Tally => ({ latency: new LatencyHistogram(), statuses: new Map() });
+/** A 5xx or no answer at all; a 4xx is a scenario's expected refusal (out of stock, unknown item, fraud). */
+const isError = (status: string) => status === 'error' || status.startsWith('5');
+const errorsOf = (tally: Tally) =>
+  [...tally.statuses].reduce((sum, [status, count]) => sum + (isError(status) ? count : 0), 0);
+const ms = (value: number) => (Number.isNaN(value) ? '-' : value.toFixed(0));
+
+/** The end-of-run table: one row per scenario and a total, with statuses and latency percentiles. */
+export function summaryTable(byScenario: Map<string, Tally>, total: Tally, seconds: number): string {
+  const rows = [...byScenario].map(([name, tally]) => [name, tally] as const).concat([['total', total]]);
+  const header = ['scenario', 'orders', 'per s', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'statuses'];
+  const cells = rows.map(([name, tally]) => [
+    name,
+    String(tally.latency.count),
+    (tally.latency.count / seconds).toFixed(1),
+    String(errorsOf(tally)),
+    ms(tally.latency.percentile(0.5)),
+    ms(tally.latency.percentile(0.9)),
+    ms(tally.latency.percentile(0.99)),
+    [...tally.statuses]
+      .sort()
+      .map(([status, count]) => `${status}×${count}`)
+      .join(' '),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...cells.map((row) => row[column]?.length ?? 0)),
+  );
+  const format = (row: string[]) =>
+    row
+      .map((cell, column) =>
+        column === 0 || column === row.length - 1
+          ? cell.padEnd(widths[column] ?? 0)
+          : cell.padStart(widths[column] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
+  return [format(header), ...cells.map(format)].join('\n');
+}
+
 async function main(): Promise<void> {
-  const url = option('url', process.env.ORDER_API_URL ?? 'http://localhost:4000').replace(/\/$/, '');
+  const url = option('url', orderApiUrl()).replace(/\/$/, '');
   const rate = Math.min(200, Math.max(0.1, Number(option('rate', '5'))));
   const duration = Math.min(24 * 3600, Math.max(1, Number(option('duration', '300'))));
-  const statuses = new Map<string, number>();
-  const byScenario = new Map<string, number>();
-  let window: number[] = [];
+  const total = newTally();
+  const byScenario = new Map<string, Tally>(SCENARIOS.map((scenario) => [scenario.name, newTally()]));
   let sent = 0;
   let done = 0;
   let inFlight = 0;
@@ -145,7 +192,6 @@ async function main(): Promise<void> {
     const scenario = chooseScenario(Math.random());
     sent++;
     inFlight++;
-    byScenario.set(scenario.name, (byScenario.get(scenario.name) ?? 0) + 1);
     const started = performance.now();
     let status = 'error';
     try {
@@ -160,46 +206,50 @@ async function main(): Promise<void> {
     } catch {
       status = 'error';
     }
-    window.push(performance.now() - started);
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    const elapsed = performance.now() - started;
+    for (const tally of [total, byScenario.get(scenario.name) ?? newTally()]) {
+      tally.latency.record(elapsed);
+      tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
+    }
     inFlight--;
     done++;
   };
 
-  const summary = () => {
-    const sorted = [...window].sort((a, b) => a - b);
-    const at = (p: number) => (sorted.length ? sorted[Math.floor(p * (sorted.length - 1))]?.toFixed(0) : '-');
-    const counts = [...statuses.entries()]
-      .sort()
-      .map(([status, count]) => `${status}:${count}`)
-      .join(' ');
-    return `sent ${sent}, done ${done}, in flight ${inFlight} | ${counts} | last 5 s p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`;
+  const progress = () => {
+    const seconds = Math.max((Date.now() - began) / 1000, 0.001);
+    return (
+      `[${seconds.toFixed(0)} s] ${done} done (${(done / seconds).toFixed(1)}/s), ${inFlight} in flight, ` +
+      `${errorsOf(total)} errors | p50 ${ms(total.latency.percentile(0.5))} ms, p99 ${ms(total.latency.percentile(0.99))} ms so far`
+    );
+  };
+  // On a terminal one line is rewritten in place every second; piped, a line every 5 s keeps logs short.
+  const live = Boolean(process.stdout.isTTY);
+  const show = () => {
+    if (live) process.stdout.write(`\r\x1b[2K${progress()}`);
+    else console.log(progress());
   };
 
-  console.log(`sending ${rate} orders/s to ${url}/api/order for ${duration} s (Ctrl-C stops early)`);
   const began = Date.now();
+  console.log(`sending ${rate} orders/s to ${url}/api/order for ${duration} s (Ctrl-C stops early)`);
   let stopping = false;
   const stop = () => {
     stopping = true;
   };
   process.on('SIGINT', stop);
   await restock();
-  const ticker = setInterval(() => {
-    console.log(`[${Math.round((Date.now() - began) / 1000)}s] ${summary()}`);
-    window = [];
-    void restock();
-  }, 5_000);
+  const ticker = setInterval(show, live ? 1_000 : 5_000);
+  const restocker = setInterval(() => void restock(), 5_000);
   while (!stopping && Date.now() - began < duration * 1000) {
     const due = Math.floor(((Date.now() - began) / 1000) * rate);
     while (sent < due) void fire();
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  clearInterval(ticker);
   while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  console.log(`finished: ${summary()}`);
-  console.log(
-    `by scenario: ${[...byScenario.entries()].map(([name, count]) => `${name} ${count}`).join(', ')}`,
-  );
+  clearInterval(ticker);
+  clearInterval(restocker);
+  show();
+  if (live) process.stdout.write('\n');
+  console.log(`\n${summaryTable(byScenario, total, (Date.now() - began) / 1000)}`);
   process.exit(0);
 }
 

@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { DATASOURCE_UIDS, orderApiUrl, traceExploreUrl } from '../../scripts/endpoints';
+import { LatencyHistogram } from '../../scripts/latency';
+import { summaryTable } from '../../scripts/load';
 import { decodeOtlpSpans, type OtlpTraces } from '../../scripts/otlp';
 import { lineFormatter, terminalOptions } from '../../scripts/terminal';
 import { renderWaterfall } from '../../scripts/waterfall';
@@ -127,3 +129,43 @@ describe('the terminal view of npm start', () => {
     assert.equal(terminalOptions({}, ['--verbose'], true).verbose, true);
   });
 });
+
+describe('npm run load', () => {
+  it('reports percentiles within 1% of the exact ones, in constant memory', () => {
+    const histogram = new LatencyHistogram();
+    for (let ms = 1; ms <= 1000; ms++) histogram.record(ms);
+    assert.equal(histogram.count, 1000);
+    for (const [p, exact] of [
+      [0.5, 500],
+      [0.9, 900],
+      [0.99, 990],
+    ] as const) {
+      const reported = histogram.percentile(p);
+      assert.ok(reported >= exact && reported <= exact * 1.01, `p${p * 100}: ${reported} for ${exact}`);
+    }
+    assert.ok(Number.isNaN(new LatencyHistogram().percentile(0.5)));
+  });
+
+  it('ends with one row per scenario and a total, counting 5xx and unanswered orders as errors', () => {
+    const tally = (latencies: number[], statuses: Record<string, number>) => {
+      const latency = new LatencyHistogram();
+      for (const value of latencies) latency.record(value);
+      return { latency, statuses: new Map(Object.entries(statuses)) };
+    };
+    const table = summaryTable(
+      new Map([
+        ['success', tally([10, 20, 30, 40], { '201': 3, '502': 1 })],
+        ['fraud', tally([5, 5], { '403': 1, error: 1 })],
+      ]),
+      tally([5, 5, 10, 20, 30, 40], { '201': 3, '403': 1, '502': 1, error: 1 }),
+      2,
+    ).split('\n');
+    assert.equal(rows(table[0]), 'scenario orders per s errors p50 ms p90 ms p99 ms statuses');
+    assert.equal(rows(table[1]), 'success 4 2.0 1 20 40 40 201×3 502×1');
+    assert.equal(rows(table[2]), 'fraud 2 1.0 1 5 5 5 403×1 error×1');
+    assert.equal(rows(table[3]), 'total 6 3.0 2 10 40 40 201×3 403×1 502×1 error×1');
+  });
+});
+
+/** A table row with its alignment padding collapsed. */
+const rows = (line: string | undefined) => (line ?? '').replace(/ +/g, ' ');
