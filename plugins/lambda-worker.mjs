@@ -23,17 +23,19 @@ const { load } = await import(
   pathToFileURL(path.join(path.dirname(runnerModule), 'aws-lambda-ric', 'UserFunction.js')).href
 );
 
-const { codeDir, functionKey, handler, servicePath, timeout } = workerData;
+const { codeDir, functionKey, handler, primingModule, servicePath, timeout } = workerData;
 const runner = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
 
 parentPort.on('message', async ({ id, event, context, prewarm }) => {
   try {
     if (prewarm) {
-      // The init phase only, as provisioned concurrency runs it: the instrumentation then reports the first
-      // invocation as warm, which it is.
+      // The init phase, as provisioned concurrency runs it, without invoking the handler: the instrumentation
+      // then reports the first invocation as warm, which it is.
       process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'provisioned-concurrency';
       await load(servicePath, path.join(codeDir, handler));
-      parentPort.postMessage({ id, result: { prewarmed: handler } });
+      // The clients the handler's modules created make their first, read-only call now (see priming.ts).
+      const primed = await require(primingModule).prime();
+      parentPort.postMessage({ id, result: { prewarmed: handler, primed } });
       return;
     }
     parentPort.postMessage({ id, result: await runner.run(event, context) });

@@ -8,7 +8,9 @@
  *   handler before it loads. NODE_OPTIONS does not reach worker threads; this does. The workers also
  *   answer on a persistent channel (see patchLambdaWorkers).
  * - Instances: serverless-offline starts a new worker for every concurrent request. This caps the workers
- *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts.
+ *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts. Before
+ *   the API is ready, one instance of each function is started and its handler loaded (`prewarm`), as
+ *   provisioned concurrency does; with `reloadOnChange` (npm run dev) a new build retires every instance.
  * - Timeouts and crashes: after a Lambda timeout, serverless-offline terminates the worker but keeps
  *   offering the dead instance, so every later call to it times out too; a worker that exits (a crash) is
  *   offered too. Such an instance is retired instead, and its caller gets Lambda's "Runtime exited" error.
@@ -29,6 +31,7 @@ const { syncBuiltinESMExports } = require('node:module');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'tracing.js');
+const PRIMING_MODULE = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'priming.js');
 const DEFAULT_DYNAMODB_ENDPOINT = 'http://localhost:8000';
 
 class LocalRuntimePlugin {
@@ -74,26 +77,29 @@ class LocalRuntimePlugin {
     const telemetry = this.telemetryStatus();
     const functionKeys = this.serverless.service.getAllFunctions();
     let instances = 'started on first use (OFFLINE_PREWARM=false)';
-    if (isOn(this.settings.prewarm)) {
-      const started = performance.now();
-      // As many at a time as there are cores: all at once, a 2-core laptop could not load seven instances
-      // inside the shortest function timeout (3 s), which serverless-offline also applies to this call.
-      const queue = [...functionKeys];
-      const failures = [];
-      const loadNext = async () => {
-        for (let key = queue.shift(); key; key = queue.shift()) {
-          const failure = await this.invoke(key, PREWARM_EVENT);
-          if (failure) failures.push(failure);
-        }
-      };
-      await Promise.all(Array.from({ length: availableParallelism() }, loadNext));
-      for (const failure of failures) this.log.warning?.(`prewarm: ${failure}`);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      instances = `${functionKeys.length - failures.length} of ${functionKeys.length} functions prewarmed in ${seconds} s (OFFLINE_PREWARM=false starts them on first use)`;
-    }
+    if (isOn(this.settings.prewarm)) instances = await this.prewarm(functionKeys);
     this.notice(await telemetry);
     this.startSchedules(this.settings.scheduleEverySeconds ?? {});
     this.notice(`${LAMBDA_INSTANCES_READY} ${instances}`);
+  }
+
+  /** Starts and loads one instance of each function; answers a line saying how it went. */
+  async prewarm(functionKeys) {
+    const started = performance.now();
+    // As many at a time as there are cores: all at once, a 2-core laptop could not load seven instances
+    // inside the shortest function timeout (3 s), which serverless-offline also applies to this call.
+    const queue = [...functionKeys];
+    const failures = [];
+    const loadNext = async () => {
+      for (let key = queue.shift(); key; key = queue.shift()) {
+        const failure = await this.invoke(key, PREWARM_EVENT);
+        if (failure) failures.push(failure);
+      }
+    };
+    await Promise.all(Array.from({ length: availableParallelism() }, loadNext));
+    for (const failure of failures) this.log.warning?.(`prewarm: ${failure}`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    return `${functionKeys.length - failures.length} of ${functionKeys.length} functions prewarmed in ${seconds} s (OFFLINE_PREWARM=false starts them on first use)`;
   }
 
   /** Whether the places the functions send traces and logs answer right now, in one line. */
@@ -165,11 +171,14 @@ class LocalRuntimePlugin {
       if (!String(file).endsWith('.js')) return;
       clearTimeout(timer);
       // tsc writes a batch of files; one retirement after the batch, not one per file.
-      timer = setTimeout(() => {
+      timer = setTimeout(async () => {
         const retired = this.pool.retireAll();
         this.notice(
           `dist/functions changed: ${retired} instance(s) retired, the next request loads the new build`,
         );
+        if (isOn(this.settings.prewarm)) {
+          this.notice(`reloaded: ${await this.prewarm(this.serverless.service.getAllFunctions())}`);
+        }
       }, 200);
     });
     this.notice(`reloading on changes to ${path.relative(PROJECT_ROOT, watched)}`);
@@ -247,6 +256,7 @@ function patchLambdaWorkers() {
           ? {
               ...options,
               execArgv: [...(options.execArgv ?? process.execArgv), '--require', TRACING_PRELOAD],
+              workerData: { ...options.workerData, primingModule: PRIMING_MODULE },
             }
           : options,
       );

@@ -1,9 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { commonEnv } from './env';
+import { registerPrimer } from './priming';
 
 /**
  * One DynamoDB client per Lambda instance. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, which the
@@ -23,3 +24,5 @@ export const dynamoClient = new DynamoDBClient({
 export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true },
 });
+
+registerPrimer(() => dynamoClient.send(new ListTablesCommand({ Limit: 1 })));

@@ -6,6 +6,7 @@ import { booleanFlag, integerSetting, loadEnv } from './env';
 import { DomainError, isErrorCategory } from './errors';
 import { remainingMs } from './invocation';
 import { logger } from './logger';
+import { registerPrimer } from './priming';
 import { fallbackTraceparent } from './telemetry';
 
 const clientEnv = loadEnv({
@@ -28,6 +29,11 @@ const agents = {
   httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
   httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
+
+// Any answer will do (the API's 404 for its root): it opens the kept-alive connection and runs axios once.
+registerPrimer(() =>
+  axios.get(clientEnv.SERVICES_BASE_URL, { ...agents, timeout: 1_000, validateStatus: () => true }),
+);
 
 export interface CallOptions {
   /** Compensation calls may use the reserve that forward calls leave untouched. */

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { freePort } from '../../scripts/ports';
 import { eventually } from '../support/eventually';
 import { runStart as run } from '../support/npm-start';
-import { SEED_PAYLOAD } from '../support/stack';
+import { SEED_PAYLOAD, TABLES } from '../support/stack';
 
 const isRunning = (pid: number | undefined) => {
   try {
@@ -30,6 +30,13 @@ describe('npm start', () => {
     try {
       await start.ready();
       assert.match(start.output(), new RegExp(`POST http://127\\.0\\.0\\.1:${httpPort}/api/order`));
+      // A start that says only what matters: each table reported once, no SDK warnings, one ready banner.
+      for (const table of Object.values(TABLES)) {
+        assert.equal(start.output().split(`created table ${table}\n`).length - 1, 1, table);
+      }
+      assert.doesNotMatch(start.output(), /\[WARN\]|requestTimeout/);
+      assert.match(start.output(), /Grafana {6}http:\/\/localhost:3000/);
+      assert.match(start.output(), /Telemetry {4}off \(OTEL_SDK_DISABLED=true\)/);
       const response = await fetch(`http://127.0.0.1:${httpPort}/api/order`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
