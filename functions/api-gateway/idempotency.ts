@@ -13,8 +13,8 @@ import { remainingMs } from '../shared/invocation';
 import type { HttpResult } from '../shared/lambda-http';
 
 /** A response worth replaying. A 5xx is not: the record is dropped so that a retry runs the order again. */
-class RetryableFailure extends Error {
-  constructor(readonly result: HttpResult) {
+class RetryableFailure<Result> extends Error {
+  constructor(readonly result: Result) {
     super('retryable failure');
   }
 }
@@ -29,15 +29,15 @@ interface KeyedRequest<Body> {
  * and the request body is hashed alongside, so reusing a key with another body is refused (422). A
  * duplicate that arrives while the first is still running waits for it and returns its response.
  */
-export class IdempotentSubmitter<Body> {
+export class IdempotentSubmitter<Body, Result extends HttpResult<object>> {
   private readonly config = new IdempotencyConfig({
     eventKeyJmesPath: 'key',
     payloadValidationJmesPath: 'body',
     expiresAfterSeconds: 24 * 60 * 60,
   });
-  private readonly submitOnce: (request: KeyedRequest<Body>) => Promise<HttpResult>;
+  private readonly submitOnce: (request: KeyedRequest<Body>) => Promise<Result>;
 
-  constructor(client: DynamoDBClient, tableName: string, submit: (body: Body) => Promise<HttpResult>) {
+  constructor(client: DynamoDBClient, tableName: string, submit: (body: Body) => Promise<Result>) {
     const persistenceStore = new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: client });
     this.submitOnce = makeIdempotent(
       async (request: KeyedRequest<Body>) => {
@@ -49,13 +49,13 @@ export class IdempotentSubmitter<Body> {
     );
   }
 
-  async submit(key: string, body: Body, context: Context): Promise<HttpResult> {
+  async submit(key: string, body: Body, context: Context): Promise<Result> {
     this.config.registerLambdaContext(context);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.submitOnce({ key, body });
       } catch (error) {
-        if (error instanceof RetryableFailure) return error.result;
+        if (error instanceof RetryableFailure) return error.result as Result;
         if (error instanceof IdempotencyValidationError) {
           throw new DomainError(
             'idempotency_conflict',

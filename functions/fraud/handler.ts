@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { randomSource } from '../shared/chaos';
 import { integerSetting, loadEnv } from '../shared/env';
-import { httpRouter, route } from '../shared/lambda-http';
+import { httpRouter } from '../shared/lambda-http';
 import { logger } from '../shared/logger';
-import { fraudRequest } from '../shared/schemas';
 import { annotate } from '../shared/telemetry';
 import { assessFraud, type FraudRules } from './rules';
 
@@ -24,28 +23,23 @@ const rules: FraudRules = {
 };
 
 export const handler = httpRouter({
-  'POST /fraud/check': route({
-    body: fraudRequest,
-    handle: async ({ body }) => {
-      const assessment = assessFraud(body, rules);
-      annotate({
-        'fraud.verdict': assessment.verdict,
-        'fraud.reason': assessment.reason,
-        'order.id': body.order_id,
-      });
-      const log = assessment.verdict === 'fraudulent' ? logger.warn.bind(logger) : logger.info.bind(logger);
-      log(
-        {
-          order_id: body.order_id,
-          user_id: body.user_id,
-          verdict: assessment.verdict,
-          reason: assessment.reason,
-        },
-        assessment.verdict === 'fraudulent'
-          ? `Transaction flagged as fraudulent: order_id=${body.order_id}, user_id=${body.user_id}`
-          : `Transaction passed fraud check: order_id=${body.order_id}, user_id=${body.user_id}`,
-      );
-      return { statusCode: 200, body: { status: assessment.verdict, ...assessment } };
-    },
-  }),
+  'POST /fraud/check': async ({ body }) => {
+    const assessment = assessFraud(body, rules);
+    annotate({
+      'fraud.verdict': assessment.verdict,
+      'fraud.reason': assessment.reason,
+    });
+    const log = assessment.verdict === 'fraudulent' ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log(
+      {
+        user_id: body.user_id,
+        verdict: assessment.verdict,
+        reason: assessment.reason,
+      },
+      assessment.verdict === 'fraudulent'
+        ? `Transaction flagged as fraudulent: order_id=${body.order_id}, user_id=${body.user_id}`
+        : `Transaction passed fraud check: order_id=${body.order_id}, user_id=${body.user_id}`,
+    );
+    return { statusCode: 200, body: { status: assessment.verdict, ...assessment } };
+  },
 });

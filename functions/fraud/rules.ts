@@ -1,11 +1,7 @@
-import type { FraudRequest } from '../shared/schemas';
+import type { FraudAssessment, FraudRequest } from '../shared/schemas';
 
-export type FraudVerdict = 'legitimate' | 'fraudulent';
-
-export interface FraudAssessment {
-  verdict: FraudVerdict;
-  reason: 'blocked_user' | 'random_sample' | 'passed';
-}
+/** The rules' decision; the route answers it with its verdict as the status (see the API contract). */
+export type FraudDecision = Pick<FraudAssessment, 'verdict' | 'reason'>;
 
 export interface FraudRules {
   /** Users who are always flagged: the deterministic rule tests and demos use. */
@@ -15,7 +11,7 @@ export interface FraudRules {
   random: () => number;
 }
 
-export function assessFraud(request: FraudRequest, rules: FraudRules): FraudAssessment {
+export function assessFraud(request: FraudRequest, rules: FraudRules): FraudDecision {
   if (rules.blockedUserIds.has(request.user_id)) return { verdict: 'fraudulent', reason: 'blocked_user' };
   if (rules.random() * 100 < rules.percentage) return { verdict: 'fraudulent', reason: 'random_sample' };
   return { verdict: 'legitimate', reason: 'passed' };

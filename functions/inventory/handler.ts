@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
-import { httpRouter, route } from '../shared/lambda-http';
-import { releaseRoute } from '../shared/reservation-ledger';
-import { reservationRequest } from '../shared/schemas';
+import { httpRouter } from '../shared/lambda-http';
+import { releaseEndpoint } from '../shared/release-endpoint';
 import { createServiceClient } from '../shared/service-client';
-import { annotate } from '../shared/telemetry';
 import { InventoryService } from './service';
 
 const env = loadEnv({
@@ -19,12 +17,8 @@ const inventory = new InventoryService(
 );
 
 export const handler = httpRouter({
-  'POST /inventory/check': route({
-    body: reservationRequest,
-    handle: async ({ body }) => {
-      annotate({ 'order.id': body.order_id });
-      return { statusCode: 200, body: { ...(await inventory.reserve(body)) } };
-    },
-  }),
-  'POST /inventory/release': releaseRoute((orderId) => inventory.release(orderId)),
+  'POST /inventory/check': async ({ body }) => {
+    return { statusCode: 200, body: await inventory.reserve(body) };
+  },
+  'POST /inventory/release': releaseEndpoint((orderId) => inventory.release(orderId)),
 });

@@ -3,25 +3,13 @@ import { crashPoint } from '../shared/chaos';
 import { DomainError, isAmbiguousFailure } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
-import type { ReservationRequest } from '../shared/schemas';
+import type { Allocation, InventoryReservation, ReservationRequest, ReservedLine } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
 import { annotate } from '../shared/telemetry';
-import type { Allocation } from '../warehouse/service';
-
-export interface ReservedLine {
-  item_id: string;
-  quantity: number;
-}
 
 export interface InventoryTables {
   inventory: string;
   reservations: string;
-}
-
-export interface InventoryReservation {
-  status: 'reserved';
-  items: Array<ReservedLine & { availability?: number }>;
-  allocations: Allocation[];
 }
 
 export class InventoryService {
@@ -66,10 +54,7 @@ export class InventoryService {
     );
     let allocations: Allocation[];
     try {
-      ({ allocations } = await this.warehouse.post<{ allocations: Allocation[] }>(
-        '/warehouse/reserve',
-        request,
-      ));
+      ({ allocations } = await this.warehouse.post('POST /warehouse/reserve', request));
     } catch (error) {
       await this.compensate(request.order_id, isAmbiguousFailure(error));
       throw error;
@@ -97,7 +82,7 @@ export class InventoryService {
   /** Releases this order's inventory and warehouse reservations; safe to call any number of times. */
   async release(orderId: string): Promise<ReservedLine[]> {
     const released = await this.releaseOwn(orderId);
-    await this.warehouse.post('/warehouse/release', { order_id: orderId }, { purpose: 'compensation' });
+    await this.warehouse.post('POST /warehouse/release', { order_id: orderId }, { purpose: 'compensation' });
     return released;
   }
 
@@ -105,7 +90,11 @@ export class InventoryService {
     await this.releaseOwn(orderId);
     if (!warehouseOutcomeUnknown) return;
     try {
-      await this.warehouse.post('/warehouse/release', { order_id: orderId }, { purpose: 'compensation' });
+      await this.warehouse.post(
+        'POST /warehouse/release',
+        { order_id: orderId },
+        { purpose: 'compensation' },
+      );
     } catch (error) {
       // The order function's own compensation calls /inventory/release, which retries this.
       logger.warn(

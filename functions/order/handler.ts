@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { integerSetting, loadEnv } from '../shared/env';
-import { httpRouter, route } from '../shared/lambda-http';
+import { httpRouter } from '../shared/lambda-http';
 import { DynamoOrderStore } from '../shared/order-store';
-import { orderPath, orderRequest } from '../shared/schemas';
 import { createServiceClient } from '../shared/service-client';
 import { createOrder, findOrder } from './service';
 
@@ -19,25 +18,19 @@ const deps = {
 };
 
 export const handler = httpRouter({
-  'POST /order': route({
-    body: orderRequest,
-    handle: async ({ body }) => {
-      const order = await createOrder(body, deps);
-      return {
-        statusCode: 201,
-        body: {
-          status: 'success',
-          message: `Order ${order.order_id} created and payment authorized`,
-          order_id: order.order_id,
-        },
-      };
-    },
-  }),
-  'GET /order/{id}': route({
-    params: orderPath,
-    handle: async ({ params }) => ({
-      statusCode: 200,
-      body: { ...(await findOrder(params.id, deps.store)) },
-    }),
+  'POST /order': async ({ body }) => {
+    const order = await createOrder(body, deps);
+    return {
+      statusCode: 201,
+      body: {
+        status: 'success',
+        message: `Order ${order.order_id} created and payment authorized`,
+        order_id: order.order_id,
+      },
+    };
+  },
+  'GET /order/{id}': async ({ params }) => ({
+    statusCode: 200,
+    body: await findOrder(params.id, deps.store),
   }),
 });

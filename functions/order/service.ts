@@ -71,14 +71,14 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
   logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
 
   try {
-    await deps.inventory.post('/inventory/check', {
+    await deps.inventory.post('POST /inventory/check', {
       order_id: orderId,
       items: request.items,
       hold_until: deadline,
     });
     await crashPoint('reserved');
     await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
-    const { authorization_id } = await deps.payment.post<{ authorization_id: string }>('/payment/authorize', {
+    const { authorization_id } = await deps.payment.post('POST /payment/authorize', {
       order_id: orderId,
       user_id: request.user_id,
       amount: request.amount,
@@ -114,7 +114,11 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
       logger.warn({ reason: failure.message }, `compensation: releasing reservations of order ${orderId}`);
       for (let attempt = 1; remainingMs() > COMPENSATION_FLOOR_MS; attempt++) {
         try {
-          await deps.inventory.post('/inventory/release', { order_id: orderId }, { purpose: 'compensation' });
+          await deps.inventory.post(
+            'POST /inventory/release',
+            { order_id: orderId },
+            { purpose: 'compensation' },
+          );
           span.setAttributes({ 'order.compensation.attempts': attempt, 'order.compensated': true });
           return true;
         } catch (error) {
@@ -143,7 +147,6 @@ export type OrderView = Omit<
 export async function findOrder(orderId: string, store: OrderStore): Promise<OrderView> {
   const record = await store.get(orderId);
   if (!record) throw new DomainError('not_found', `Order ${orderId} not found`);
-  annotate({ 'order.id': orderId });
   return {
     order_id: record.order_id,
     status: record.status,

@@ -1,31 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import type { FraudAssessment } from '../fraud/rules';
 import { DomainError } from '../shared/errors';
 import { logger } from '../shared/logger';
-import type { PaymentRequest } from '../shared/schemas';
+import type { FraudAssessment, PaymentAuthorization, PaymentRequest } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
 import { annotate } from '../shared/telemetry';
 import { declineReason, type PaymentRules } from './rules';
-
-export interface Authorization {
-  status: 'authorized';
-  authorization_id: string;
-}
 
 export async function authorizePayment(
   request: PaymentRequest,
   rules: PaymentRules,
   fraud: Pick<ServiceClient, 'post'>,
-): Promise<Authorization> {
+): Promise<PaymentAuthorization> {
   const declined = declineReason(request, rules);
   if (declined) {
     annotate({ 'payment.status': 'declined' });
-    logger.warn({ order_id: request.order_id }, declined);
+    logger.warn(declined);
     throw new DomainError('payment_declined', declined);
   }
   let assessment: FraudAssessment;
   try {
-    assessment = await fraud.post<FraudAssessment>('/fraud/check', {
+    assessment = await fraud.post('POST /fraud/check', {
       order_id: request.order_id,
       user_id: request.user_id,
       amount: request.amount,
@@ -39,8 +33,8 @@ export async function authorizePayment(
     annotate({ 'payment.status': 'rejected_fraud' });
     throw new DomainError('fraud_detected', 'Payment rejected: the transaction was flagged as fraudulent');
   }
-  const authorization: Authorization = { status: 'authorized', authorization_id: randomUUID() };
+  const authorization: PaymentAuthorization = { status: 'authorized', authorization_id: randomUUID() };
   annotate({ 'payment.status': 'authorized' });
-  logger.info({ order_id: request.order_id, amount: request.amount }, 'payment authorized');
+  logger.info({ amount: request.amount }, 'payment authorized');
   return authorization;
 }

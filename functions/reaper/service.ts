@@ -86,7 +86,7 @@ function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome>
         }
       }
       await deps.inventory.post(
-        '/inventory/release',
+        'POST /inventory/release',
         { order_id: order.order_id },
         { purpose: 'compensation' },
       );

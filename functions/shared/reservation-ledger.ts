@@ -5,10 +5,8 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { route } from './lambda-http';
 import { logger } from './logger';
-import { releaseRequest } from './schemas';
-import { annotate, withSpan } from './telemetry';
+import { withSpan } from './telemetry';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<
@@ -183,19 +181,4 @@ function cancellationReasons(error: unknown): CancellationReason[] | undefined {
 
 function now(): string {
   return new Date().toISOString();
-}
-
-/** The `POST /<function>/release` route: the same contract for every function that holds reservations. */
-export function releaseRoute(release: (orderId: string) => Promise<unknown[]>) {
-  return route({
-    body: releaseRequest,
-    handle: async ({ body }) => {
-      annotate({ 'order.id': body.order_id });
-      const released = await release(body.order_id);
-      return {
-        statusCode: 200,
-        body: { status: released.length > 0 ? 'released' : 'nothing_to_release', released },
-      };
-    },
-  });
 }

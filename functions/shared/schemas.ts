@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The wire contracts between functions, one schema each. Objects are strict: an unknown field is an error,
- * not something silently dropped.
+ * The wire contracts between functions: each route's request and answer (API, at the end). Requests are
+ * strict: an unknown field is an error, not something silently dropped.
  */
 export const LIMITS = {
   maxItems: 25,
@@ -99,3 +99,96 @@ export type PaymentRequest = z.output<typeof paymentRequest>;
 
 export const fraudRequest = paymentRequest.omit({ card_last4: true });
 export type FraudRequest = z.output<typeof fraudRequest>;
+
+/*
+ * What each route answers on success. A caller parses the answer with these, so a callee that drifts from
+ * its contract fails the call loudly (a 502 naming the callee) instead of passing a wrong shape along.
+ * Answers are not strict: fields a caller does not know (the callee's trace_id) are dropped, not errors.
+ */
+export const allocation = z.object({
+  item_id: z.string(),
+  location: z.string(),
+  quantity: z.number().int().positive(),
+});
+export type Allocation = z.output<typeof allocation>;
+
+export const warehouseReservation = z.object({
+  status: z.literal('reserved'),
+  allocations: z.array(allocation),
+});
+
+export const reservedLine = z.object({
+  item_id: z.string(),
+  quantity: z.number().int().positive(),
+  availability: z.number().optional(),
+});
+export type ReservedLine = z.output<typeof reservedLine>;
+
+export const inventoryReservation = z.object({
+  status: z.literal('reserved'),
+  items: z.array(reservedLine),
+  allocations: z.array(allocation),
+});
+export type InventoryReservation = z.output<typeof inventoryReservation>;
+
+/** Releases are idempotent: a second release of the same order answers `nothing_to_release`. */
+export const releaseResult = z.object({
+  status: z.enum(['released', 'nothing_to_release']),
+  released: z.array(z.unknown()),
+});
+export type ReleaseResult = z.output<typeof releaseResult>;
+
+export const FRAUD_VERDICTS = ['legitimate', 'fraudulent'] as const;
+export const fraudAssessment = z.object({
+  status: z.enum(FRAUD_VERDICTS),
+  verdict: z.enum(FRAUD_VERDICTS),
+  reason: z.enum(['blocked_user', 'random_sample', 'passed']),
+});
+export type FraudAssessment = z.output<typeof fraudAssessment>;
+
+export const paymentAuthorization = z.object({
+  status: z.literal('authorized'),
+  authorization_id: z.string().min(1),
+});
+export type PaymentAuthorization = z.output<typeof paymentAuthorization>;
+
+export const orderCreated = z.looseObject({
+  status: z.literal('success'),
+  message: z.string(),
+  order_id: orderId,
+});
+export type OrderCreated = z.output<typeof orderCreated>;
+
+/** The recorded order as callers see it (see order/service.ts's OrderView); passed through to the client. */
+export const orderView = z.looseObject({
+  order_id: orderId,
+  status: z.enum(['PENDING', 'RESERVED', 'COMPLETED', 'FAILED']),
+});
+
+/**
+ * Every route of every function, keyed as API Gateway names them ("METHOD /resource"), with what it takes
+ * and what it answers. Handlers implement these keys (httpRouter) and callers call them (ServiceClient):
+ * a route's request and response types come from here and nowhere else.
+ */
+export const API = {
+  'POST /api/order': { body: orderRequest, response: orderCreated },
+  'GET /api/order/{id}': { params: orderPath, response: orderView },
+  'POST /order': { body: orderRequest, response: orderCreated },
+  'GET /order/{id}': { params: orderPath, response: orderView },
+  'POST /inventory/check': { body: reservationRequest, response: inventoryReservation },
+  'POST /inventory/release': { body: releaseRequest, response: releaseResult },
+  'POST /warehouse/reserve': { body: reservationRequest, response: warehouseReservation },
+  'POST /warehouse/release': { body: releaseRequest, response: releaseResult },
+  'POST /payment/authorize': { body: paymentRequest, response: paymentAuthorization },
+  'POST /fraud/check': { body: fraudRequest, response: fraudAssessment },
+} as const;
+
+export type ApiRoute = keyof typeof API;
+type Contract<K extends ApiRoute> = (typeof API)[K];
+export type BodyOf<K extends ApiRoute> =
+  Contract<K> extends { body: z.ZodType } ? z.output<Contract<K>['body']> : undefined;
+export type ParamsOf<K extends ApiRoute> =
+  Contract<K> extends { params: z.ZodType } ? z.output<Contract<K>['params']> : undefined;
+export type ResponseOf<K extends ApiRoute> = z.output<Contract<K>['response']>;
+export type PostRoute = Extract<ApiRoute, `POST ${string}`>;
+export type GetRoute = Extract<ApiRoute, `GET ${string}`>;

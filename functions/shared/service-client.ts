@@ -7,6 +7,7 @@ import { DomainError, isErrorCategory } from './errors';
 import { remainingMs } from './invocation';
 import { logger } from './logger';
 import { registerPrimer } from './priming';
+import { API, type ApiRoute, type GetRoute, type ParamsOf, type PostRoute, type ResponseOf } from './schemas';
 import { fallbackTraceparent } from './telemetry';
 
 const clientEnv = loadEnv({
@@ -35,6 +36,13 @@ registerPrimer(() =>
   axios.get(clientEnv.SERVICES_BASE_URL, { ...agents, timeout: 1_000, validateStatus: () => true }),
 );
 
+/** The URL path of a route: "GET /order/{id}" with { id } → /order/<id>. */
+export function pathOf(route: ApiRoute, params: Record<string, string> = {}): string {
+  return route
+    .slice(route.indexOf(' ') + 1)
+    .replace(/\{(\w+)\}/g, (_whole, name: string) => encodeURIComponent(params[name] ?? ''));
+}
+
 export interface CallOptions {
   /** Compensation calls may use the reserve that forward calls leave untouched. */
   purpose?: 'forward' | 'compensation';
@@ -46,20 +54,27 @@ export class ServiceClient {
     private readonly http: AxiosInstance,
   ) {}
 
-  async post<T>(path: string, body: unknown, options: CallOptions = {}): Promise<T> {
-    return this.request<T>('POST', path, body, options);
+  /** Calls a POST route of the API contract; answers its response, parsed with the contract's schema. */
+  async post<K extends PostRoute>(
+    route: K,
+    body: z.input<(typeof API)[K]['body']>,
+    options: CallOptions = {},
+  ) {
+    return this.request(route, pathOf(route), body, options);
   }
 
-  async get<T>(path: string, options: CallOptions = {}): Promise<T> {
-    return this.request<T>('GET', path, undefined, options);
+  /** Calls a GET route of the API contract with its path parameters. */
+  async get<K extends GetRoute>(route: K, params: ParamsOf<K>, options: CallOptions = {}) {
+    return this.request(route, pathOf(route, params), undefined, options);
   }
 
-  private async request<T>(
-    method: 'GET' | 'POST',
+  private async request<K extends ApiRoute>(
+    route: K,
     path: string,
     body: unknown,
     options: CallOptions,
-  ): Promise<T> {
+  ): Promise<ResponseOf<K>> {
+    const method = route.slice(0, route.indexOf(' '));
     const reserve = options.purpose === 'compensation' ? 100 : clientEnv.COMPENSATION_RESERVE_MS;
     const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
     if (timeout <= 0) {
@@ -67,18 +82,27 @@ export class ServiceClient {
     }
     const traceparent = fallbackTraceparent();
     logger.info({ target: this.serviceName, method, path }, `calling ${this.serviceName} ${method} ${path}`);
+    let data: unknown;
     try {
-      const response = await this.http.request<T>({
+      ({ data } = await this.http.request({
         method,
         url: path,
         data: body,
         timeout,
         headers: traceparent ? { traceparent } : undefined,
-      });
-      return response.data;
+      }));
     } catch (error) {
       throw this.toDomainError(error);
     }
+    const answer = API[route].response.safeParse(data);
+    if (!answer.success) {
+      logger.error(
+        { target: this.serviceName, route, issues: answer.error.issues.slice(0, 5) },
+        `${this.serviceName} answered ${route} with a body outside its contract`,
+      );
+      throw new DomainError('downstream_failure', `${this.serviceName} answered with an unexpected body`);
+    }
+    return answer.data as ResponseOf<K>;
   }
 
   /**

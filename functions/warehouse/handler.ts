@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
-import { httpRouter, route } from '../shared/lambda-http';
-import { releaseRoute } from '../shared/reservation-ledger';
-import { reservationRequest } from '../shared/schemas';
-import { annotate } from '../shared/telemetry';
+import { httpRouter } from '../shared/lambda-http';
+import { releaseEndpoint } from '../shared/release-endpoint';
 import { WarehouseService } from './service';
 
 const env = loadEnv({
@@ -17,13 +15,9 @@ const warehouse = new WarehouseService(documentClient, {
 });
 
 export const handler = httpRouter({
-  'POST /warehouse/reserve': route({
-    body: reservationRequest,
-    handle: async ({ body }) => {
-      annotate({ 'order.id': body.order_id });
-      const allocations = await warehouse.reserve(body);
-      return { statusCode: 200, body: { status: 'reserved', allocations } };
-    },
-  }),
-  'POST /warehouse/release': releaseRoute((orderId) => warehouse.release(orderId)),
+  'POST /warehouse/reserve': async ({ body }) => {
+    const allocations = await warehouse.reserve(body);
+    return { statusCode: 200, body: { status: 'reserved', allocations } };
+  },
+  'POST /warehouse/release': releaseEndpoint((orderId) => warehouse.release(orderId)),
 });

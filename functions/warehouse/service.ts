@@ -2,14 +2,8 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { DomainError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
-import type { ReservationRequest } from '../shared/schemas';
+import type { Allocation, ReservationRequest } from '../shared/schemas';
 import { annotate } from '../shared/telemetry';
-
-export interface Allocation {
-  item_id: string;
-  location: string;
-  quantity: number;
-}
 
 interface StockRow {
   item_id: string;

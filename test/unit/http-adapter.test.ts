@@ -4,36 +4,43 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import axios from 'axios';
-import { z } from 'zod';
 import { DomainError } from '../../functions/shared/errors';
 import { runInvocation } from '../../functions/shared/invocation';
-import { httpRouter, route } from '../../functions/shared/lambda-http';
+import { httpRouter } from '../../functions/shared/lambda-http';
 import { ServiceClient } from '../../functions/shared/service-client';
 
 const context = { getRemainingTimeInMillis: () => 3_000 } as Context;
 
+/** A valid body of the contract route these tests serve: POST /fraud/check. */
+const check = {
+  order_id: '00000000-0000-4000-8000-000000000001',
+  user_id: 'widget',
+  amount: 5,
+  payment_method: 'paypal' as const,
+};
+const legitimate = { status: 'legitimate', verdict: 'legitimate', reason: 'passed' } as const;
+
 function event(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent {
   return {
     httpMethod: 'POST',
-    resource: '/things',
-    path: '/things',
+    resource: '/fraud/check',
+    path: '/fraud/check',
     headers: { 'Content-Type': 'application/json' },
-    body: '{"name":"widget"}',
+    body: JSON.stringify(check),
     isBase64Encoded: false,
     pathParameters: null,
     ...overrides,
   } as APIGatewayProxyEvent;
 }
 
+const withUser = (user_id: string) => JSON.stringify({ ...check, user_id });
+
 const handler = httpRouter({
-  'POST /things': route({
-    body: z.strictObject({ name: z.string().min(1) }),
-    handle: async ({ body }) => {
-      if (body.name === 'boom') throw new Error('secret internal detail at db.example:5432');
-      if (body.name === 'taken') throw new DomainError('conflict', 'That name is taken');
-      return { statusCode: 201, body: { created: body.name } };
-    },
-  }),
+  'POST /fraud/check': async ({ body }) => {
+    if (body.user_id === 'boom') throw new Error('secret internal detail at db.example:5432');
+    if (body.user_id === 'taken') throw new DomainError('conflict', 'That name is taken');
+    return { statusCode: 201, body: legitimate };
+  },
 });
 
 describe('HTTP adapter (real handler, whole responses)', () => {
@@ -48,12 +55,12 @@ describe('HTTP adapter (real handler, whole responses)', () => {
     assert.deepEqual(response, {
       statusCode: 201,
       headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-trace-id': traceId },
-      body: JSON.stringify({ created: 'widget', trace_id: traceId }),
+      body: JSON.stringify({ ...legitimate, trace_id: traceId }),
     });
   });
 
   it('maps a domain error to its status through the one table', async () => {
-    const response = await handler(event({ body: '{"name":"taken"}' }), context);
+    const response = await handler(event({ body: withUser('taken') }), context);
     assert.equal(response.statusCode, 409);
     const { trace_id: traceId, ...body } = JSON.parse(response.body);
     assert.deepEqual(body, { status: 'failure', message: 'That name is taken', category: 'conflict' });
@@ -62,22 +69,21 @@ describe('HTTP adapter (real handler, whole responses)', () => {
   });
 
   it('never leaks an unexpected error', async () => {
-    const response = await handler(event({ body: '{"name":"boom"}' }), context);
+    const response = await handler(event({ body: withUser('boom') }), context);
     assert.equal(response.statusCode, 500);
     assert.deepEqual(JSON.parse(response.body).message, 'Internal error');
     assert.ok(!response.body.includes('db.example'));
   });
 
   it('answers 400 with field errors, 413 for a large body, 415 for another media type, 404 for no route', async () => {
-    const invalid = JSON.parse((await handler(event({ body: '{"name":"","x":1}' }), context)).body);
+    const invalid = JSON.parse(
+      (await handler(event({ body: JSON.stringify({ ...check, amount: 0, x: 1 }) }), context)).body,
+    );
     assert.deepEqual(invalid.errors, [
-      { field: 'name', message: 'Too small: expected string to have >=1 characters' },
+      { field: 'amount', message: 'must be greater than 0' },
       { field: 'body', message: 'unknown field(s): x' },
     ]);
-    assert.equal(
-      (await handler(event({ body: `{"name":"${'x'.repeat(17_000)}"}` }), context)).statusCode,
-      413,
-    );
+    assert.equal((await handler(event({ body: withUser('x'.repeat(17_000)) }), context)).statusCode, 413);
     assert.equal(
       (await handler(event({ headers: { 'content-type': 'text/csv' } }), context)).statusCode,
       415,
@@ -85,7 +91,7 @@ describe('HTTP adapter (real handler, whole responses)', () => {
     assert.equal(
       (
         await handler(
-          event({ body: Buffer.from('{"name":"b64"}').toString('base64'), isBase64Encoded: true }),
+          event({ body: Buffer.from(JSON.stringify(check)).toString('base64'), isBase64Encoded: true }),
           context,
         )
       ).statusCode,
@@ -99,16 +105,16 @@ describe('service client error mapping (real HTTP on loopback)', () => {
   let server: Server;
   let client: ServiceClient;
   let lastTimeoutMs: number | undefined;
+  /** What the downstream answers to the next call: a status and body, or nothing at all. */
+  let answer: { status: number; body: unknown } | 'never' = { status: 200, body: legitimate };
+  let calledPath = '';
   before(async () => {
     server = createServer((request, response) => {
-      const reply = (status: number, body: unknown) =>
-        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (request.url === '/conflict')
-        return reply(409, { status: 'failure', category: 'out_of_stock', message: 'none left' });
-      if (request.url === '/broken')
-        return reply(500, { message: 'TypeError: x is undefined at /var/task/a.js:1' });
-      if (request.url === '/slow') return; // never answers: only the client's own timeout ends the call
-      return reply(200, { ok: true });
+      calledPath = request.url ?? '';
+      if (answer === 'never') return; // only the client's own timeout ends the call
+      response
+        .writeHead(answer.status, { 'content-type': 'application/json' })
+        .end(JSON.stringify(answer.body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -127,25 +133,47 @@ describe('service client error mapping (real HTTP on loopback)', () => {
   const within = <T>(ms: number, fn: () => Promise<T>) =>
     runInvocation({ traceId: 'b'.repeat(32), deadline: Date.now() + ms }, fn);
 
-  it("passes a downstream's categorised 4xx through unchanged", async () => {
+  const callCheck = () => client.post('POST /fraud/check', check);
+
+  it("answers the contract's response type, parsed: fields outside it are dropped", async () => {
+    answer = { status: 200, body: { ...legitimate, trace_id: 'c'.repeat(32) } };
+    assert.deepEqual(await within(5_000, callCheck), legitimate);
+    assert.equal(calledPath, '/fraud/check');
+  });
+
+  it('turns an answer outside the contract into a 502 that names the service', async () => {
+    answer = { status: 200, body: { ok: true } };
     await assert.rejects(
-      within(5_000, () => client.post('/conflict', {})),
+      within(5_000, callCheck),
+      (error: unknown) =>
+        error instanceof DomainError &&
+        error.status === 502 &&
+        error.message === 'thing-service answered with an unexpected body',
+    );
+  });
+
+  it("passes a downstream's categorised 4xx through unchanged", async () => {
+    answer = { status: 409, body: { status: 'failure', category: 'out_of_stock', message: 'none left' } };
+    await assert.rejects(
+      within(5_000, callCheck),
       (error: unknown) =>
         error instanceof DomainError && error.category === 'out_of_stock' && error.message === 'none left',
     );
   });
 
   it('turns a 5xx into a 502 that names the service and nothing else', async () => {
+    answer = { status: 500, body: { message: 'TypeError: x is undefined at /var/task/a.js:1' } };
     await assert.rejects(
-      within(5_000, () => client.post('/broken', {})),
+      within(5_000, callCheck),
       (error: unknown) =>
         error instanceof DomainError && error.status === 502 && error.message === 'thing-service failed',
     );
   });
 
   it('times out before the caller does, keeping the compensation reserve', async () => {
+    answer = 'never';
     await assert.rejects(
-      within(1_500, () => client.post('/slow', {})),
+      within(1_500, callCheck),
       (error: unknown) => error instanceof DomainError && error.category === 'downstream_timeout',
     );
     assert.ok(

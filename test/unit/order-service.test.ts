@@ -54,7 +54,7 @@ describe('order saga', () => {
   it('reserves, authorizes and completes, keeping only the last four card digits', async () => {
     const store = new MemoryStore();
     const inventory = downstream({});
-    const payment = downstream({ '/payment/authorize': [{ authorization_id: 'auth-1' }] });
+    const payment = downstream({ 'POST /payment/authorize': [{ authorization_id: 'auth-1' }] });
     const created = await inInvocation(() =>
       createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 }),
     );
@@ -64,7 +64,7 @@ describe('order saga', () => {
     assert.equal(record?.card_last4, '4242');
     assert.equal(record?.trace_id, 'a'.repeat(32));
     assert.ok(!JSON.stringify(record).includes('4242424242424242'));
-    assert.deepEqual(inventory.calls, ['/inventory/check']);
+    assert.deepEqual(inventory.calls, ['POST /inventory/check']);
     const view = await findOrder(created.order_id, store);
     assert.equal(view.order_trace_id, 'a'.repeat(32));
     assert.equal('shipping_address' in view, false);
@@ -74,13 +74,13 @@ describe('order saga', () => {
     const store = new MemoryStore();
     const inventory = downstream({});
     const payment = downstream({
-      '/payment/authorize': [new DomainError('payment_declined', 'Payment declined')],
+      'POST /payment/authorize': [new DomainError('payment_declined', 'Payment declined')],
     });
     await assert.rejects(
       inInvocation(() => createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 })),
       (error: unknown) => error instanceof DomainError && error.status === 402,
     );
-    assert.deepEqual(inventory.calls, ['/inventory/check', '/inventory/release']);
+    assert.deepEqual(inventory.calls, ['POST /inventory/check', 'POST /inventory/release']);
     const [record] = store.records.values();
     assert.equal(record?.status, 'FAILED');
     assert.equal(record?.failure_category, 'payment_declined');
@@ -91,8 +91,10 @@ describe('order saga', () => {
     const store = new MemoryStore();
     const flaky = new DomainError('downstream_failure', 'inventory-service failed');
     const inventory = downstream({
-      '/inventory/check': [new DomainError('downstream_timeout', 'inventory-service did not answer in time')],
-      '/inventory/release': [flaky, flaky, {}],
+      'POST /inventory/check': [
+        new DomainError('downstream_timeout', 'inventory-service did not answer in time'),
+      ],
+      'POST /inventory/release': [flaky, flaky, {}],
     });
     const payment = downstream({});
     await assert.rejects(
@@ -100,10 +102,10 @@ describe('order saga', () => {
       (error: unknown) => error instanceof DomainError && error.status === 504,
     );
     assert.deepEqual(inventory.calls, [
-      '/inventory/check',
-      '/inventory/release',
-      '/inventory/release',
-      '/inventory/release',
+      'POST /inventory/check',
+      'POST /inventory/release',
+      'POST /inventory/release',
+      'POST /inventory/release',
     ]);
     assert.deepEqual(payment.calls, [], 'no payment without a reservation');
     assert.equal([...store.records.values()][0]?.compensated, true);
@@ -119,14 +121,14 @@ describe('payment', () => {
   const payment = { order_id: 'o', user_id: '1', amount: 10, payment_method: 'paypal' as const };
 
   it('authorizes when fraud finds the transaction legitimate', async () => {
-    const fraud = downstream({ '/fraud/check': [{ verdict: 'legitimate', reason: 'passed' }] });
+    const fraud = downstream({ 'POST /fraud/check': [{ verdict: 'legitimate', reason: 'passed' }] });
     const result = await authorizePayment(payment, rules, fraud);
     assert.equal(result.status, 'authorized');
     assert.match(result.authorization_id, /^[\da-f-]{36}$/);
   });
 
   it('rejects with fraud_detected (403) when fraud flags it', async () => {
-    const fraud = downstream({ '/fraud/check': [{ verdict: 'fraudulent', reason: 'blocked_user' }] });
+    const fraud = downstream({ 'POST /fraud/check': [{ verdict: 'fraudulent', reason: 'blocked_user' }] });
     await assert.rejects(
       authorizePayment(payment, rules, fraud),
       (error: unknown) =>

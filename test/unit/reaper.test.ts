@@ -83,7 +83,7 @@ function inventory(fail = false) {
   return {
     released,
     async post<T>(path: string, body: unknown): Promise<T> {
-      assert.equal(path, '/inventory/release');
+      assert.equal(path, 'POST /inventory/release');
       if (fail) throw new Error('inventory unreachable');
       released.push((body as { order_id: string }).order_id);
       return {} as T;
