@@ -1,5 +1,5 @@
 /**
- * A Lambda instance for serverless-offline (replaces its workerThreadHelper.js, see local-runtime.cjs):
+ * A Lambda instance for serverless-offline (replaces its workerThreadHelper.js, see offline-patches.cjs):
  * the same in-process runner, but invocations arrive as { id, event, context } on the worker's own channel
  * and answers go back with their id, instead of through a MessagePort created and transferred per call.
  */
@@ -9,21 +9,12 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
-const offlineRoot = path.resolve(path.dirname(require.resolve('serverless-offline')), '..');
-const runnerModule = path.join(
-  offlineRoot,
-  'src',
-  'lambda',
-  'handler-runner',
-  'in-process-runner',
-  'index.js',
-);
-const { default: InProcessRunner } = await import(pathToFileURL(runnerModule).href);
-const { load } = await import(
-  pathToFileURL(path.join(path.dirname(runnerModule), 'aws-lambda-ric', 'UserFunction.js')).href
-);
+const { INTERNAL_MODULES } = require('./offline-patches.cjs');
+const { codeDir, functionKey, handler, offlineRoot, primingModule, servicePath, timeout } = workerData;
+const internal = (name) => pathToFileURL(path.join(offlineRoot, 'src', INTERNAL_MODULES[name])).href;
+const { default: InProcessRunner } = await import(internal('inProcessRunner'));
+const { load } = await import(internal('userFunction'));
 
-const { codeDir, functionKey, handler, primingModule, servicePath, timeout } = workerData;
 const runner = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
 
 parentPort.on('message', async ({ id, event, context, prewarm }) => {

@@ -3,17 +3,11 @@
  * Makes `serverless offline start` behave like Lambda for this project, however it is started
  * (`npm start`, or the literal `npx serverless offline start`):
  *
- * - Tracing: each serverless-offline worker thread (one Lambda instance) is started with
- *   `--require dist/functions/shared/tracing.js`, so the OpenTelemetry Lambda instrumentation can wrap the
- *   handler before it loads. NODE_OPTIONS does not reach worker threads; this does. The workers also
- *   answer on a persistent channel (see patchLambdaWorkers).
- * - Instances: serverless-offline starts a new worker for every concurrent request. This caps the workers
- *   per function (like reserved concurrency) and queues the rest, instead of hundreds of cold starts. Before
- *   the API is ready, one instance of each function is started and its handler loaded (`prewarm`), as
- *   provisioned concurrency does; with `reloadOnChange` (npm run dev) a new build retires every instance.
- * - Timeouts and crashes: after a Lambda timeout, serverless-offline terminates the worker but keeps
- *   offering the dead instance, so every later call to it times out too; a worker that exits (a crash) is
- *   offered too. Such an instance is retired instead, and its caller gets Lambda's "Runtime exited" error.
+ * - serverless-offline itself (offline-patches.cjs, checked against the one version it was written for):
+ *   tracing preloaded into each worker thread (one Lambda instance), instances capped per function with the
+ *   rest queued in order, a crashed instance's runtime replaced. Before the API is ready, one instance of each
+ *   function is started and its handler loaded (`prewarm`), as provisioned concurrency does; with
+ *   `reloadOnChange` (npm run dev) a new build replaces every instance's runtime.
  * - Schedules: serverless-offline's scheduler knows minutes only. Each function in
  *   `custom.localRuntime.scheduleEverySeconds` is invoked every so many seconds through serverless-offline's
  *   Lambda invoke API (so it is traced and logged like any invocation), one run at a time.
@@ -25,14 +19,12 @@ const { execFileSync } = require('node:child_process');
 const { existsSync, watch } = require('node:fs');
 const { availableParallelism } = require('node:os');
 const path = require('node:path');
-const { pathToFileURL } = require('node:url');
-const workerThreads = require('node:worker_threads');
-const { syncBuiltinESMExports } = require('node:module');
+const { applyPatches, PREWARM_EVENT } = require('./offline-patches.cjs');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'tracing.js');
 const PRIMING_MODULE = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'priming.js');
-const DEFAULT_DYNAMODB_ENDPOINT = 'http://localhost:8000';
+const LOCAL_DEFAULTS = require('../functions/shared/local-defaults.json');
 
 class LocalRuntimePlugin {
   constructor(serverless, _options, { log } = {}) {
@@ -50,9 +42,12 @@ class LocalRuntimePlugin {
     if (this.prepared) return;
     this.prepared = true;
     if (!existsSync(TRACING_PRELOAD)) build();
-    process.env.AWS_ENDPOINT_URL_DYNAMODB ??= DEFAULT_DYNAMODB_ENDPOINT;
-    patchLambdaWorkers();
-    this.pool = await patchLambdaPool(Number(this.settings.maxInstancesPerFunction) || 4);
+    process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
+    this.pool = await applyPatches({
+      maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
+      tracingPreload: TRACING_PRELOAD,
+      primingModule: PRIMING_MODULE,
+    });
     await ensureTables({
       endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
       region: this.serverless.service.provider.region,
@@ -160,9 +155,9 @@ class LocalRuntimePlugin {
   }
 
   /**
-   * `npm run dev`: tsc --watch rewrites dist/functions; each change retires every instance (a busy one once
-   * its invocation ends), so the next request starts a worker that loads the new build, with tracing, while
-   * DynamoDB Local and the API keep running.
+   * `npm run dev`: tsc --watch rewrites dist/functions; each change replaces every instance's runtime (a busy
+   * one's once its invocation ends), so the next request starts a worker that loads the new build, with
+   * tracing, while DynamoDB Local and the API keep running.
    */
   reloadOnChange() {
     const watched = path.join(PROJECT_ROOT, 'dist', 'functions');
@@ -172,9 +167,9 @@ class LocalRuntimePlugin {
       clearTimeout(timer);
       // tsc writes a batch of files; one retirement after the batch, not one per file.
       timer = setTimeout(async () => {
-        const retired = this.pool.retireAll();
+        const reset = this.pool.resetAll();
         this.notice(
-          `dist/functions changed: ${retired} instance(s) retired, the next request loads the new build`,
+          `dist/functions changed: ${reset} instance(s) reset, the next request loads the new build`,
         );
         if (isOn(this.settings.prewarm)) {
           this.notice(`reloaded: ${await this.prewarm(this.serverless.service.getAllFunctions())}`);
@@ -188,13 +183,6 @@ class LocalRuntimePlugin {
 /** Printed once the instances are set up: `npm start` waits for it before it says the API is ready. */
 const LAMBDA_INSTANCES_READY = 'Lambda instances ready:';
 const TELEMETRY_STATUS = 'Telemetry:';
-
-/**
- * Sent through the Lambda invoke API to start an instance. The worker loads the handler (the init phase, as
- * provisioned concurrency runs it) and answers without invoking it, so no span or log line is made.
- */
-const PREWARM_EVENT = { localRuntime: 'prewarm' };
-const isPrewarm = (event) => event?.localRuntime === PREWARM_EVENT.localRuntime;
 
 const isOn = (value) => value === true || value === 'true' || value === '1';
 
@@ -219,199 +207,14 @@ function build() {
   });
 }
 
-const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
-
-/** What Lambda reports when a function's runtime process dies mid-invocation. */
-class RuntimeExitError extends Error {
-  constructor(code) {
-    super(`Runtime exited with error: exit status ${code}`);
-    this.name = 'Runtime.ExitError';
-  }
-}
-const RUNTIME_EXITED = /^Runtime exited with error/;
-
-/**
- * Subclasses worker_threads.Worker for the threads serverless-offline starts as Lambda instances:
- * - they get `--require dist/functions/shared/tracing.js`, so tracing wraps the handler before it loads;
- * - they run lambda-worker.mjs, which answers on the worker's own channel. serverless-offline creates a
- *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
- *   largest single cost on its main thread; here the port stays on the main thread and is answered locally.
- */
-function patchLambdaWorkers() {
-  const OriginalWorker = workerThreads.Worker;
-  if (OriginalWorker.isLambdaWorker) return;
-  class LambdaWorker extends OriginalWorker {
-    static isLambdaWorker = true;
-    #pending = new Map();
-    #nextId = 0;
-    #isLambdaInstance;
-
-    constructor(filename, options = {}) {
-      const isLambdaInstance = String(filename).endsWith(
-        path.join('worker-thread-runner', 'workerThreadHelper.js'),
-      );
-      super(
-        isLambdaInstance ? LAMBDA_WORKER : filename,
-        isLambdaInstance
-          ? {
-              ...options,
-              execArgv: [...(options.execArgv ?? process.execArgv), '--require', TRACING_PRELOAD],
-              workerData: { ...options.workerData, primingModule: PRIMING_MODULE },
-            }
-          : options,
-      );
-      this.#isLambdaInstance = isLambdaInstance;
-      if (!isLambdaInstance) return;
-      this.on('message', ({ id, result, error }) => {
-        const port = this.#pending.get(id);
-        this.#pending.delete(id);
-        port?.postMessage(error ?? result);
-        port?.close();
-      });
-      this.on('exit', (code) => {
-        for (const port of this.#pending.values()) {
-          port.postMessage(new RuntimeExitError(code));
-          port.close();
-        }
-        this.#pending.clear();
-      });
-    }
-
-    postMessage(message, transferList) {
-      if (!this.#isLambdaInstance || !message?.port) return super.postMessage(message, transferList);
-      const id = this.#nextId++;
-      this.#pending.set(id, message.port);
-      if (isPrewarm(message.event)) return super.postMessage({ id, prewarm: true });
-      return super.postMessage({ id, event: message.event, context: message.context });
-    }
-  }
-  workerThreads.Worker = LambdaWorker;
-  // serverless-offline imports Worker as an ES module binding; this makes the binding see the subclass.
-  syncBuiltinESMExports();
-}
-
-async function importOfflineModule(relativePath) {
-  // The package's exports hide its internals; its main entry (src/index.cjs) shows where they are.
-  const offlineRoot = path.resolve(path.dirname(require.resolve('serverless-offline')), '..');
-  return import(pathToFileURL(path.join(offlineRoot, 'src', relativePath)).href);
-}
-
-async function patchLambdaPool(maxInstances) {
-  const { default: LambdaFunction } = await importOfflineModule('lambda/LambdaFunction.js');
-  const { default: LambdaFunctionPool } = await importOfflineModule('lambda/LambdaFunctionPool.js');
-  if (LambdaFunctionPool.prototype.get.controls) return LambdaFunctionPool.prototype.get.controls;
-
-  const retired = new WeakSet();
-  const instancesByKey = new Map();
-  const waitersByKey = new Map();
-
-  const statusGetter = Object.getOwnPropertyDescriptor(LambdaFunction.prototype, 'status').get;
-  Object.defineProperty(LambdaFunction.prototype, 'status', {
-    configurable: true,
-    get() {
-      return retired.has(this) ? 'RETIRED' : statusGetter.call(this);
-    },
-  });
-
-  const wakeOne = (functionKey) => {
-    const next = waitersByKey.get(functionKey)?.shift();
-    if (next) next();
-  };
-
-  const originalRun = LambdaFunction.prototype.runHandler;
-  LambdaFunction.prototype.runHandler = async function runHandler() {
-    try {
-      return await originalRun.call(this);
-    } catch (error) {
-      // serverless-offline's LambdaTimeoutError keeps Error's name; its message is what identifies it.
-      const message = String(error?.message);
-      if (/Lambda timeout/.test(message) || RUNTIME_EXITED.test(message)) {
-        retired.add(this);
-        instancesByKey.get(this.functionKeyForPool)?.delete(this);
-        if (RUNTIME_EXITED.test(message)) await originalCleanup.call(this).catch(() => {});
-      }
-      throw error;
-    } finally {
-      if (retiredWhileBusy.delete(this)) await originalCleanup.call(this).catch(() => {});
-      wakeOne(this.functionKeyForPool);
-    }
-  };
-  const retiredWhileBusy = new WeakSet();
-
-  const originalCleanup = LambdaFunction.prototype.cleanup;
-  LambdaFunction.prototype.cleanup = function cleanup() {
-    retired.add(this);
-    instancesByKey.get(this.functionKeyForPool)?.delete(this);
-    return originalCleanup.call(this);
-  };
-
-  const originalGet = LambdaFunctionPool.prototype.get;
-  function get(functionKey, functionDefinition) {
-    const instances = instancesByKey.get(functionKey) ?? new Set();
-    instancesByKey.set(functionKey, instances);
-    const hasIdle = [...instances].some((instance) => instance.status === 'IDLE');
-    if (hasIdle || instances.size < maxInstances) {
-      const instance = originalGet.call(this, functionKey, functionDefinition);
-      instance.functionKeyForPool = functionKey;
-      instances.add(instance);
-      return instance;
-    }
-    return queuedInvocation(() => get.call(this, functionKey, functionDefinition), functionKey);
-  }
-  get.controls = {
-    /** Retires every instance: idle ones stop now, busy ones when their invocation ends. Answers how many. */
-    retireAll() {
-      let count = 0;
-      for (const instances of instancesByKey.values()) {
-        for (const instance of instances) {
-          const busy = statusGetter.call(instance) === 'BUSY';
-          retired.add(instance);
-          instances.delete(instance);
-          count++;
-          if (busy) retiredWhileBusy.add(instance);
-          else originalCleanup.call(instance).catch(() => {});
-        }
-      }
-      return count;
-    },
-  };
-  LambdaFunctionPool.prototype.get = get;
-  return get.controls;
-
-  /** Stands in for an instance until one is free; serverless-offline only calls these three methods. */
-  function queuedInvocation(acquire, functionKey) {
-    let event;
-    let clientContext;
-    return {
-      setEvent(value) {
-        event = value;
-      },
-      setClientContext(value) {
-        clientContext = value;
-      },
-      async runHandler() {
-        await new Promise((resolve) => {
-          const waiters = waitersByKey.get(functionKey) ?? [];
-          waitersByKey.set(functionKey, waiters);
-          waiters.push(resolve);
-        });
-        const instance = acquire();
-        if (clientContext !== undefined) instance.setClientContext(clientContext);
-        instance.setEvent(event);
-        return instance.runHandler();
-      },
-    };
-  }
-}
-
 /** Creates the project's DynamoDB tables from their CloudFormation definitions and seeds them once. */
 async function ensureTables({ endpoint, region, resources, seed, log }) {
   const { DynamoDBClient, CreateTableCommand, ListTablesCommand } = require('@aws-sdk/client-dynamodb');
   const { DynamoDBDocumentClient, PutCommand } = require('@aws-sdk/lib-dynamodb');
   const client = new DynamoDBClient({
     endpoint,
-    region: region ?? 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: region ?? LOCAL_DEFAULTS.region,
+    credentials: LOCAL_DEFAULTS.credentials,
     maxAttempts: 1,
   });
   const documents = DynamoDBDocumentClient.from(client);

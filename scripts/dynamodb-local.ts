@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
 
 /**
  * DynamoDB Local without Docker: the jar and its native libraries come from the npm package
@@ -15,13 +16,13 @@ const HOME = path.join(PROJECT_ROOT, '.dynamodb');
 const EMULATOR_DIR = path.join(HOME, 'emulator');
 
 export function localCredentials() {
-  return { accessKeyId: 'local', secretAccessKey: 'local' };
+  return { ...LOCAL_DEFAULTS.credentials };
 }
 
 export async function isReachable(endpoint: string): Promise<boolean> {
   const client = new DynamoDBClient({
     endpoint,
-    region: 'us-east-1',
+    region: LOCAL_DEFAULTS.region,
     credentials: localCredentials(),
     maxAttempts: 1,
     // A JVM that accepts connections before it answers must fail the check, not warn and wait.

@@ -2,11 +2,18 @@
  * Where the developer tools (npm start, npm run order/load, create_order.sh) find the running system. Each
  * default is written here once; an environment variable of the same name overrides it.
  */
+import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+
 const withoutSlash = (url: string) => url.replace(/\/$/, '');
 
-/** The Orders API: ORDER_API_URL, else serverless-offline on HTTP_PORT (4000, as serverless.yml says). */
+/** The Orders API: ORDER_API_URL, else serverless-offline on HTTP_PORT (default: local-defaults.json). */
 export function orderApiUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return withoutSlash(env.ORDER_API_URL || `http://localhost:${env.HTTP_PORT || 4000}`);
+  return withoutSlash(env.ORDER_API_URL || `http://localhost:${env.HTTP_PORT || LOCAL_DEFAULTS.httpPort}`);
+}
+
+/** The DynamoDB the functions use: AWS_ENDPOINT_URL_DYNAMODB, else DynamoDB Local's default port. */
+export function dynamodbEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AWS_ENDPOINT_URL_DYNAMODB || LOCAL_DEFAULTS.dynamodbEndpoint;
 }
 
 /** Grafana, as docker-compose.yml publishes it. */

@@ -3,17 +3,14 @@
  * back; then the trace's Grafana link, and, when Tempo and Loki answer, the trace as a waterfall and its log
  * lines. ORDER_API_URL (or HTTP_PORT), GRAFANA_URL, TEMPO_URL and LOKI_URL change where it looks.
  */
+
+import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
 import { grafanaUrl, lokiUrl, orderApiUrl, tempoUrl, traceExploreUrl } from './endpoints';
 import { fetchTrace, fetchTraceLogs } from './observe';
 import { renderWaterfall } from './waterfall';
 
-export const SEED_ORDER = {
-  user_id: '123',
-  items: [{ item_id: 'sku001', quantity: 1 }],
-  amount: '49.99',
-  payment_method: 'credit_card',
-  shipping_address: '10 Main Street, CA',
-};
+/** The seed project's example order (create_order.sh sends the same one). */
+export const SEED_ORDER = LOCAL_DEFAULTS.seedOrder;
 
 const START_OBSERVABILITY = 'docker compose up -d observability';
 

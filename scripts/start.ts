@@ -5,8 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
 import { type DynamoDbLocal, isReachable, PROJECT_ROOT, startDynamoDbLocal } from './dynamodb-local';
-import { grafanaUrl } from './endpoints';
+import { dynamodbEndpoint, grafanaUrl } from './endpoints';
 import { type Offline, startOffline } from './offline';
 import { lineFormatter, terminalOptions } from './terminal';
 
@@ -38,7 +39,7 @@ async function startCompilerWatch(): Promise<ChildProcess> {
 }
 
 async function main(): Promise<void> {
-  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || 'http://localhost:8000';
+  const endpoint = dynamodbEndpoint();
   const watching = process.argv.includes('--watch');
   const terminal = terminalOptions(process.env, process.argv, Boolean(process.stdout.isTTY));
   const show = lineFormatter(terminal);
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     if (await isReachable(endpoint)) {
       console.log(`using the DynamoDB at ${endpoint}`);
     } else {
-      const port = Number(new URL(endpoint).port || 8000);
+      const port = Number(new URL(endpoint).port || new URL(LOCAL_DEFAULTS.dynamodbEndpoint).port);
       console.log(`starting DynamoDB Local on port ${port} (data in .dynamodb/data)...`);
       dynamo = await startDynamoDbLocal({ port, inMemory: false });
     }

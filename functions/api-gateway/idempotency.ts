@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
@@ -11,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { DomainError } from '../shared/errors';
 import { remainingMs } from '../shared/invocation';
 import type { HttpResult } from '../shared/lambda-http';
+import { backOff } from '../shared/retry';
 
 /** A response worth replaying. A 5xx is not: the record is dropped so that a retry runs the order again. */
 class RetryableFailure<Result> extends Error {
@@ -66,7 +66,7 @@ export class IdempotentSubmitter<Body, Result extends HttpResult<object>> {
         if (remainingMs() < 1_000) {
           throw new DomainError('conflict', 'A request with this Idempotency-Key is still in progress');
         }
-        await sleep(Math.min(25 * attempt, 250));
+        await backOff('peer', attempt);
       }
     }
   }

@@ -2,7 +2,8 @@ import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynam
 import { crashPoint } from '../shared/chaos';
 import { DomainError, isAmbiguousFailure } from '../shared/errors';
 import { logger } from '../shared/logger';
-import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
+import { PRIMING_KEY, registerPrimer } from '../shared/priming';
+import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/reservation-ledger';
 import type { Allocation, InventoryReservation, ReservationRequest, ReservedLine } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
 import { annotate } from '../shared/telemetry';
@@ -21,6 +22,7 @@ export class InventoryService {
     private readonly warehouse: Pick<ServiceClient, 'post'>,
   ) {
     this.ledger = new ReservationLedger(db, tables.reservations, 'inventory');
+    registerPrimer(() => this.availabilityOf([PRIMING_KEY]));
   }
 
   /**
@@ -124,26 +126,22 @@ export class InventoryService {
   }
 
   private take({ item_id, quantity }: ReservedLine): StockWrite {
-    return {
-      Update: {
-        TableName: this.tables.inventory,
-        Key: { item_id },
-        UpdateExpression: 'SET availability = availability - :q, updated_at = :now',
+    return stockUpdate(
+      this.tables.inventory,
+      { item_id },
+      'SET availability = availability - :q, updated_at = :now',
+      { ':q': quantity, ':now': new Date().toISOString() },
+      {
         ConditionExpression: 'attribute_exists(item_id) AND availability >= :q',
-        ExpressionAttributeValues: { ':q': quantity, ':now': new Date().toISOString() },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
-    };
+    );
   }
 
   private giveBack({ item_id, quantity }: ReservedLine): StockWrite {
-    return {
-      Update: {
-        TableName: this.tables.inventory,
-        Key: { item_id },
-        UpdateExpression: 'ADD availability :q SET updated_at = :now',
-        ExpressionAttributeValues: { ':q': quantity, ':now': new Date().toISOString() },
-      },
-    };
+    return stockUpdate(this.tables.inventory, { item_id }, 'ADD availability :q SET updated_at = :now', {
+      ':q': quantity,
+      ':now': new Date().toISOString(),
+    });
   }
 }

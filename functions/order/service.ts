@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { crashPoint } from '../shared/chaos';
 import { DomainError } from '../shared/errors';
 import { currentInvocation, remainingMs } from '../shared/invocation';
 import { logger } from '../shared/logger';
 import type { OrderRecord, OrderStore } from '../shared/order-store';
+import { backOff } from '../shared/retry';
 import type { OrderRequest } from '../shared/schemas';
 import type { ServiceClient } from '../shared/service-client';
 import { activeSpanId, annotate, withSpan } from '../shared/telemetry';
@@ -126,7 +126,7 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
             { err: error, attempt },
             `compensation: release attempt ${attempt} for order ${orderId} failed`,
           );
-          await sleep(Math.min(25 * attempt, 250));
+          await backOff('peer', attempt);
         }
       }
       span.setAttributes({ 'order.compensated': false });

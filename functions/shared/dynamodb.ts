@@ -4,6 +4,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { commonEnv } from './env';
+import LOCAL_DEFAULTS from './local-defaults.json';
 import { registerPrimer } from './priming';
 
 /**
@@ -12,7 +13,7 @@ import { registerPrimer } from './priming';
  * on whatever AWS profile the shell happens to have.
  */
 export const dynamoClient = new DynamoDBClient({
-  ...(commonEnv.IS_OFFLINE ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  ...(commonEnv.IS_OFFLINE ? { credentials: LOCAL_DEFAULTS.credentials } : {}),
   requestHandler: new NodeHttpHandler({
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),

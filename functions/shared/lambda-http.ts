@@ -13,6 +13,7 @@ import {
   type Step,
   validateInput,
 } from './http-steps';
+import { registerPrimer } from './priming';
 import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from './schemas';
 import { resolveTraceId } from './telemetry';
 
@@ -72,6 +73,14 @@ const STEPS: Step[] = [
 ];
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+// zod compiles a schema's fast path on its first parse: every contract's, before the first request (callers
+// parse their callees' answers with them too).
+registerPrimer(async () => {
+  for (const contract of Object.values(API)) {
+    for (const schema of Object.values(contract)) schema.safeParse({});
+  }
+});
 
 /**
  * Turns a function's endpoints into one Lambda handler for API Gateway proxy events: match the route (keyed

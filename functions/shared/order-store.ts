@@ -6,6 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ErrorCategory } from './errors';
+import { primeWritePaths } from './priming';
 import type { OrderRequest } from './schemas';
 
 /** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */
@@ -79,7 +80,9 @@ export class DynamoOrderStore implements RecoveryStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    primeWritePaths(db, table, 'order_id');
+  }
 
   async create(record: Omit<OrderRecord, 'unsettled'>): Promise<void> {
     await this.db.send(

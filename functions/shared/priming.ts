@@ -1,11 +1,13 @@
+import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 
 /**
  * Work an instance can do before its first request, so that request does not pay for it: the first call of
  * a client costs 40–55 ms (the SDK's and axios's first request: their code paths' first run and a new
- * connection) against 7–18 ms after. The modules that own a client register a cheap, read-only call here;
- * offline prewarming (plugins/local-runtime.cjs) runs them after loading the handler, as an init phase would.
+ * connection) against 7–18 ms after. The modules that own a client register a cheap call that changes
+ * nothing; offline prewarming (plugins/local-runtime.cjs) runs them after loading the handler, as an init phase
+ * would. Deployed, nothing runs them (so no role needs the actions they use).
  */
 const primers: Array<() => Promise<unknown>> = [];
 
@@ -19,4 +21,31 @@ export async function prime(): Promise<number> {
     Promise.allSettled(primers.map((primer) => primer())),
   );
   return primers.length;
+}
+
+/** A key no item has: the primers' conditional writes on it always fail, so they never write anything. */
+export const PRIMING_KEY = '__priming__';
+
+/**
+ * Primes a table's write paths without writing: a transaction and an update whose condition (the item exists)
+ * fails on PRIMING_KEY. The SDK's serializers and DynamoDB Local's JVM then run those paths for the first time
+ * before the first request, not during it.
+ */
+export function primeWritePaths(db: DynamoDBDocumentClient, table: string, keyName: string): void {
+  const target = {
+    TableName: table,
+    Key: { [keyName]: PRIMING_KEY },
+    ConditionExpression: 'attribute_exists(#key)',
+    ExpressionAttributeNames: { '#key': keyName },
+  };
+  registerPrimer(() => db.send(new TransactWriteCommand({ TransactItems: [{ ConditionCheck: target }] })));
+  registerPrimer(() =>
+    db.send(
+      new UpdateCommand({
+        ...target,
+        UpdateExpression: 'SET #key = :key',
+        ExpressionAttributeValues: { ':key': PRIMING_KEY },
+      }),
+    ),
+  );
 }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -6,12 +5,27 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { logger } from './logger';
+import { primeWritePaths } from './priming';
+import { backOff } from './retry';
 import { withSpan } from './telemetry';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
 >[number];
+
+type StockUpdate = NonNullable<StockWrite['Update']>;
+
+/** A stock row's update inside a reservation transaction: the row, the expression and its values. */
+export function stockUpdate(
+  TableName: string,
+  Key: StockUpdate['Key'],
+  UpdateExpression: string,
+  ExpressionAttributeValues: StockUpdate['ExpressionAttributeValues'],
+  condition: Pick<StockUpdate, 'ConditionExpression' | 'ReturnValuesOnConditionCheckFailure'> = {},
+): StockWrite {
+  return { Update: { TableName, Key, UpdateExpression, ExpressionAttributeValues, ...condition } };
+}
 
 export interface ReservationRecord<Line> {
   order_id: string;
@@ -46,7 +60,9 @@ export class ReservationLedger<Line extends { quantity: number }> {
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly owner: string,
-  ) {}
+  ) {
+    primeWritePaths(db, table, 'order_id');
+  }
 
   async reserve(
     orderId: string,
@@ -166,7 +182,7 @@ export class ReservationLedger<Line extends { quantity: number }> {
           (error as Error).name === 'TransactionConflictException' ||
           (cancellationReasons(error)?.some((reason) => reason.Code === 'TransactionConflict') ?? false);
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
-        await sleep(Math.random() * 10 * 2 ** Math.min(attempt, 5));
+        await backOff('conflict', attempt);
       }
     }
   }

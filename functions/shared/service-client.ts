@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { booleanFlag, integerSetting, loadEnv } from './env';
 import { DomainError, isErrorCategory } from './errors';
 import { remainingMs } from './invocation';
+import LOCAL_DEFAULTS from './local-defaults.json';
 import { logger } from './logger';
 import { registerPrimer } from './priming';
 import { API, type ApiRoute, type GetRoute, type ParamsOf, type PostRoute, type ResponseOf } from './schemas';
@@ -12,7 +13,7 @@ import { fallbackTraceparent } from './telemetry';
 
 const clientEnv = loadEnv({
   /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */
-  SERVICES_BASE_URL: z.url().default('http://localhost:4000'),
+  SERVICES_BASE_URL: z.url().default(`http://localhost:${LOCAL_DEFAULTS.httpPort}`),
   /**
    * Upper bound for one call between functions: API Gateway's own integration limit. The caller's remaining
    * time decides first, and it is always longer than the callee's timeout, so a caller never gives up on a

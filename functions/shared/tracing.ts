@@ -1,12 +1,10 @@
 /**
  * Preloaded (`--require`) into every Lambda instance before its handler loads, so that the Lambda
  * instrumentation can wrap the handler's export. It does nothing outside a Lambda runtime (no `_HANDLER`,
- * e.g. the serverless CLI's own process) and nothing when OTEL_SDK_DISABLED=true.
+ * e.g. the serverless CLI's own process) and nothing when OTEL_SDK_DISABLED=true. This file starts the SDK;
+ * the exporter wrapper, the OTLP headers, the span hooks and the task-root fix are modules of their own.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { logs, type Span, SpanStatusCode, type TracerProvider, trace } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { logs, trace } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
@@ -17,171 +15,14 @@ import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
-import { type Flushable, flushTracesAndLogs } from './flush';
+import type { Flushable } from './flush';
+import { headersFromSsm } from './otlp-headers';
+import { annotateDynamoDbSpan, recordHttpOutcome } from './span-hooks';
+import { fixTaskRootOffline } from './task-root';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
 
 /** Taken when the instance starts, so `faas.coldstart` is right however long serverless-offline has run. */
 const instanceStartTime = Date.now();
-
-/** What a span exporter and a log record exporter have in common. */
-interface Exporter<Item> {
-  export(items: Item[], resultCallback: (result: ExportResult) => void): void;
-  shutdown(): Promise<void>;
-  forceFlush?(): Promise<void>;
-}
-
-/**
- * Wraps an OTLP exporter so that a backend that is down produces one warning, and one line when it is back,
- * instead of silence (the SDK's default) or a line per batch. `signal` names what is exported: "trace", "log".
- */
-export class WarnOnceExporter<Item> implements Exporter<Item> {
-  private failing = false;
-
-  constructor(
-    private readonly inner: Exporter<Item>,
-    private readonly endpoint: string,
-    private readonly signal: 'trace' | 'log' = 'trace',
-    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-  ) {}
-
-  export(items: Item[], resultCallback: (result: ExportResult) => void): void {
-    this.inner.export(items, (result) => {
-      const ok = result.code === ExportResultCode.SUCCESS;
-      if (ok === this.failing) {
-        this.failing = !ok;
-        const what = `${this.signal} export to ${this.endpoint}`;
-        this.write(
-          JSON.stringify({
-            level: ok ? 'info' : 'warn',
-            time: new Date().toISOString(),
-            service_name: process.env.OTEL_SERVICE_NAME,
-            msg: ok
-              ? `${what} recovered`
-              : `${what} is failing; ${this.signal}s are dropped until it recovers`,
-          }),
-        );
-      }
-      resultCallback(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-}
-
-/**
- * Where log records go, if anywhere: Loki's own OTLP endpoint when LOKI_URL names a Loki; deployed otherwise,
- * the OTLP endpoint that takes the traces (one endpoint and one credential for a hosted stack). Offline with no
- * Loki, nowhere: the JSON lines on stdout are the logs.
- */
-export function logsEndpoint(env: NodeJS.ProcessEnv, otlpBase: string): string | undefined {
-  if (env.OTEL_LOGS_EXPORTER === 'none') return undefined;
-  if (env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) return env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
-  if (env.LOKI_URL) return `${env.LOKI_URL.replace(/\/$/, '')}/otlp/v1/logs`;
-  return env.IS_OFFLINE === 'true' ? undefined : `${otlpBase}/v1/logs`;
-}
-
-/**
- * The Lambda instrumentation flushes the tracer provider it is given before the handler returns, and nothing
- * else. Given this one, it flushes the log records too.
- */
-export function flushingLogsToo(tracerProvider: TracerProvider, loggerProvider: Flushable): TracerProvider {
-  // A plain object: given a getDelegate, the instrumentation would flush the delegate and skip this forceFlush.
-  return {
-    getTracer: tracerProvider.getTracer.bind(tracerProvider),
-    forceFlush: () => flushTracesAndLogs(tracerProvider as Flushable, loggerProvider),
-  } as TracerProvider;
-}
-
-/** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
-export function recordHttpOutcome(
-  span: Span,
-  { err, res }: { err?: unknown; res?: { statusCode?: number } },
-): void {
-  const status = res?.statusCode;
-  if (typeof status === 'number') {
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
-  } else if (err) {
-    span.setStatus({ code: SpanStatusCode.ERROR });
-  }
-}
-
-/** The instrumentation names the tables of most operations, but not those inside a transaction. */
-export function tablesOfTransaction(commandInput: Record<string, unknown> | undefined): string[] {
-  const items = commandInput?.TransactItems;
-  if (!Array.isArray(items)) return [];
-  const tables = items.flatMap((item: Record<string, { TableName?: string } | undefined>) =>
-    Object.values(item).map((operation) => operation?.TableName),
-  );
-  return [...new Set(tables.filter((name): name is string => typeof name === 'string'))].sort();
-}
-
-/**
- * Tempo's service graph draws an uninstrumented database from a peer attribute, so DynamoDB client spans
- * name it; transactions also name the tables they touch.
- */
-export function annotateDynamoDbSpan(
-  span: Span,
-  request: { serviceName: string; commandInput?: Record<string, unknown> },
-): void {
-  if (request.serviceName !== 'DynamoDB') return;
-  span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
-  const transactionTables = tablesOfTransaction(request.commandInput);
-  if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
-}
-
-/**
- * serverless-offline sets LAMBDA_TASK_ROOT to /var/task, which does not exist locally; the Lambda
- * instrumentation resolves the handler file from it and would silently wrap nothing.
- */
-function fixTaskRootOffline(): void {
-  const handler = process.env._HANDLER ?? '';
-  const moduleFile = `${handler.slice(0, handler.lastIndexOf('.'))}.js`;
-  const taskRoot = process.env.LAMBDA_TASK_ROOT ?? '';
-  if (taskRoot && existsSync(path.resolve(taskRoot, moduleFile))) return;
-  process.env.LAMBDA_TASK_ROOT = path.resolve(__dirname, '..', '..', '..');
-}
-
-/**
- * When deployed, the OTLP headers (e.g. the basic-auth header of a hosted Grafana stack) live in an SSM
- * SecureString, never in the template. They are read once, at the first export, and cached; a missing
- * parameter means no extra headers, so an endpoint without auth still works.
- */
-export function headersFromSsm(name: string): () => Promise<Record<string, string>> {
-  let headers: Promise<Record<string, string>> | undefined;
-  return () => {
-    headers ??= (async () => {
-      const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
-      try {
-        const result = await new SSMClient({}).send(
-          new GetParameterCommand({ Name: name, WithDecryption: true }),
-        );
-        return parseHeaderList(result.Parameter?.Value ?? '');
-      } catch (error) {
-        if ((error as Error).name === 'ParameterNotFound') return {};
-        headers = undefined; // try again at the next export
-        throw error;
-      }
-    })();
-    return headers;
-  };
-}
-
-/** The OTEL_EXPORTER_OTLP_HEADERS format: "key1=value1,key2=value2", values URL-encoded. */
-export function parseHeaderList(list: string): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const pair of list.split(',')) {
-    const separator = pair.indexOf('=');
-    if (separator <= 0) continue;
-    headers[pair.slice(0, separator).trim()] = decodeURIComponent(pair.slice(separator + 1).trim());
-  }
-  return headers;
-}
 
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);

@@ -1,7 +1,8 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../shared/errors';
 import { logger } from '../shared/logger';
-import { ReservationLedger, type StockWrite } from '../shared/reservation-ledger';
+import { PRIMING_KEY, registerPrimer } from '../shared/priming';
+import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/reservation-ledger';
 import type { Allocation, ReservationRequest } from '../shared/schemas';
 import { annotate } from '../shared/telemetry';
 
@@ -27,6 +28,7 @@ export class WarehouseService {
     private readonly tables: WarehouseTables,
   ) {
     this.ledger = new ReservationLedger(db, tables.reservations, 'warehouse');
+    registerPrimer(() => this.stockFor([PRIMING_KEY]));
   }
 
   /** Reserves every item of the order from one location each, all or nothing. */
@@ -76,26 +78,22 @@ export class WarehouseService {
   }
 
   private take({ item_id, location, quantity }: Allocation): StockWrite {
-    return {
-      Update: {
-        TableName: this.tables.stock,
-        Key: { item_id, location },
-        UpdateExpression: 'SET available_quantity = available_quantity - :q ADD reserved_quantity :q',
-        ConditionExpression: 'available_quantity >= :q',
-        ExpressionAttributeValues: { ':q': quantity },
-      },
-    };
+    return stockUpdate(
+      this.tables.stock,
+      { item_id, location },
+      'SET available_quantity = available_quantity - :q ADD reserved_quantity :q',
+      { ':q': quantity },
+      { ConditionExpression: 'available_quantity >= :q' },
+    );
   }
 
   private giveBack({ item_id, location, quantity }: Allocation): StockWrite {
-    return {
-      Update: {
-        TableName: this.tables.stock,
-        Key: { item_id, location },
-        UpdateExpression: 'ADD available_quantity :q, reserved_quantity :negative',
-        ExpressionAttributeValues: { ':q': quantity, ':negative': -quantity },
-      },
-    };
+    return stockUpdate(
+      this.tables.stock,
+      { item_id, location },
+      'ADD available_quantity :q, reserved_quantity :negative',
+      { ':q': quantity, ':negative': -quantity },
+    );
   }
 }
 

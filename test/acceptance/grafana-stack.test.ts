@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { MANIFESTS, servingFunction } from '../../scripts/manifests';
 import { fetchTrace, fetchTraceLogs } from '../../scripts/observe';
 import { renderWaterfall } from '../../scripts/waterfall';
 import { eventually } from '../support/eventually';
@@ -45,13 +46,15 @@ const SERVICE_MAP_QUERIES = [
   'sum by (client, server) (rate(traces_service_graph_request_failed_total[$__range]))',
 ];
 
+/** Every caller → callee pair of the order path, from the function manifests. */
 const HOPS = [
-  'api-gateway → order-service',
-  'order-service → inventory-service',
-  'inventory-service → warehouse-service',
-  'order-service → payment-service',
-  'payment-service → fraud-service',
+  ...new Set(
+    MANIFESTS.filter((fn) => SERVICES.includes(fn.service)).flatMap((caller) =>
+      caller.calls.map((call) => `${caller.service} → ${servingFunction(call)?.service}`),
+    ),
+  ),
 ];
+// The order path's reads and writes (api-gateway touches its table only for an Idempotency-Key).
 const DATABASE_EDGES = ['order-service', 'inventory-service', 'warehouse-service'].map(
   (service) => `${service} → dynamodb`,
 );

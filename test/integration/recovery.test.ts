@@ -4,9 +4,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoOrderStore, type OrderRecord } from '../../functions/shared/order-store';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
+import { localTable } from '../../scripts/local-tables';
 import { eventually } from '../support/eventually';
 import { OtlpReceiver, type ReceivedSpan } from '../support/receivers';
-import { freePort, SEED_PAYLOAD, type Stack, startStack, TABLES } from '../support/stack';
+import { freePort, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 import { describeSpans } from '../support/traces';
 
 /** The stack's reaper interval (see startStack): recovery is due within one of these after the deadline. */
@@ -182,7 +183,7 @@ describe('recovery of orders whose function died mid-saga', () => {
         region: 'us-east-1',
         credentials: localCredentials(),
       });
-      const store = new DynamoOrderStore(DynamoDBDocumentClient.from(client), TABLES.orders);
+      const store = new DynamoOrderStore(DynamoDBDocumentClient.from(client), localTable('orders'));
       try {
         const past = new Date(Date.now() - 1_000).toISOString();
         for (let race = 0; race < 40; race++) {

@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import LOCAL_DEFAULTS from '../../functions/shared/local-defaults.json';
+import { PRIMING_KEY } from '../../functions/shared/priming';
+import { localCredentials, PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { freePort } from '../../scripts/ports';
+
+const { PATCHED_VERSION } = createRequire(__filename)(
+  path.join(PROJECT_ROOT, 'plugins/offline-patches.cjs'),
+) as {
+  PATCHED_VERSION: string;
+};
+
 import { eventually } from '../support/eventually';
-import { runStart as run } from '../support/npm-start';
-import { SEED_PAYLOAD, TABLES } from '../support/stack';
+import { projectCopy, runStart as run } from '../support/npm-start';
+import { getItem, SEED_PAYLOAD, TABLES } from '../support/stack';
 
 const isRunning = (pid: number | undefined) => {
   try {
@@ -44,6 +58,25 @@ describe('npm start', () => {
       });
       assert.equal(response.status, 201);
       const { order_id: orderId } = (await response.json()) as { order_id: string };
+      // create_order.sh sends the same seed order (read from local-defaults.json) and prints the trace's link.
+      const script = execFileSync(path.join(PROJECT_ROOT, 'create_order.sh'), {
+        env: { ...process.env, HTTP_PORT: String(httpPort) },
+        encoding: 'utf8',
+      });
+      assert.match(script, /"status":"success"/);
+      assert.match(script, /Trace in Grafana: http:\/\/localhost:3000\/explore\?schemaVersion=1&panes=/);
+      // Prewarming primed every table's write paths with conditions that fail: nothing was written.
+      const db = DynamoDBDocumentClient.from(
+        new DynamoDBClient({
+          endpoint: `http://127.0.0.1:${dynamoPort}`,
+          region: LOCAL_DEFAULTS.region,
+          credentials: localCredentials(),
+        }),
+      );
+      for (const table of ['orders', 'inventoryReservations', 'warehouseReservations']) {
+        assert.equal(await getItem(db, table, { order_id: PRIMING_KEY }), undefined, table);
+      }
+      db.destroy();
       // Piped, not a terminal: the functions' lines stay JSON, for whatever reads them.
       await eventually(
         () =>
@@ -69,6 +102,22 @@ describe('npm start', () => {
     assert.equal(apiAnswers, false, 'serverless offline was stopped');
     assert.equal(isRunning(start.child.pid), false);
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('stops, naming the expected version, when serverless-offline is not the one its patches were written for', async () => {
+    const root = projectCopy({ offlineVersion: '14.9.0' });
+    try {
+      const start = run({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await freePort()}` }, { root });
+      assert.equal(await start.exited, 1, start.output());
+      assert.match(start.output(), /serverless-offline 14\.9\.0 is installed/);
+      assert.match(
+        start.output(),
+        new RegExp(`written against serverless-offline ${PATCHED_VERSION.replaceAll('.', '\\.')}`),
+      );
+      assert.doesNotMatch(start.output(), /Orders API/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('stops with one message saying what to install when there is neither Java nor a DynamoDB', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { localTable } from '../../scripts/local-tables';
 import { eventually } from '../support/eventually';
 import {
   OtlpLogsReceiver,
@@ -8,7 +9,7 @@ import {
   type ReceivedSpan,
   SPAN_KIND,
 } from '../support/receivers';
-import { freePort, SEED_PAYLOAD, type Stack, startStack, TABLES, TRACE_ID } from '../support/stack';
+import { freePort, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
 import {
   describeRecords,
   describeSpans,
@@ -142,7 +143,7 @@ describe('traces and logs of one order', () => {
         );
         assert.deepEqual(
           [...((reservation?.attributes['aws.dynamodb.table_names'] as string[] | undefined) ?? [])].sort(),
-          [TABLES.inventory, TABLES.inventoryReservations].sort(),
+          [localTable('inventory'), localTable('inventoryReservations')].sort(),
         );
       },
     );

@@ -6,31 +6,30 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { MANIFESTS, servingFunction } from '../../scripts/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
 
-const FUNCTIONS = {
-  ApiGateway: { timeout: 12, tables: ['IdempotencyTable'], invokes: ['POST/order', 'GET/order/*'] },
-  Order: {
-    timeout: 10,
-    tables: ['OrdersTable'],
-    invokes: ['POST/inventory/check', 'POST/inventory/release', 'POST/payment/authorize'],
-  },
-  Inventory: {
-    timeout: 6,
-    tables: ['InventoryTable', 'InventoryReservationsTable'],
-    invokes: ['POST/warehouse/reserve', 'POST/warehouse/release'],
-  },
-  Warehouse: { timeout: 3, tables: ['WarehouseStockTable', 'WarehouseReservationsTable'], invokes: [] },
-  Payment: { timeout: 5, tables: [], invokes: ['POST/fraud/check'] },
-  Fraud: { timeout: 3, tables: [], invokes: [] },
-  Reaper: {
-    timeout: 50,
-    tables: ['OrdersTable', 'OrdersTable/index/unsettled-by-deadline'],
-    invokes: ['POST/inventory/release'],
-  },
-} as const;
+/** Each function's expected timeout, table resources and invoked routes, from its manifest. */
+const logicalTable = (key: string) => `${key[0]?.toUpperCase()}${key.slice(1)}Table`;
+const FUNCTIONS = Object.fromEntries(
+  MANIFESTS.map((fn) => [
+    fn.logicalId,
+    {
+      timeout: fn.timeout,
+      tables: [
+        ...Object.keys(fn.tables).map(logicalTable),
+        ...Object.keys(fn.indexes).map((index) => {
+          const [table = '', name] = index.split('/');
+          return `${logicalTable(table)}/index/${name}`;
+        }),
+      ],
+      // "GET /order/{id}" is invoked as GET/order/*.
+      invokes: fn.calls.map((call) => call.replace(' /', '/').replace(/\{\w+\}/g, '*')),
+    },
+  ]),
+);
 
 /** A statement's resource as "Table" or "Table/index/Name", from GetAtt or from a Sub on the table's Arn. */
 function tableOf(resource: unknown): string {
@@ -111,6 +110,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     assert.equal(Object.keys(functions).length, Object.keys(FUNCTIONS).length);
     for (const [name, expected] of Object.entries(FUNCTIONS)) {
       const fn = functions[`${name}LambdaFunction`] as Resource;
+      assert.ok(fn, `${name}LambdaFunction is in the template`);
       assert.equal(fn.Properties.Runtime, 'nodejs22.x', name);
       assert.equal(fn.Properties.MemorySize, 256, name);
       assert.equal(fn.Properties.Timeout, expected.timeout, name);
@@ -141,17 +141,13 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
         ].join(''),
       });
     }
-    const timeout = (name: keyof typeof FUNCTIONS) => FUNCTIONS[name].timeout;
-    for (const [caller, callee] of [
-      ['ApiGateway', 'Order'],
-      ['Order', 'Inventory'],
-      ['Inventory', 'Warehouse'],
-      ['Order', 'Payment'],
-      ['Payment', 'Fraud'],
-      ['Reaper', 'Inventory'],
-    ] as const) {
-      // Calls get the caller's remaining time minus a 1 s compensation reserve: still longer than the callee's.
-      assert.ok(timeout(caller) - 1 >= timeout(callee), `${caller} outwaits ${callee}`);
+    for (const caller of MANIFESTS) {
+      for (const call of caller.calls) {
+        const callee = servingFunction(call);
+        assert.ok(callee, `${caller.name} calls ${call}, which a function serves`);
+        // Calls get the caller's remaining time minus a 1 s compensation reserve: still longer than the callee's.
+        assert.ok(caller.timeout - 1 >= callee.timeout, `${caller.name} outwaits ${callee.name} (${call})`);
+      }
     }
   });
 
@@ -243,9 +239,10 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     const methods = ofType('AWS::ApiGateway::Method').map(([, method]) => method.Properties);
     const publicMethods = methods.filter((m) => m.AuthorizationType === 'NONE');
     const internal = methods.filter((m) => m.AuthorizationType === 'AWS_IAM');
-    assert.equal(publicMethods.length, 2);
-    assert.equal(internal.length, 8);
-    assert.equal(methods.length, 10, 'no method without authorization settled');
+    const routes = MANIFESTS.flatMap((fn) => fn.routes.map((route) => ({ route, public: fn.public })));
+    assert.equal(publicMethods.length, routes.filter((route) => route.public).length);
+    assert.equal(internal.length, routes.filter((route) => !route.public).length);
+    assert.equal(methods.length, routes.length, 'no method without authorization settled');
     const publicPaths = publicMethods.map((m) => {
       const resourceId = (m.ResourceId as { Ref: string }).Ref;
       return `${m.HttpMethod} ${resourceId}`;

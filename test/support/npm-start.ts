@@ -1,4 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { eventually } from './eventually';
@@ -39,4 +49,41 @@ export function runStart(
     });
   };
   return { child, output: () => output, exited, ready };
+}
+
+/**
+ * A copy of the project to run `npm start` from, so a test may edit it without touching the real one.
+ * node_modules is shared, except that `offlineVersion` gives the copy its own serverless-offline that says it
+ * is that version (everything else about it the same).
+ */
+export function projectCopy({ offlineVersion }: { offlineVersion?: string } = {}): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'orders-copy-'));
+  for (const entry of [
+    'functions',
+    'scripts',
+    'test',
+    'plugins',
+    'dist',
+    'serverless.yml',
+    'tsconfig.json',
+    'package.json',
+    '.nvmrc',
+  ]) {
+    cpSync(path.join(PROJECT_ROOT, entry), path.join(root, entry), { recursive: true });
+  }
+  const modules = path.join(PROJECT_ROOT, 'node_modules');
+  if (!offlineVersion) {
+    symlinkSync(modules, path.join(root, 'node_modules'));
+    return root;
+  }
+  mkdirSync(path.join(root, 'node_modules'));
+  for (const entry of readdirSync(modules)) {
+    if (entry !== 'serverless-offline')
+      symlinkSync(path.join(modules, entry), path.join(root, 'node_modules', entry));
+  }
+  const offline = path.join(root, 'node_modules', 'serverless-offline');
+  cpSync(path.join(modules, 'serverless-offline'), offline, { recursive: true });
+  const manifest = JSON.parse(readFileSync(path.join(offline, 'package.json'), 'utf8'));
+  writeFileSync(path.join(offline, 'package.json'), JSON.stringify({ ...manifest, version: offlineVersion }));
+  return root;
 }

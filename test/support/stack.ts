@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
-import { LOCAL_TABLES, putStock } from '../../scripts/local-tables';
+import { LOCAL_TABLES, localTable, putStock } from '../../scripts/local-tables';
 import { type Offline, startOffline } from '../../scripts/offline';
 import { SEED_ORDER } from '../../scripts/order';
 import { freePort } from '../../scripts/ports';
@@ -45,7 +45,7 @@ export interface Stack {
   get(path: string): Promise<ApiResponse>;
   stock(): Promise<StockSnapshot>;
   setStock(itemId: string, inventory: number, warehouse: Record<string, number>): Promise<void>;
-  scan(table: keyof typeof TABLES): Promise<Record<string, unknown>[]>;
+  scan(table: string): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
 
@@ -107,12 +107,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return { status: response.status, headers: response.headers, body: parsed };
   };
 
-  const scan = async (table: keyof typeof TABLES) => {
+  const scan = async (table: string) => {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await db.send(
-        new ScanCommand({ TableName: TABLES[table], ExclusiveStartKey: start, ConsistentRead: true }),
+        new ScanCommand({ TableName: localTable(table), ExclusiveStartKey: start, ConsistentRead: true }),
       );
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
@@ -149,10 +149,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
-export async function getItem(
-  db: DynamoDBDocumentClient,
-  table: keyof typeof TABLES,
-  key: Record<string, unknown>,
-) {
-  return (await db.send(new GetCommand({ TableName: TABLES[table], Key: key, ConsistentRead: true }))).Item;
+export async function getItem(db: DynamoDBDocumentClient, table: string, key: Record<string, unknown>) {
+  return (await db.send(new GetCommand({ TableName: localTable(table), Key: key, ConsistentRead: true })))
+    .Item;
 }

@@ -1,14 +1,8 @@
+import { ORDER_PATH_SERVICES } from '../../scripts/manifests';
 import { type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from './receivers';
 
-/** The six services of one order, in call order. */
-export const SERVICES = [
-  'api-gateway',
-  'order-service',
-  'inventory-service',
-  'warehouse-service',
-  'payment-service',
-  'fraud-service',
-] as const;
+/** The services of one order, in call order (derived from the function manifests). */
+export const SERVICES = ORDER_PATH_SERVICES;
 
 const KIND_NAMES: Record<number, string> = { 1: 'INTERNAL', 2: 'SERVER', 3: 'CLIENT' };
 

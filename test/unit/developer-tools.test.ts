@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { DATASOURCE_UIDS, orderApiUrl, traceExploreUrl } from '../../scripts/endpoints';
 import { LatencyHistogram } from '../../scripts/latency';
-import { summaryTable } from '../../scripts/load';
+import { summaryTable } from '../../scripts/load-tally';
 import { decodeOtlpSpans, type OtlpTraces } from '../../scripts/otlp';
 import { lineFormatter, terminalOptions } from '../../scripts/terminal';
 import { renderWaterfall } from '../../scripts/waterfall';

@@ -6,13 +6,9 @@ import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/invocation';
 import { createLogger } from '../../functions/shared/logger';
-import {
-  flushingLogsToo,
-  logsEndpoint,
-  parseHeaderList,
-  recordHttpOutcome,
-  WarnOnceExporter,
-} from '../../functions/shared/tracing';
+import { parseHeaderList } from '../../functions/shared/otlp-headers';
+import { recordHttpOutcome } from '../../functions/shared/span-hooks';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry-export';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

@@ -5,8 +5,12 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReservationLedger } from '../../functions/shared/reservation-ledger';
+import {
+  annotateDynamoDbSpan,
+  recordHttpOutcome,
+  tablesOfTransaction,
+} from '../../functions/shared/span-hooks';
 import { withSpan } from '../../functions/shared/telemetry';
-import { annotateDynamoDbSpan, recordHttpOutcome, tablesOfTransaction } from '../../functions/shared/tracing';
 
 /** Spans asserted in process, by name, kind, status and attributes, as the instrumentations' own tests do. */
 const exporter = new InMemorySpanExporter();

@@ -1,0 +1,41 @@
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
+
+/* The instrumentations' hooks: what this project adds to the spans they make. */
+
+/** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
+export function recordHttpOutcome(
+  span: Span,
+  { err, res }: { err?: unknown; res?: { statusCode?: number } },
+): void {
+  const status = res?.statusCode;
+  if (typeof status === 'number') {
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
+  } else if (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+}
+
+/** The instrumentation names the tables of most operations, but not those inside a transaction. */
+export function tablesOfTransaction(commandInput: Record<string, unknown> | undefined): string[] {
+  const items = commandInput?.TransactItems;
+  if (!Array.isArray(items)) return [];
+  const tables = items.flatMap((item: Record<string, { TableName?: string } | undefined>) =>
+    Object.values(item).map((operation) => operation?.TableName),
+  );
+  return [...new Set(tables.filter((name): name is string => typeof name === 'string'))].sort();
+}
+
+/**
+ * Tempo's service graph draws an uninstrumented database from a peer attribute, so DynamoDB client spans
+ * name it; transactions also name the tables they touch.
+ */
+export function annotateDynamoDbSpan(
+  span: Span,
+  request: { serviceName: string; commandInput?: Record<string, unknown> },
+): void {
+  if (request.serviceName !== 'DynamoDB') return;
+  span.setAttributes({ 'peer.service': 'dynamodb', 'db.system': 'dynamodb' });
+  const transactionTables = tablesOfTransaction(request.commandInput);
+  if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
+}
