@@ -234,7 +234,12 @@ function derive(functionsDir = FUNCTIONS_DIR) {
   };
 }
 
-// The Framework calls the exported function (with its own arguments) and reads the property named.
-module.exports = () => derive();
+// The Framework calls the exported function (with its own arguments) once per `${file(...):property}` it
+// resolves, and reads the property named: the manifests are read and checked once.
+let derived;
+module.exports = () => {
+  derived ??= derive();
+  return derived;
+};
 module.exports.derive = derive;
 module.exports.tableVariable = tableVariable;

@@ -17,8 +17,9 @@ import { annotate } from './telemetry';
 export interface Exchange {
   event: APIGatewayProxyEvent;
   request: RequestInfo;
-  /** The matched route's schemas; none for a route the function does not have. */
+  /** The matched route's schemas and endpoint; none for a route the function does not have. */
   contract?: { body?: z.ZodType; params?: z.ZodType };
+  endpoint?: (input: Exchange['input'], request: RequestInfo) => Promise<HttpResult<object>>;
   /** The validated body and path parameters, once `validateInput` has run. */
   input: { body?: unknown; params?: unknown };
 }

@@ -5,6 +5,7 @@ import { commonEnv, integerSetting, loadEnv } from './env';
 import { DomainError, type FieldError } from './errors';
 import {
   correlateOrder,
+  type Exchange,
   injectChaos,
   invocationContext,
   logRequest,
@@ -89,26 +90,28 @@ registerPrimer(async () => {
  * `x-trace-id`.
  */
 export function httpRouter(endpoints: Endpoints) {
-  const run = pipeline(STEPS, async ({ event, input, request }) => {
-    const endpoint = endpointFor(endpoints, event);
+  const run = pipeline(STEPS, async ({ event, input, request, endpoint }) => {
     if (!endpoint) throw new DomainError('not_found', `No route for ${event.httpMethod} ${event.path}`);
-    return endpoint(input as Parameters<Endpoint<ApiRoute>>[0], request);
+    return endpoint(input, request);
   });
   return async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const headers = lowerCaseKeys(event.headers);
     const traceId = resolveTraceId(headers);
-    const key = routeKey(event);
-    const contract = endpointFor(endpoints, event) ? API[key as ApiRoute] : undefined;
-    const result = await run({ event, request: { headers, traceId, context }, contract, input: {} });
+    const route = matchedRoute(endpoints, event);
+    const result = await run({
+      event,
+      request: { headers, traceId, context },
+      ...(route ? { contract: API[route], endpoint: endpoints[route] as Exchange['endpoint'] } : {}),
+      input: {},
+    });
     return toProxyResult(result, traceId);
   };
 }
 
-const routeKey = (event: APIGatewayProxyEvent) => `${event.httpMethod} ${event.resource}`;
-
-function endpointFor(endpoints: Endpoints, event: APIGatewayProxyEvent): Endpoint<ApiRoute> | undefined {
-  const key = routeKey(event);
-  return Object.hasOwn(API, key) ? (endpoints[key as ApiRoute] as Endpoint<ApiRoute> | undefined) : undefined;
+/** The contract route ("METHOD /resource", API Gateway's resource template) this function serves, if any. */
+function matchedRoute(endpoints: Endpoints, event: APIGatewayProxyEvent): ApiRoute | undefined {
+  const key = `${event.httpMethod} ${event.resource}`;
+  return Object.hasOwn(API, key) && endpoints[key as ApiRoute] ? (key as ApiRoute) : undefined;
 }
 
 function toProxyResult(result: HttpResult<object>, traceId: string): APIGatewayProxyResult {
