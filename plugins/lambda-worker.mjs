@@ -17,8 +17,12 @@ const { load } = await import(internal('userFunction'));
 
 const runner = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
 
-parentPort.on('message', async ({ id, event, context, prewarm }) => {
+parentPort.on('message', async ({ id, event, context, prewarm, memoryUsage }) => {
   try {
+    if (memoryUsage) {
+      parentPort.postMessage({ id, result: process.memoryUsage() });
+      return;
+    }
     if (prewarm) {
       // The init phase, as provisioned concurrency runs it, without invoking the handler: the instrumentation
       // then reports the first invocation as warm, which it is.

@@ -16,10 +16,10 @@
  * - Build: `dist/` is compiled from the TypeScript sources when it is missing (and always before packaging).
  */
 const { execFileSync } = require('node:child_process');
-const { existsSync, watch } = require('node:fs');
+const { existsSync, renameSync, watch, writeFileSync } = require('node:fs');
 const { availableParallelism } = require('node:os');
 const path = require('node:path');
-const { applyPatches, PREWARM_EVENT } = require('./offline-patches.cjs');
+const { applyPatches, memoryReport, PREWARM_EVENT } = require('./offline-patches.cjs');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'tracing.js');
@@ -47,6 +47,7 @@ class LocalRuntimePlugin {
       maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
       tracingPreload: TRACING_PRELOAD,
       primingModule: PRIMING_MODULE,
+      instanceExecArgv: instanceExecArgv(this.serverless.service.custom),
     });
     await ensureTables({
       endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
@@ -69,6 +70,7 @@ class LocalRuntimePlugin {
   /** Once the API listens: instances prewarmed, the build watched, schedules started; then lines saying so. */
   async afterOfflineStarted() {
     if (isOn(this.settings.reloadOnChange)) this.reloadOnChange();
+    if (process.env.OFFLINE_MEMORY_REPORT) reportMemoryOnSignal(process.env.OFFLINE_MEMORY_REPORT);
     const telemetry = this.telemetryStatus();
     const functionKeys = this.serverless.service.getAllFunctions();
     let instances = 'started on first use (OFFLINE_PREWARM=false)';
@@ -178,6 +180,24 @@ class LocalRuntimePlugin {
     });
     this.notice(`reloading on changes to ${path.relative(PROJECT_ROOT, watched)}`);
   }
+}
+
+/**
+ * For the benchmark: on SIGUSR2, the memory of this process and of each Lambda instance in it is written to
+ * `file` as JSON (written aside, then renamed, so a reader never sees half of it).
+ */
+function reportMemoryOnSignal(file) {
+  process.on('SIGUSR2', async () => {
+    writeFileSync(`${file}.partial`, JSON.stringify(await memoryReport()));
+    renameSync(`${file}.partial`, file);
+  });
+}
+
+/** The Node options every Lambda instance runs with (serverless.yml's custom.instanceNodeOptions), as argv. */
+function instanceExecArgv(custom) {
+  return String(custom?.instanceNodeOptions ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 /** Printed once the instances are set up: `npm start` waits for it before it says the API is ready. */
@@ -307,6 +327,8 @@ async function listTables(client, ListTablesCommand, endpoint) {
 
 module.exports = LocalRuntimePlugin;
 module.exports.ensureTables = ensureTables;
+module.exports.instanceExecArgv = instanceExecArgv;
+module.exports.TRACING_PRELOAD = TRACING_PRELOAD;
 module.exports.LAMBDA_INSTANCES_READY = LAMBDA_INSTANCES_READY;
 module.exports.TELEMETRY_STATUS = TELEMETRY_STATUS;
 module.exports.tableDefinitions = tableDefinitions;

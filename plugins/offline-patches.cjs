@@ -108,18 +108,21 @@ async function importOfflineModule(root, relativePath) {
 /**
  * Subclasses worker_threads.Worker for the threads serverless-offline starts as Lambda instances:
  * - they get `--require <tracingPreload>`, so tracing wraps the handler before it loads (NODE_OPTIONS does not
- *   reach worker threads, and serverless-offline passes no execArgv of its own);
+ *   reach worker threads, and serverless-offline passes no execArgv of its own), after `instanceExecArgv`, the
+ *   Node options a deployed instance gets through NODE_OPTIONS;
  * - they run lambda-worker.mjs, which answers on the worker's own channel. serverless-offline creates a
  *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
  *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
  * - a worker that exits mid-invocation answers its caller with Lambda's "Runtime exited" error.
  */
-function patchLambdaWorkers({ tracingPreload, primingModule, root = offlineRoot() }) {
+function patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv = [], root = offlineRoot() }) {
   const OriginalWorker = workerThreads.Worker;
   if (OriginalWorker.isLambdaWorker) return;
   const helper = path.join(root, 'src', WORKER_HELPER);
   class LambdaWorker extends OriginalWorker {
     static isLambdaWorker = true;
+    /** The Lambda instances running now. */
+    static running = new Set();
     #pending = new Map();
     #nextId = 0;
     #isLambdaInstance;
@@ -132,13 +135,19 @@ function patchLambdaWorkers({ tracingPreload, primingModule, root = offlineRoot(
         isLambdaInstance
           ? {
               ...options,
-              execArgv: [...(options.execArgv ?? process.execArgv), '--require', tracingPreload],
+              execArgv: [
+                ...(options.execArgv ?? process.execArgv),
+                ...instanceExecArgv,
+                '--require',
+                tracingPreload,
+              ],
               workerData: { ...options.workerData, primingModule, offlineRoot: root },
             }
           : options,
       );
       this.#isLambdaInstance = isLambdaInstance;
       if (!isLambdaInstance) return;
+      LambdaWorker.running.add(this);
       this.on('message', ({ id, result, error }) => {
         const port = this.#pending.get(id);
         this.#pending.delete(id);
@@ -146,11 +155,21 @@ function patchLambdaWorkers({ tracingPreload, primingModule, root = offlineRoot(
         port?.close();
       });
       this.on('exit', (code) => {
+        LambdaWorker.running.delete(this);
         for (const port of this.#pending.values()) {
           port.postMessage(new RuntimeExitError(code));
           port.close();
         }
         this.#pending.clear();
+      });
+    }
+
+    /** The instance's own process.memoryUsage(): its heap and external memory are its isolate's alone. */
+    memoryUsage() {
+      return new Promise((resolve) => {
+        const id = this.#nextId++;
+        this.#pending.set(id, { postMessage: resolve, close() {} });
+        super.postMessage({ id, memoryUsage: true });
       });
     }
 
@@ -163,6 +182,7 @@ function patchLambdaWorkers({ tracingPreload, primingModule, root = offlineRoot(
     }
   }
   workerThreads.Worker = LambdaWorker;
+  lambdaWorkers = LambdaWorker.running;
   // serverless-offline imports Worker as an ES module binding; this makes the binding see the subclass.
   syncBuiltinESMExports();
 }
@@ -291,8 +311,29 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
   }
 }
 
+/** The running Lambda instances, once the workers are patched. */
+let lambdaWorkers = new Set();
+
+/**
+ * Memory of this process and of each Lambda instance in it: RSS is the whole process's (every thread), the
+ * heap and external figures are each instance's own.
+ */
+async function memoryReport() {
+  const workers = [...lambdaWorkers];
+  const usages = await Promise.all(workers.map((worker) => worker.memoryUsage()));
+  const main = process.memoryUsage();
+  // An instance that exited while asked answers with its exit error instead.
+  return { rss: main.rss, main, instances: usages.filter((usage) => typeof usage?.heapTotal === 'number') };
+}
+
 /** Checks, then patches the workers and the pool. Answers the pool's controls. */
-async function applyPatches({ maxInstances, tracingPreload, primingModule, root = offlineRoot() }) {
+async function applyPatches({
+  maxInstances,
+  tracingPreload,
+  primingModule,
+  instanceExecArgv,
+  root = offlineRoot(),
+}) {
   const found = assertPatchable(root);
   const { default: LambdaFunction } = await importOfflineModule(root, INTERNAL_MODULES.lambdaFunction);
   const { default: LambdaFunctionPool } = await importOfflineModule(
@@ -300,7 +341,7 @@ async function applyPatches({ maxInstances, tracingPreload, primingModule, root 
     INTERNAL_MODULES.lambdaFunctionPool,
   );
   assertPoolShape({ LambdaFunction, LambdaFunctionPool }, found);
-  patchLambdaWorkers({ tracingPreload, primingModule, root });
+  patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv, root });
   return patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances);
 }
 
@@ -312,6 +353,7 @@ module.exports = {
   applyPatches,
   assertPatchable,
   assertPoolShape,
+  memoryReport,
   offlineRoot,
   patchLambdaPool,
 };

@@ -1,6 +1,6 @@
 /** The bench's load: orders sent at a fixed concurrency, their latencies, and the RSS of the process under test. */
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { linearFit } from './bench-stats';
 import type { Target } from './bench-targets';
 
 export const ORDER = JSON.stringify({
@@ -68,18 +68,32 @@ export async function drive(
   return { latencies, errors, seconds: (performance.now() - began) / 1000 };
 }
 
-/** RSS of the offline process before, during (five samples) and after `orders` orders at concurrency 8. */
+/** How many RSS samples the drift fit takes, at most: one every orders/DRIFT_SAMPLES orders. */
+export const DRIFT_SAMPLES = 20;
+
+/**
+ * RSS of the offline process over `orders` orders at concurrency 8, sampled DRIFT_SAMPLES times (and before),
+ * with a least-squares line through the samples: its slope, per 10,000 orders, as a share of the starting RSS,
+ * and the slope's 95% interval. A slope whose interval includes 0 is no growth beyond noise.
+ */
 export async function measureDrift(target: Target, orders: number, restock: () => Promise<void>) {
   await restock();
-  const before = rssMb(target.pid);
-  const samples = [Math.round(before)];
-  const step = Math.max(1, Math.ceil(orders / 5));
+  const points: Array<{ orders: number; rssMb: number }> = [{ orders: 0, rssMb: rssMb(target.pid) }];
+  const step = Math.max(1, Math.ceil(orders / DRIFT_SAMPLES));
   for (let sent = 0; sent < orders; sent += step) {
     const batch = Math.min(step, orders - sent);
     await drive(target.url, batch, 8, `(c) memory drift, orders ${sent + 1}-${sent + batch} of ${orders}`);
-    samples.push(Math.round(rssMb(target.pid)));
+    points.push({ orders: sent + batch, rssMb: rssMb(target.pid) });
   }
-  await sleep(2_000); // let the batch processors drain
-  const after = rssMb(target.pid);
-  return { orders, before, after, pct: ((after - before) / before) * 100, samples };
+  const fit = linearFit(
+    points.map((point) => point.orders),
+    points.map((point) => point.rssMb),
+  );
+  const pctPer10k = (mbPerOrder: number) => ((mbPerOrder * 10_000) / fit.intercept) * 100;
+  return {
+    orders,
+    points,
+    slopePctPer10k: pctPer10k(fit.slope),
+    slopeInterval: [pctPer10k(fit.slopeLow), pctPer10k(fit.slopeHigh)] as [number, number],
+  };
 }

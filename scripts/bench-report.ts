@@ -1,6 +1,8 @@
 /** The bench's results: latencies pooled per mode and level, the table, and the JSON summary line. */
 import os from 'node:os';
-import { percentile } from './bench-load';
+import type { ColdStartResults } from './bench-cold';
+import { type measureDrift, percentile } from './bench-load';
+import type { measureSpanCosts } from './bench-spans';
 import { MODE_NAMES, type Mode } from './bench-targets';
 
 export interface LevelResult {
@@ -48,20 +50,32 @@ export function levelResults(
   return results;
 }
 
-export interface Drift {
-  orders: number;
-  before: number;
-  after: number;
-  pct: number;
-  samples: number[];
+export type Drift = Awaited<ReturnType<typeof measureDrift>>;
+
+/** The offline process's memory, per Lambda instance (bench.ts's memoryPerInstance). */
+export interface InstanceMemory {
+  instances: number;
+  rssPerInstanceMb: number;
+  /** Median over the instances of each one's own heap + external memory. */
+  instanceMb: number;
+}
+
+/** What the bench measures besides the levels: each part is absent when it was not run. */
+export interface Extras {
+  drift?: Drift;
+  spanCosts?: Awaited<ReturnType<typeof measureSpanCosts>>;
+  coldStarts?: ColdStartResults;
+  memoryPerInstance?: Partial<Record<Mode, InstanceMemory>>;
+  spansPerOrder?: number;
 }
 
 /** The JSON summary: the ratios between modes at each concurrency, the errors, and the memory drift. */
 export function summary(
   results: LevelResult[],
   run: { concurrency: number[]; requests: number; rounds: number },
-  drift: Drift | undefined,
+  extras: Extras,
 ) {
+  const { drift } = extras;
   const level = (mode: Mode, concurrency: number) =>
     results.find((result) => result.mode === mode && result.concurrency === concurrency);
   const ratio = (top: Mode, bottom: Mode, concurrency: number) => {
@@ -83,13 +97,58 @@ export function summary(
     ratios: ratios(headline),
     ratios_by_concurrency: Object.fromEntries(run.concurrency.map((c) => [c, ratios(c)])),
     errors: Object.fromEntries(results.map((r) => [`${r.mode}@c${r.concurrency}`, r.errors])),
+    spans_per_order: extras.spansPerOrder ?? null,
+    per_span_cost: extras.spanCosts
+      ? {
+          per_order_us: extras.spanCosts.perOrderUs,
+          per_span_us: extras.spanCosts.perSpanUs,
+          added_us: Object.fromEntries(
+            Object.entries(extras.spanCosts.cases).map(([k, v]) => [k, v.addedUs]),
+          ),
+        }
+      : null,
+    cold_start_ms: extras.coldStarts
+      ? Object.fromEntries(
+          Object.entries(extras.coldStarts).map(([key, { untraced, traced }]) => [
+            key,
+            {
+              untraced: round(untraced.totalMs),
+              traced: round(traced.totalMs),
+              added: round(traced.totalMs - untraced.totalMs),
+            },
+          ]),
+        )
+      : null,
+    memory_per_instance_mb: {
+      ...Object.fromEntries(
+        Object.entries(extras.memoryPerInstance ?? {}).map(([mode, memory]) => [
+          mode,
+          {
+            instances: memory.instances,
+            rss_per_instance: round(memory.rssPerInstanceMb),
+            own: round(memory.instanceMb),
+          },
+        ]),
+      ),
+      ...(extras.coldStarts
+        ? {
+            floor_instance_own: Object.fromEntries(
+              Object.entries(extras.coldStarts).map(([key, f]) => [
+                key,
+                { untraced: round(f.untraced.instanceMb), traced: round(f.traced.instanceMb) },
+              ]),
+            ),
+          }
+        : {}),
+    },
     memory_drift: drift
       ? {
           orders: drift.orders,
-          pct: round(drift.pct),
-          before_mb: round(drift.before),
-          after_mb: round(drift.after),
-          rss_mb_samples: drift.samples,
+          samples: drift.points.length,
+          slope_pct_per_10k_orders: round(drift.slopePctPer10k),
+          slope_95ci: drift.slopeInterval.map(round),
+          within_noise: drift.slopeInterval[0] <= 0 && drift.slopeInterval[1] >= 0,
+          rss_mb_samples: drift.points.map((point) => Math.round(point.rssMb)),
         }
       : null,
   };
@@ -133,4 +192,41 @@ export function printTable(
   console.log(line(header));
   console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
   for (const row of rows) console.log(line(row));
+}
+
+/** The figures besides the levels, one line each, against their goals (BENCHMARKS.md). */
+export function printExtras(extras: Extras): void {
+  const { spanCosts, coldStarts, memoryPerInstance, drift, spansPerOrder } = extras;
+  if (spansPerOrder !== undefined) console.log(`spans per order in (c): ${spansPerOrder.toFixed(1)}`);
+  if (spanCosts) {
+    console.log(
+      `per-span cost: ${spanCosts.perSpanUs} µs per span, ${spanCosts.perOrderUs} µs per order (tracing on minus off):`,
+    );
+    for (const [name, cost] of Object.entries(spanCosts.cases)) {
+      console.log(`  ${name.padEnd(12)} off ${cost.offUs} µs, on ${cost.onUs} µs, added ${cost.addedUs} µs`);
+    }
+  }
+  if (coldStarts) {
+    console.log(
+      'cold start, new instance to first response, ms (median; boot+preload / handler load / first call):',
+    );
+    for (const [key, { untraced, traced }] of Object.entries(coldStarts)) {
+      const phases = (f: typeof untraced) =>
+        `${f.totalMs.toFixed(0)} (${f.bootMs.toFixed(0)}/${f.loadMs.toFixed(0)}/${f.firstInvokeMs.toFixed(0)})`;
+      console.log(
+        `  ${key.padEnd(11)} untraced ${phases(untraced)}, traced ${phases(traced)}, tracing adds ${(traced.totalMs - untraced.totalMs).toFixed(0)} ms; instance memory ${untraced.instanceMb.toFixed(1)} / ${traced.instanceMb.toFixed(1)} MB`,
+      );
+    }
+  }
+  for (const [mode, memory] of Object.entries(memoryPerInstance ?? {})) {
+    console.log(
+      `memory per instance (${mode}): ${memory.instances} instances, RSS ${memory.rssPerInstanceMb.toFixed(1)} MB per instance, each instance's own heap+external ${memory.instanceMb.toFixed(1)} MB (median)`,
+    );
+  }
+  if (drift) {
+    const [low, high] = drift.slopeInterval;
+    console.log(
+      `memory drift over ${drift.orders} orders (${drift.points.length} samples): ${drift.slopePctPer10k.toFixed(2)}% per 10,000 orders, 95% interval ${low.toFixed(2)} to ${high.toFixed(2)}`,
+    );
+  }
 }

@@ -1,6 +1,7 @@
 /** What the bench measures: the four modes, each started as its own process on a free port. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { ColdStart, FloorRequest } from './floor-server';
 import { startOffline } from './offline';
 import { freePort } from './ports';
 
@@ -16,6 +17,66 @@ export interface Target {
   url: string;
   pid: number;
   stop(): Promise<void>;
+}
+
+/** The floor's new instances, started in its process (floor-server.ts, serveOverIpc). */
+export interface RemoteInstance {
+  coldStart(): Promise<ColdStart>;
+  memoryUsage(): Promise<NodeJS.MemoryUsage>;
+}
+
+export interface FloorTarget extends Target {
+  /** serverless.yml's custom.instanceNodeOptions, as argv. */
+  instanceNodeOptions: string[];
+  newInstance(key: string, env: NodeJS.ProcessEnv): Promise<RemoteInstance>;
+}
+
+/** The floor (mode (a)) in a process of its own, on a free port. */
+export async function startFloorTarget(env: NodeJS.ProcessEnv): Promise<FloorTarget> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(__dirname, 'floor-server.js')], {
+    env: { ...process.env, ...env, FLOOR_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  child.stdout?.resume();
+  const ready = await new Promise<{ ready: string; instanceNodeOptions: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the floor was not ready within 60 s')), 60_000);
+    child.once('exit', (code) => reject(new Error(`the floor exited with ${code}`)));
+    child.on('message', (message: { ready?: string; instanceNodeOptions: string[] }) => {
+      if (message.ready === undefined) return;
+      clearTimeout(timer);
+      resolve({ ready: message.ready, instanceNodeOptions: message.instanceNodeOptions });
+    });
+  });
+  let nextId = 0;
+  const call = <T>(request: Record<string, unknown>) =>
+    new Promise<T>((resolve) => {
+      const id = nextId++;
+      const onMessage = (message: { id?: number; value: T }) => {
+        if (message.id !== id) return;
+        child.off('message', onMessage);
+        resolve(message.value);
+      };
+      child.on('message', onMessage);
+      child.send({ id, ...request } as FloorRequest);
+    });
+  return {
+    url: ready.ready,
+    pid: child.pid ?? 0,
+    instanceNodeOptions: ready.instanceNodeOptions,
+    async newInstance(key, instanceEnv) {
+      const id = nextId;
+      await call({ newInstance: { key, env: instanceEnv } });
+      return {
+        coldStart: () => call<ColdStart>({ coldStart: id }),
+        memoryUsage: () => call<NodeJS.MemoryUsage>({ memoryUsage: id }),
+      };
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
 }
 
 /** Each mode's environment: telemetry off, on to the local receivers, or on to a backend that is down. */
@@ -37,39 +98,10 @@ export function modeEnvironments(
   };
 }
 
-async function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${pattern}" within ${timeoutMs} ms`)), timeoutMs);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (pattern.test(chunk.toString())) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
-  });
-}
-
 export async function startTarget(mode: Mode, env: NodeJS.ProcessEnv): Promise<Target> {
-  const port = await freePort();
-  if (mode === 'a') {
-    const child = spawn(process.execPath, [path.join(__dirname, 'floor-server.js')], {
-      env: { ...process.env, ...env, FLOOR_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await waitForLine(child, /floor ready/, 60_000);
-    child.stdout?.resume();
-    return {
-      url: `http://127.0.0.1:${port}`,
-      pid: child.pid ?? 0,
-      stop: async () => {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
-      },
-    };
-  }
+  if (mode === 'a') return startFloorTarget(env);
   const offline = await startOffline({
-    env: { ...env, HTTP_PORT: String(port), OFFLINE_LAMBDA_PORT: String(await freePort()) },
+    env: { ...env, HTTP_PORT: String(await freePort()), OFFLINE_LAMBDA_PORT: String(await freePort()) },
     keepOutput: false,
   });
   return { url: offline.url, pid: offline.process.pid ?? 0, stop: offline.stop };

@@ -4,22 +4,42 @@
  *   (b) serverless-offline, telemetry off
  *   (c) serverless-offline, traces and logs on, sent to local receivers
  *   (d) as (c), with the trace and log backends down
+ * and besides them: the per-span cost (bench-spans.ts), cold starts per function traced and untraced
+ * (bench-cold.ts), memory per instance, and a memory-drift slope fitted over a long run in mode (c).
  * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
- * --modes a,b,c,d, --quick.
+ * --modes a,b,c,d, --cold-instances N, --span-iterations N (0 skips a part), --quick.
  * The last line printed is a JSON summary.
  */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
 import { OtlpLogsReceiver, OtlpReceiver } from '../test/support/receivers';
+import { measureColdStarts } from './bench-cold';
 import { drive, measureDrift, rssMb } from './bench-load';
-import { type Drift, levelResults, type PooledLevel, printTable, summary } from './bench-report';
-import { MODE_NAMES, type Mode, modeEnvironments, startTarget } from './bench-targets';
+import {
+  type Extras,
+  type InstanceMemory,
+  levelResults,
+  type PooledLevel,
+  printExtras,
+  printTable,
+  summary,
+} from './bench-report';
+import { measureSpanCosts } from './bench-spans';
+import { median } from './bench-stats';
+import { MODE_NAMES, type Mode, modeEnvironments, startFloorTarget, startTarget } from './bench-targets';
 import { localCredentials, startDynamoDbLocal } from './dynamodb-local';
 import { putStock } from './local-tables';
 import { freePort } from './ports';
 
 interface Options {
+  coldInstances: number;
+  spanIterations: number;
   requests: number;
   concurrency: number[];
   driftOrders: number;
@@ -36,9 +56,11 @@ function parseOptions(argv: string[]): Options {
   };
   const quick = argv.includes('--quick');
   return {
+    coldInstances: Number(value('cold-instances') ?? (quick ? 1 : 5)),
+    spanIterations: Number(value('span-iterations') ?? (quick ? 200 : 3_000)),
     requests: Number(value('requests') ?? (quick ? 20 : 400)),
     concurrency: (value('concurrency') ?? '1,8,32').split(',').map(Number),
-    driftOrders: Number(value('drift-orders') ?? (quick ? 100 : 5_000)),
+    driftOrders: Number(value('drift-orders') ?? (quick ? 100 : 20_000)),
     modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
     warmup: quick ? 10 : 100,
     rounds: Number(value('rounds') ?? (quick ? 1 : 2)),
@@ -51,8 +73,14 @@ async function main(): Promise<void> {
   const database = await benchDatabase();
   const otlp = await new OtlpReceiver({ keepSpans: false }).start();
   const loki = await new OtlpLogsReceiver({ keepRecords: false }).start();
+  const memoryReportFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'memory.json');
   const envFor = modeEnvironments(
-    { AWS_ENDPOINT_URL_DYNAMODB: database.endpoint, FRAUD_PERCENTAGE: '0', CHAOS: '' },
+    {
+      AWS_ENDPOINT_URL_DYNAMODB: database.endpoint,
+      FRAUD_PERCENTAGE: '0',
+      CHAOS: '',
+      OFFLINE_MEMORY_REPORT: memoryReportFile,
+    },
     { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },
   );
 
@@ -60,22 +88,43 @@ async function main(): Promise<void> {
   // is not measured against a colder database than the others.
   const warmOrders = options.quick ? 100 : 1_000;
   process.stderr.write(`warming up DynamoDB Local (${warmOrders} orders through the floor)\n`);
-  const floor = await startTarget('a', envFor.a);
+  const floor = await startFloorTarget(envFor.a);
+  const extras: Extras = {};
   try {
     await database.restock();
     await drive(floor.url, warmOrders, 8, 'warm-up');
+    if (options.spanIterations > 0) {
+      process.stderr.write('per-span cost: each piece with tracing off and on, in processes of their own\n');
+      extras.spanCosts = await measureSpanCosts({
+        iterations: options.spanIterations,
+        repeats: options.quick ? 1 : 3,
+        execArgv: floor.instanceNodeOptions,
+      });
+    }
+    if (options.coldInstances > 0) {
+      process.stderr.write('cold starts: a new instance of one function at a time meets an order\n');
+      extras.coldStarts = await measureColdStarts({
+        floor,
+        instances: options.coldInstances,
+        ordersPerInstance: 20,
+        telemetry: { otlp: otlp.url, loki: loki.url },
+        restock: database.restock,
+      });
+    }
   } finally {
     await floor.stop();
   }
 
-  const { samples, memory, drift } = await runRounds(options, envFor, database);
+  const rounds = await runRounds(options, envFor, database, { otlp, memoryReportFile });
+  Object.assign(extras, rounds.extras);
   await otlp.stop();
   await loki.stop();
   await database.stop();
 
-  const results = levelResults(samples, options.modes, options.concurrency);
-  printTable(results, memory);
-  console.log(JSON.stringify(summary(results, options, drift)));
+  const results = levelResults(rounds.samples, options.modes, options.concurrency);
+  printTable(results, rounds.memory);
+  printExtras(extras);
+  console.log(JSON.stringify(summary(results, options, extras)));
 }
 
 /** DynamoDB Local in memory, with the bench's stock and a way to start every mode from empty tables. */
@@ -110,10 +159,11 @@ async function runRounds(
   options: Options,
   envFor: Record<Mode, NodeJS.ProcessEnv>,
   database: Awaited<ReturnType<typeof benchDatabase>>,
+  observe: { otlp: OtlpReceiver; memoryReportFile: string },
 ) {
   const samples = new Map<string, PooledLevel>();
   const memory: Record<string, { before: number; after: number }> = {};
-  let drift: Drift | undefined;
+  const extras: Extras = { memoryPerInstance: {} };
   for (let round = 1; round <= options.rounds; round++) {
     for (const mode of options.modes) {
       process.stderr.write(`round ${round}/${options.rounds}, (${mode}) ${MODE_NAMES[mode]}: starting\n`);
@@ -123,7 +173,10 @@ async function runRounds(
         await database.restock();
         await drive(target.url, options.warmup, Math.max(...options.concurrency), `(${mode}) warm-up`);
         const before = rssMb(target.pid);
+        const spansBefore = observe.otlp.spanCount;
+        let orders = 0;
         for (const concurrency of options.concurrency) {
+          orders += options.requests;
           await database.restock();
           const run = await drive(target.url, options.requests, concurrency, `(${mode}) c=${concurrency}`);
           const pooled = samples.get(`${mode}@${concurrency}`) ?? { latencies: [], errors: 0, seconds: 0 };
@@ -133,15 +186,64 @@ async function runRounds(
           samples.set(`${mode}@${concurrency}`, pooled);
         }
         if (round === 1) memory[mode] = { before, after: rssMb(target.pid) };
+        if (round === 1 && mode !== 'a' && extras.memoryPerInstance) {
+          extras.memoryPerInstance[mode] = await memoryPerInstance(target.pid, observe.memoryReportFile);
+        }
+        if (mode === 'c' && round === 1) {
+          extras.spansPerOrder = ((await settledCount(() => observe.otlp.spanCount)) - spansBefore) / orders;
+        }
         if (mode === 'c' && round === options.rounds && options.driftOrders > 0) {
-          drift = await measureDrift(target, options.driftOrders, database.restock);
+          extras.drift = await measureDrift(target, options.driftOrders, database.restock);
         }
       } finally {
         await target.stop();
       }
     }
   }
-  return { samples, memory, drift };
+  return { samples, memory, extras };
+}
+
+/** The offline process's RSS per Lambda instance, and each instance's own memory (local-runtime.cjs's report). */
+async function memoryPerInstance(pid: number, file: string): Promise<InstanceMemory> {
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  const report = await until(10_000, () => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { rss: number; instances: NodeJS.MemoryUsage[] };
+    } catch {
+      return undefined;
+    }
+  });
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return {
+    instances: report.instances.length,
+    rssPerInstanceMb: mb(report.rss) / report.instances.length,
+    instanceMb: median(report.instances.map((usage) => mb(usage.heapTotal + usage.external))),
+  };
+}
+
+/** A counter's value once it has stopped moving for a second: the batch processors have exported. */
+async function settledCount(read: () => number): Promise<number> {
+  let last = -1;
+  let stableSince = performance.now();
+  return until(15_000, () => {
+    const value = read();
+    if (value !== last) {
+      last = value;
+      stableSince = performance.now();
+    }
+    return performance.now() - stableSince >= 1_000 ? value : undefined;
+  });
+}
+
+async function until<T>(deadlineMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`nothing after ${deadlineMs} ms`);
+    await sleep(100);
+  }
 }
 
 main().catch((error) => {

@@ -24,7 +24,46 @@ interface Route {
   template: string;
   pattern: RegExp;
   parameters: string[];
-  worker: Worker;
+  /** The function's instance: one worker, replaced by newInstance. */
+  slot: { worker: Worker };
+}
+
+/** A new instance's way to its first response, in ms (performance.timeOrigin-based clocks of both threads). */
+export interface ColdStart {
+  /** Thread start, Node's bootstrap of it and the preload (the tracing SDK, when on). */
+  bootMs: number;
+  /** Loading the handler's module: the Lambda init phase, after the preload. */
+  loadMs: number;
+  /** The first invocation, from its event reaching the loaded instance to its answer. */
+  firstInvokeMs: number;
+  /** From creating the instance to its first answer: what the first caller waits for. */
+  totalMs: number;
+}
+
+export interface Instance {
+  /** Resolves when the instance has answered its first invocation. */
+  coldStart: Promise<ColdStart>;
+  /** The instance's own process.memoryUsage() (in a worker, heap and external are the isolate's own). */
+  memoryUsage(): Promise<NodeJS.MemoryUsage>;
+}
+
+/** How a new instance starts: Node options and preloads, and environment added to the function's own. */
+export interface InstanceOptions {
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** What a floor worker posts: its load times once loaded, then an answer per message, with its id. */
+interface WorkerAnswer {
+  id: number;
+  result?: APIGatewayProxyResult;
+  error?: string;
+  invokeMs?: number;
+  memory?: NodeJS.MemoryUsage;
+  scriptStartAt?: number;
+  loadedAt?: number;
 }
 
 /** The service as serverless resolves it for the local stage, with the given environment. */
@@ -32,11 +71,11 @@ interface ResolvedService {
   functions: Record<string, ServerlessFunction>;
   provider: { environment: Record<string, string>; timeout?: number; region?: string };
   resources: unknown;
-  custom: { seed?: Record<string, unknown[]> };
+  custom: { seed?: Record<string, unknown[]>; instanceNodeOptions?: string };
 }
 
-/** The plugin that creates and seeds the tables for serverless offline does the same for the floor. */
-const { ensureTables } = require(path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs')) as {
+/** The plugin that sets serverless offline up does the same for the floor: tables, seed, instance options. */
+const localRuntime = require(path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs')) as {
   ensureTables(options: {
     endpoint: string;
     region?: string;
@@ -44,7 +83,19 @@ const { ensureTables } = require(path.join(PROJECT_ROOT, 'plugins', 'local-runti
     seed: Record<string, unknown[]>;
     log: (line: string) => void;
   }): Promise<void>;
+  instanceExecArgv(custom: ResolvedService['custom']): string[];
+  TRACING_PRELOAD: string;
 };
+
+/** The Node options of every Lambda instance (serverless.yml's custom.instanceNodeOptions). */
+export function localInstanceNodeOptions(service: ResolvedService): string[] {
+  return localRuntime.instanceExecArgv(service.custom);
+}
+
+/** How serverless offline starts a Lambda instance: its Node options, then the tracing preload. */
+export function offlineInstanceExecArgv(service: ResolvedService): string[] {
+  return [...localInstanceNodeOptions(service), '--require', localRuntime.TRACING_PRELOAD];
+}
 
 export function resolvedService(env: NodeJS.ProcessEnv): ResolvedService {
   const cli = path.join(PROJECT_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
@@ -59,13 +110,16 @@ export function resolvedService(env: NodeJS.ProcessEnv): ResolvedService {
 
 export interface Floor {
   url: string;
+  service: ResolvedService;
+  /** Replaces a function's instance (by its serverless.yml key) with a new one, which its next request meets. */
+  newInstance(functionKey: string, options?: InstanceOptions): Instance;
   stop(): Promise<void>;
 }
 
 export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv }): Promise<Floor> {
   const url = `http://127.0.0.1:${options.port}`;
   const service = resolvedService({ ...options.env, HTTP_PORT: String(options.port) });
-  await ensureTables({
+  await localRuntime.ensureTables({
     endpoint: String(options.env.AWS_ENDPOINT_URL_DYNAMODB),
     region: service.provider.region,
     resources: service.resources,
@@ -73,11 +127,22 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
     log: () => {},
   });
   const routes: Route[] = [];
-  const pending = new Map<number, (result: APIGatewayProxyResult | undefined) => void>();
+  const pending = new Map<number, (message: WorkerAnswer) => void>();
   let nextId = 0;
+  const workers = new Set<Worker>();
+  const ask = (worker: Worker, message: object) =>
+    new Promise<WorkerAnswer>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage({ id, ...message });
+    });
 
-  for (const fn of Object.values(service.functions)) {
+  const functionsByKey = new Map(Object.entries(service.functions));
+  const startWorker = (fn: ServerlessFunction, instance: InstanceOptions = {}) => {
     const worker = new Worker(path.join(__dirname, 'floor-worker.js'), {
+      execArgv: [...process.execArgv, ...(instance.execArgv ?? [])],
+      // The handlers' log lines are not the floor's output (in the bench, stdout carries the results).
+      stdout: true,
       env: {
         ...service.provider.environment,
         ...fn.environment,
@@ -85,6 +150,8 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
         AWS_REGION: 'us-east-1',
         IS_OFFLINE: 'true',
         SERVICES_BASE_URL: url,
+        _HANDLER: fn.handler,
+        ...instance.env,
       },
       workerData: {
         handler: fn.handler,
@@ -93,10 +160,20 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
         root: PROJECT_ROOT,
       },
     });
-    worker.on('message', ({ id, result }: { id: number; result?: APIGatewayProxyResult }) => {
-      pending.get(id)?.(result);
-      pending.delete(id);
+    worker.stdout.resume();
+    workers.add(worker);
+    worker.once('exit', () => workers.delete(worker));
+    worker.on('message', (message: WorkerAnswer) => {
+      pending.get(message.id)?.(message);
+      pending.delete(message.id);
     });
+    return worker;
+  };
+
+  const slots = new Map<string, { worker: Worker }>();
+  for (const [key, fn] of functionsByKey) {
+    const slot = { worker: startWorker(fn) };
+    slots.set(key, slot);
     for (const event of fn.events) {
       if (!event.http) continue;
       const parameters: string[] = [];
@@ -109,10 +186,40 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
         template: event.http.path,
         pattern: new RegExp(`^${source}$`),
         parameters,
-        worker,
+        slot,
       });
     }
   }
+
+  const newInstance = (functionKey: string, instance: InstanceOptions = {}): Instance => {
+    const fn = functionsByKey.get(functionKey);
+    const slot = slots.get(functionKey);
+    if (!fn || !slot) throw new Error(`no function ${functionKey} in serverless.yml`);
+    const previous = slot.worker;
+    const createdAt = now();
+    const worker = startWorker(fn, instance);
+    slot.worker = worker;
+    void previous.terminate();
+    const coldStart = new Promise<ColdStart>((resolve) => {
+      worker.once('message', (loaded: WorkerAnswer) => {
+        const { scriptStartAt = 0, loadedAt = 0 } = loaded;
+        const onFirst = (answer: WorkerAnswer) => {
+          if (answer.invokeMs === undefined) return void worker.once('message', onFirst);
+          resolve({
+            bootMs: scriptStartAt - createdAt,
+            loadMs: loadedAt - scriptStartAt,
+            firstInvokeMs: answer.invokeMs,
+            totalMs: now() - createdAt,
+          });
+        };
+        worker.once('message', onFirst);
+      });
+    });
+    return {
+      coldStart,
+      memoryUsage: async () => (await ask(worker, { memoryUsage: true })).memory as NodeJS.MemoryUsage,
+    };
+  };
 
   const server: Server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
@@ -140,28 +247,55 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
       body: chunks.length ? Buffer.concat(chunks).toString('utf8') : null,
       isBase64Encoded: false,
     } as unknown as APIGatewayProxyEvent;
-    const id = nextId++;
-    const result = await new Promise<APIGatewayProxyResult | undefined>((resolve) => {
-      pending.set(id, resolve);
-      route.worker.postMessage({ id, event });
-    });
+    const { result, error } = await ask(route.slot.worker, { event });
     if (!result) {
-      response.writeHead(502).end();
+      response.writeHead(502).end(error ?? '');
       return;
     }
     response.writeHead(result.statusCode, result.headers as Record<string, string>).end(result.body);
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
-  const workers = [...new Set(routes.map((route) => route.worker))];
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    service,
+    newInstance,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all(workers.map((worker) => worker.terminate()));
+      await Promise.all([...workers].map((worker) => worker.terminate()));
     },
   };
+}
+
+/**
+ * The floor as a process of its own (the bench's mode (a)): its handlers write their log lines to its stdout,
+ * not the bench's. Over IPC it starts new instances as serverless offline would start them, traced or not,
+ * and reports their cold starts and memory.
+ */
+export type FloorRequest =
+  | { id: number; newInstance: { key: string; env: NodeJS.ProcessEnv } }
+  | { id: number; coldStart: number }
+  | { id: number; memoryUsage: number };
+
+function serveOverIpc(floor: Floor): void {
+  const instances = new Map<number, Instance>();
+  process.on('message', async (request: FloorRequest) => {
+    const reply = (value?: unknown) => process.send?.({ id: request.id, value });
+    if ('newInstance' in request) {
+      const { key, env } = request.newInstance;
+      instances.set(
+        request.id,
+        floor.newInstance(key, { execArgv: offlineInstanceExecArgv(floor.service), env }),
+      );
+      reply();
+    } else if ('coldStart' in request) {
+      reply(await instances.get(request.coldStart)?.coldStart);
+    } else {
+      reply(await instances.get(request.memoryUsage)?.memoryUsage());
+    }
+  });
+  process.send?.({ ready: floor.url, instanceNodeOptions: localInstanceNodeOptions(floor.service) });
 }
 
 if (require.main === module) {
@@ -169,6 +303,7 @@ if (require.main === module) {
   startFloor({ port, env: process.env }).then(
     (floor) => {
       console.log(`floor ready: ${floor.url}`);
+      if (process.send) serveOverIpc(floor);
       const stop = () => void floor.stop().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

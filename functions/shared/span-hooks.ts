@@ -39,3 +39,28 @@ export function annotateDynamoDbSpan(
   const transactionTables = tablesOfTransaction(request.commandInput);
   if (transactionTables.length > 0) span.setAttribute('aws.dynamodb.table_names', transactionTables);
 }
+
+/**
+ * The AWS SDK's own HTTP requests (it marks each with an invocation id). Their DynamoDB span covers them;
+ * with tracing merely suppressed, the HTTP instrumentation would still build a span's attributes, a
+ * non-recording span, a context and bound listeners for each of them.
+ */
+export function isAwsSdkRequest(request: { headers?: unknown }): boolean {
+  const headers = request.headers as Record<string, unknown> | undefined;
+  return headers?.['amz-sdk-invocation-id'] !== undefined;
+}
+
+/** The HTTP instrumentation's settings: calls between functions only. */
+export const HTTP_INSTRUMENTATION_CONFIG = {
+  // Inbound HTTP is the Lambda instrumentation's job.
+  disableIncomingRequestInstrumentation: true,
+  ignoreOutgoingRequestHook: isAwsSdkRequest,
+};
+
+/** The AWS SDK instrumentation's settings: one DynamoDB span per operation, annotated for the service graph. */
+export const AWS_INSTRUMENTATION_CONFIG = {
+  // No second span for the HTTP request underneath.
+  suppressInternalInstrumentation: true,
+  preRequestHook: (span: Span, { request }: { request: Parameters<typeof annotateDynamoDbSpan>[1] }) =>
+    annotateDynamoDbSpan(span, request),
+};

@@ -1,117 +1,22 @@
 /**
  * Preloaded (`--require`) into every Lambda instance before its handler loads, so that the Lambda
  * instrumentation can wrap the handler's export. It does nothing outside a Lambda runtime (no `_HANDLER`,
- * e.g. the serverless CLI's own process) and nothing when OTEL_SDK_DISABLED=true. This file starts the SDK;
- * the exporter wrapper, the OTLP headers, the span hooks and the task-root fix are modules of their own.
+ * e.g. the serverless CLI's own process). With OTEL_SDK_DISABLED=true it loads no OpenTelemetry module at
+ * all: the SDK is required only when it is started.
  */
-import { logs, trace } from '@opentelemetry/api';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
-import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
-import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
-import type { Flushable } from './flush';
-import { headersFromSsm } from './otlp-headers';
-import { annotateDynamoDbSpan, recordHttpOutcome } from './span-hooks';
-import { fixTaskRootOffline } from './task-root';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
+import { enableCompileCache } from 'node:module';
+import path from 'node:path';
+import { deferModules, SDK_NODE_EXTRAS } from './deferred-modules';
 
-/** Taken when the instance starts, so `faas.coldstart` is right however long serverless-offline has run. */
 const instanceStartTime = Date.now();
 
-function numberFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function startTracing(): void {
-  const offline = process.env.IS_OFFLINE === 'true';
-  if (offline) fixTaskRootOffline();
-  // Traces and logs: the SDK would otherwise also start an OTLP metric exporter.
-  process.env.OTEL_METRICS_EXPORTER ??= 'none';
-
-  const baseEndpoint = (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(
-    /\/$/,
-    '',
-  );
-  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${baseEndpoint}/v1/traces`;
-  const headersParameter = process.env.OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER;
-  const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter) } : {};
-  const exporter = new WarnOnceExporter(new OTLPTraceExporter(headers), endpoint);
-  const logsUrl = logsEndpoint(process.env, baseEndpoint);
-
-  const lambdaInstrumentation = new AwsLambdaInstrumentation({
-    lambdaStartTime: instanceStartTime,
-    requestHook: (span, { event }) => {
-      span.setAttributes({
-        // EventBridge schedules (the reaper) are timers; everything else arrives through API Gateway.
-        'faas.trigger': event?.source === 'aws.events' ? 'timer' : 'http',
-        ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
-        ...(event?.resource ? { 'http.route': event.resource } : {}),
-        ...(event?.path ? { 'url.path': event.path } : {}),
-      });
-    },
-    responseHook: (span, info) => recordHttpOutcome(span, info),
-  });
-
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes({
-      'service.namespace': 'orders',
-      'deployment.environment.name': process.env.STAGE ?? 'local',
-    }),
-    // Only the environment detector: it honours OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-    resourceDetectors: [envDetector],
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter,
-        // The processor no longer reads OTEL_BSP_*; honour the two that matter here.
-        scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY', 1_000),
-        // Bounds memory when the backend is down: spans beyond this are dropped, not queued.
-        maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE', 2_048),
-      }),
-    ],
-    // pino's lines become OTLP log records (after redaction: the sender reads the serialised line), batched
-    // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
-    logRecordProcessors: logsUrl
-      ? [
-          new BatchLogRecordProcessor({
-            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, 'log'),
-            scheduledDelayMillis: numberFromEnv('OTEL_BLRP_SCHEDULE_DELAY', 1_000),
-            maxQueueSize: numberFromEnv('OTEL_BLRP_MAX_QUEUE_SIZE', 2_048),
-          }),
-        ]
-      : [],
-    instrumentations: [
-      lambdaInstrumentation,
-      // The logger adds trace_id/span_id itself (with a fallback when tracing is off): only the sending is wanted.
-      new PinoInstrumentation({ disableLogCorrelation: true, disableLogSending: !logsUrl }),
-      new HttpInstrumentation({
-        // Inbound HTTP is the Lambda instrumentation's job; only calls between functions matter here.
-        disableIncomingRequestInstrumentation: true,
-      }),
-      new AwsInstrumentation({
-        // One DynamoDB span per operation, not a second one for the HTTP request underneath.
-        suppressInternalInstrumentation: true,
-        preRequestHook: (span, { request }) => annotateDynamoDbSpan(span, request),
-      }),
-    ],
-  });
-  sdk.start();
-
-  // Deployed, the sandbox freezes once the handler returns, so spans and log records are flushed before it
-  // does. Offline, the process lives on and the batch processors export in the background: a response never waits.
-  if (!offline) {
-    lambdaInstrumentation.setTracerProvider(
-      flushingLogsToo(trace.getTracerProvider(), logs.getLoggerProvider() as Flushable),
-    );
+if (process.env._HANDLER) {
+  // Offline, the instances of every function load the same files: V8's compiled code is cached on disk
+  // (os.tmpdir()/node-compile-cache) and reused by the next instance and the next start. Deployed, each
+  // sandbox starts with an empty /tmp, so it would only cost the writing.
+  if (process.env.IS_OFFLINE === 'true') enableCompileCache();
+  if (process.env.OTEL_SDK_DISABLED !== 'true') {
+    deferModules(SDK_NODE_EXTRAS, path.dirname(require.resolve('@opentelemetry/sdk-node')));
+    (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
   }
-}
-
-if (process.env._HANDLER && process.env.OTEL_SDK_DISABLED !== 'true') {
-  startTracing();
 }

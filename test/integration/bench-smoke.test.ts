@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 
 describe('npm run bench (smoke)', () => {
-  it('runs all four modes briefly, prints the table, and ends with a JSON summary', async () => {
+  it('runs all four modes and the telemetry-cost parts briefly, prints them, and ends with a JSON summary', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
@@ -29,8 +29,37 @@ describe('npm run bench (smoke)', () => {
       assert.equal(typeof summary.ratios[ratio].p99, 'number', ratio);
     }
     assert.deepEqual(Object.keys(summary.ratios_by_concurrency), ['1', '8', '32']);
-    assert.equal(summary.memory_drift.orders, 50);
-    assert.equal(typeof summary.memory_drift.pct, 'number');
     assert.equal(Object.keys(summary.errors).length, 12);
+
+    // The drift is a slope fitted over its samples, with an interval around it.
+    assert.equal(summary.memory_drift.orders, 50);
+    assert.ok(summary.memory_drift.samples >= 11, `${summary.memory_drift.samples} samples`);
+    const [low, high] = summary.memory_drift.slope_95ci;
+    assert.ok(low <= summary.memory_drift.slope_pct_per_10k_orders, 'the slope is inside its interval');
+    assert.ok(summary.memory_drift.slope_pct_per_10k_orders <= high, 'the slope is inside its interval');
+
+    // Every order's spans arrived: SERVER, HTTP and DynamoDB CLIENT spans (BENCHMARKS.md counts 18).
+    assert.ok(summary.spans_per_order >= 17, `${summary.spans_per_order} spans per order`);
+
+    for (const piece of ['span', 'propagation', 'promises', 'http', 'dynamodb', 'json', 'protobuf']) {
+      assert.equal(typeof summary.per_span_cost.added_us[piece], 'number', piece);
+    }
+    assert.equal(typeof summary.per_span_cost.per_span_us, 'number');
+
+    const functions = ['apiGateway', 'order', 'inventory', 'warehouse', 'payment', 'fraud'];
+    assert.deepEqual(Object.keys(summary.cold_start_ms).sort(), [...functions].sort());
+    for (const fn of functions) {
+      const { untraced, traced } = summary.cold_start_ms[fn];
+      assert.ok(untraced > 0 && traced > 0, `${fn}: ${untraced} / ${traced} ms`);
+      const own = summary.memory_per_instance_mb.floor_instance_own[fn];
+      assert.ok(own.untraced > 0 && own.traced > 0, `${fn}: ${JSON.stringify(own)}`);
+    }
+    for (const mode of ['b', 'c', 'd']) {
+      const memory = summary.memory_per_instance_mb[mode];
+      assert.ok(memory.instances >= 6, `(${mode}): ${memory.instances} instances`);
+      assert.ok(memory.rss_per_instance > memory.own, `(${mode}): ${JSON.stringify(memory)}`);
+    }
+    assert.match(stdout, /^cold start, new instance to first response/m);
+    assert.match(stdout, /^per-span cost: /m);
   });
 });

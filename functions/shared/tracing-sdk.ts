@@ -1,0 +1,103 @@
+/**
+ * Starts the OpenTelemetry SDK in a Lambda instance; loaded by tracing.ts (the preload) only when tracing is
+ * on, so an untraced instance never loads the SDK. The exporter wrapper, the OTLP headers, the span hooks and
+ * the task-root fix are modules of their own.
+ */
+import { logs, trace } from '@opentelemetry/api';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
+import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Flushable } from './flush';
+import { headersFromSsm } from './otlp-headers';
+import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG, recordHttpOutcome } from './span-hooks';
+import { fixTaskRootOffline } from './task-root';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
+
+function numberFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
+export function startTracing(instanceStartTime: number): void {
+  const offline = process.env.IS_OFFLINE === 'true';
+  if (offline) fixTaskRootOffline();
+  // Traces and logs: the SDK would otherwise also start an OTLP metric exporter.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+
+  const baseEndpoint = (process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(
+    /\/$/,
+    '',
+  );
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${baseEndpoint}/v1/traces`;
+  const headersParameter = process.env.OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER;
+  const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter) } : {};
+  const exporter = new WarnOnceExporter(new OTLPTraceExporter(headers), endpoint);
+  const logsUrl = logsEndpoint(process.env, baseEndpoint);
+
+  const lambdaInstrumentation = new AwsLambdaInstrumentation({
+    lambdaStartTime: instanceStartTime,
+    requestHook: (span, { event }) => {
+      span.setAttributes({
+        // EventBridge schedules (the reaper) are timers; everything else arrives through API Gateway.
+        'faas.trigger': event?.source === 'aws.events' ? 'timer' : 'http',
+        ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
+        ...(event?.resource ? { 'http.route': event.resource } : {}),
+        ...(event?.path ? { 'url.path': event.path } : {}),
+      });
+    },
+    responseHook: (span, info) => recordHttpOutcome(span, info),
+  });
+
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      'service.namespace': 'orders',
+      'deployment.environment.name': process.env.STAGE ?? 'local',
+    }),
+    // Only the environment detector: it honours OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+    resourceDetectors: [envDetector],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        // The processor no longer reads OTEL_BSP_*; honour the two that matter here.
+        scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY', 1_000),
+        // Bounds memory when the backend is down: spans beyond this are dropped, not queued.
+        maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE', 2_048),
+      }),
+    ],
+    // pino's lines become OTLP log records (after redaction: the sender reads the serialised line), batched
+    // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
+    logRecordProcessors: logsUrl
+      ? [
+          new BatchLogRecordProcessor({
+            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, 'log'),
+            scheduledDelayMillis: numberFromEnv('OTEL_BLRP_SCHEDULE_DELAY', 1_000),
+            maxQueueSize: numberFromEnv('OTEL_BLRP_MAX_QUEUE_SIZE', 2_048),
+          }),
+        ]
+      : [],
+    instrumentations: [
+      lambdaInstrumentation,
+      // The logger adds trace_id/span_id itself (with a fallback when tracing is off): only the sending is wanted.
+      new PinoInstrumentation({ disableLogCorrelation: true, disableLogSending: !logsUrl }),
+      new HttpInstrumentation(HTTP_INSTRUMENTATION_CONFIG),
+      new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
+    ],
+  });
+  sdk.start();
+
+  // Deployed, the sandbox freezes once the handler returns, so spans and log records are flushed before it
+  // does. Offline, the process lives on and the batch processors export in the background: a response never waits.
+  if (!offline) {
+    lambdaInstrumentation.setTracerProvider(
+      flushingLogsToo(trace.getTracerProvider(), logs.getLoggerProvider() as Flushable),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Per-span cost: each piece one order exercises, measured in processes of its own with tracing off and on
+ * (bench-span-case.ts), side by side in one run. An order makes 6 SERVER spans, 5 HTTP and 7 DynamoDB
+ * CLIENT spans; `perOrderUs` adds the pieces up in those numbers.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SPAN_CASES, type SpanCase } from './bench-span-case';
+import { median } from './bench-stats';
+
+export interface SpanCost {
+  offUs: number;
+  onUs: number;
+  addedUs: number;
+}
+
+/** How many of each piece one order has: spans by kind, and serialization per span. */
+const PER_ORDER: Record<SpanCase, number> = {
+  span: 18,
+  propagation: 5,
+  promises: 6,
+  http: 5,
+  dynamodb: 7,
+  json: 18,
+  protobuf: 0,
+};
+
+async function runCase(name: SpanCase, variant: 'on' | 'off', iterations: number, execArgv: string[]) {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...execArgv, path.join(__dirname, 'bench-span-case.js'), name, variant, String(iterations)],
+    { maxBuffer: 1024 * 1024 },
+  );
+  return (JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { usPerOp: number }).usPerOp;
+}
+
+/** Each case off and on, interleaved `repeats` times; medians. `execArgv`: the instances' Node options. */
+export async function measureSpanCosts(options: { iterations: number; repeats: number; execArgv: string[] }) {
+  const costs = {} as Record<SpanCase, SpanCost>;
+  for (const name of SPAN_CASES) {
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      off.push(await runCase(name, 'off', options.iterations, options.execArgv));
+      on.push(await runCase(name, 'on', options.iterations, options.execArgv));
+    }
+    const offUs = median(off);
+    const onUs = median(on);
+    costs[name] = { offUs: round(offUs), onUs: round(onUs), addedUs: round(onUs - offUs) };
+    process.stderr.write(`  per-span cost, ${name}: ${costs[name].addedUs} µs added\n`);
+  }
+  const perOrderUs = round(
+    SPAN_CASES.reduce((sum, name) => sum + PER_ORDER[name] * Math.max(0, costs[name].addedUs), 0),
+  );
+  return { cases: costs, perOrderUs, perSpanUs: round(perOrderUs / PER_ORDER.span) };
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
