@@ -4,15 +4,22 @@
  * "on" is the project's own tracing set-up (tracing-sdk.ts's pieces: batch processor, hooks, instrumentations)
  * with an exporter that serializes each batch as the OTLP exporter would and sends it nowhere.
  */
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { context, logs, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import {
+  JsonLogsSerializer,
+  JsonTraceSerializer,
+  ProtobufTraceSerializer,
+} from '@opentelemetry/otlp-transformer';
+import { BatchLogRecordProcessor, LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from '../functions/shared/span-hooks';
 
@@ -22,6 +29,7 @@ export const SPAN_CASES = [
   'promises',
   'http',
   'dynamodb',
+  'log',
   'json',
   'protobuf',
 ] as const;
@@ -39,24 +47,37 @@ const SERVER_ATTRIBUTES = {
   'url.path': '/inventory/reserve',
 };
 
+/** An exporter that serializes each batch as the OTLP/HTTP JSON exporter would, and sends it nowhere. */
+function serializingExporter<Item>(serialize: (items: Item[]) => unknown) {
+  return {
+    export: (items: Item[], done: (result: { code: number }) => void) => {
+      serialize(items);
+      done({ code: 0 });
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+}
+
+/** The batch settings tracing-sdk.ts uses. */
+const BATCH = { scheduledDelayMillis: 1_000, maxQueueSize: 2_048 };
+
 function startTracing(): TracerProvider {
-  const serializer = JsonTraceSerializer;
   const provider = new TracerProvider({
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: {
-          export: (spans: ReadableSpan[], done) => {
-            serializer.serializeRequest(spans);
-            done({ code: 0 });
-          },
-          shutdown: async () => {},
-        },
-        scheduledDelayMillis: 1_000,
-        maxQueueSize: 2_048,
+        exporter: serializingExporter((spans: ReadableSpan[]) => JsonTraceSerializer.serializeRequest(spans)),
+        ...BATCH,
       }),
     ],
   });
   trace.setGlobalTracerProvider(provider);
+  const exportLogs = (records: ReadableLogRecord[]) => JsonLogsSerializer.serializeRequest(records);
+  logs.setGlobalLoggerProvider(
+    new LoggerProvider({
+      processors: [new BatchLogRecordProcessor({ exporter: serializingExporter(exportLogs), ...BATCH })],
+    }),
+  );
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   registerInstrumentations({
@@ -67,6 +88,8 @@ function startTracing(): TracerProvider {
           : HTTP_INSTRUMENTATION_CONFIG,
       ),
       new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
+      // As tracing-sdk.ts has it: the logger adds the trace ids itself, the instrumentation sends the lines.
+      new PinoInstrumentation({ disableLogCorrelation: true }),
     ],
   });
   return provider;
@@ -163,6 +186,26 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
       );
       const get = new GetCommand({ TableName: 'bench', Key: { pk: 'bench' } });
       return { run: () => inServerSpan(() => db.send(get)), close: callee.close };
+    }
+    case 'log': {
+      // One log line as logger.ts writes it (written to /dev/null; with tracing on, also sent as a record).
+      const { default: pino } = await import('pino');
+      const destination = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
+      await once(destination, 'ready');
+      const log = pino(
+        {
+          base: { service_name: 'bench' },
+          messageKey: 'msg',
+          timestamp: pino.stdTimeFunctions.isoTime,
+          formatters: { level: (label) => ({ level: label }) },
+        },
+        destination,
+      );
+      return {
+        run: () =>
+          inServerSpan(async () => log.info({ order_id: 'bench', status: 200 }, 'bench responded 200')),
+        close: nothing,
+      };
     }
     case 'json':
     case 'protobuf': {

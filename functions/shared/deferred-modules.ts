@@ -3,7 +3,8 @@ import Module from 'node:module';
 /**
  * What `@opentelemetry/sdk-node` requires when it loads but this project never uses: the exporters and
  * propagators it could build from OTEL_* variables (gRPC, protobuf, Zipkin, Prometheus, B3, metrics) and
- * the declarative-configuration loader (with a YAML parser). About 120 files.
+ * the declarative-configuration loader (with a YAML parser), and the gRPC transport (@grpc/grpc-js). About
+ * 200 files.
  */
 export const SDK_NODE_EXTRAS: readonly string[] = [
   '@opentelemetry/configuration',
@@ -16,7 +17,9 @@ export const SDK_NODE_EXTRAS: readonly string[] = [
   '@opentelemetry/exporter-trace-otlp-grpc',
   '@opentelemetry/exporter-trace-otlp-proto',
   '@opentelemetry/exporter-zipkin',
+  '@opentelemetry/otlp-grpc-exporter-base',
   '@opentelemetry/propagator-b3',
+  '@opentelemetry/sdk-metrics',
 ];
 
 /** The deferred modules that something has since used (and so loaded). */

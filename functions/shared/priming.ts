@@ -1,6 +1,5 @@
 import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 
 /**
  * Work an instance can do before its first request, so that request does not pay for it: the first call of
@@ -17,6 +16,8 @@ export function registerPrimer(primer: () => Promise<unknown>): void {
 
 /** Runs every registered primer once, untraced (they are nobody's request), ignoring their failures. */
 export async function prime(): Promise<number> {
+  // Required here, not at load: an instance that is never prewarmed (or untraced) need not load the SDK core.
+  const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
   await context.with(suppressTracing(context.active()), () =>
     Promise.allSettled(primers.map((primer) => primer())),
   );

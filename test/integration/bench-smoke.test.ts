@@ -41,7 +41,7 @@ describe('npm run bench (smoke)', () => {
     // Every order's spans arrived: SERVER, HTTP and DynamoDB CLIENT spans (BENCHMARKS.md counts 18).
     assert.ok(summary.spans_per_order >= 17, `${summary.spans_per_order} spans per order`);
 
-    for (const piece of ['span', 'propagation', 'promises', 'http', 'dynamodb', 'json', 'protobuf']) {
+    for (const piece of ['span', 'propagation', 'promises', 'http', 'dynamodb', 'log', 'json', 'protobuf']) {
       assert.equal(typeof summary.per_span_cost.added_us[piece], 'number', piece);
     }
     assert.equal(typeof summary.per_span_cost.per_span_us, 'number');

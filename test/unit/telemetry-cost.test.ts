@@ -13,22 +13,35 @@ import {
 import { isAwsSdkRequest } from '../../functions/shared/span-hooks';
 import { linearFit } from '../../scripts/bench-stats';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { freePort } from '../../scripts/ports';
 
 const PRELOAD = path.join(PROJECT_ROOT, 'dist/functions/shared/tracing.js');
 
-/** Starts a Lambda-like process with the tracing preload and reports which modules it loaded. */
-function loadedModules(env: NodeJS.ProcessEnv): string[] {
+/**
+ * Starts a Lambda-like process with the tracing preload, makes a span and a log record, exports both to a
+ * local receiver, and reports which modules it loaded.
+ */
+async function loadedModules(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const port = await freePort();
   const script = `
     const api = require('@opentelemetry/api');
     api.trace.getTracer('test').startSpan('test').end();
-    console.log(JSON.stringify(Object.keys(require.cache)));`;
+    api.logs.getLogger('test').emit({ body: 'test' });
+    const receiver = require('node:http').createServer((request, response) => request.resume().on('end', () => response.end('{}')));
+    receiver.listen(Number(process.env.RECEIVER_PORT), '127.0.0.1', async () => {
+      await api.trace.getTracerProvider().getDelegate?.().forceFlush?.();
+      await api.logs.getLoggerProvider().forceFlush?.();
+      console.log(JSON.stringify(Object.keys(require.cache)));
+      process.exit(0);
+    });`;
   const output = execFileSync(process.execPath, ['--require', PRELOAD, '-e', script], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,
       _HANDLER: 'dist/functions/fraud/handler.handler',
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
-      LOKI_URL: '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      LOKI_URL: `http://127.0.0.1:${port}`,
+      RECEIVER_PORT: String(port),
       ...env,
     },
     encoding: 'utf8',
@@ -37,15 +50,15 @@ function loadedModules(env: NodeJS.ProcessEnv): string[] {
 }
 
 describe('what tracing loads', () => {
-  it('loads no OpenTelemetry SDK module in an untraced instance', () => {
-    const sdk = loadedModules({ OTEL_SDK_DISABLED: 'true' }).filter((file) =>
+  it('loads no OpenTelemetry SDK module in an untraced instance', async () => {
+    const sdk = (await loadedModules({ OTEL_SDK_DISABLED: 'true' })).filter((file) =>
       /@opentelemetry\/(sdk-|instrumentation|exporter-)/.test(file),
     );
     assert.deepEqual(sdk, []);
   });
 
-  it("loads none of sdk-node's unused exporters, propagators or config loader in a traced one", () => {
-    const loaded = loadedModules({ OTEL_SDK_DISABLED: 'false' });
+  it("loads none of sdk-node's unused exporters, propagators or config loader in a traced one, even exporting", async () => {
+    const loaded = await loadedModules({ OTEL_SDK_DISABLED: 'false' });
     assert.ok(
       loaded.some((file) => file.includes('@opentelemetry/sdk-node')),
       'the SDK was started',
