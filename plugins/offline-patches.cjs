@@ -182,7 +182,6 @@ function patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv = 
     }
   }
   workerThreads.Worker = LambdaWorker;
-  lambdaWorkers = LambdaWorker.running;
   // serverless-offline imports Worker as an ES module binding; this makes the binding see the subclass.
   syncBuiltinESMExports();
 }
@@ -311,15 +310,13 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
   }
 }
 
-/** The running Lambda instances, once the workers are patched. */
-let lambdaWorkers = new Set();
-
 /**
  * Memory of this process and of each Lambda instance in it: RSS is the whole process's (every thread), the
  * heap and external figures are each instance's own.
  */
 async function memoryReport() {
-  const workers = [...lambdaWorkers];
+  // Once the workers are patched, Worker is the subclass that keeps the running instances.
+  const workers = [...(workerThreads.Worker.running ?? [])];
   const usages = await Promise.all(workers.map((worker) => worker.memoryUsage()));
   const main = process.memoryUsage();
   // An instance that exited while asked answers with its exit error instead.

@@ -50,8 +50,8 @@ export async function measureColdStarts(options: {
     const samples: Record<Tracing, Array<ColdStart & { instanceMb: number }>> = { untraced: [], traced: [] };
     for (let round = 0; round < options.instances; round++) {
       // Alternating which goes first, so that neither always follows the other's instance.
-      const order_: Tracing[] = round % 2 ? ['traced', 'untraced'] : ['untraced', 'traced'];
-      for (const tracing of order_) {
+      const sequence: Tracing[] = round % 2 ? ['traced', 'untraced'] : ['untraced', 'traced'];
+      for (const tracing of sequence) {
         await options.restock();
         const instance = await floor.newInstance(key, env[tracing]);
         const first = await order(floor.url);

@@ -21,31 +21,27 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { BatchLogRecordProcessor, LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
-import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from '../functions/shared/span-hooks';
-
-export const SPAN_CASES = [
-  'span',
-  'propagation',
-  'promises',
-  'http',
-  'dynamodb',
-  'log',
-  'json',
-  'protobuf',
-] as const;
-export type SpanCase = (typeof SPAN_CASES)[number];
+import {
+  AWS_INSTRUMENTATION_CONFIG,
+  HTTP_INSTRUMENTATION_CONFIG,
+  recordHttpOutcome,
+  serverSpanAttributes,
+} from '../functions/shared/span-hooks';
+import type { SpanCase } from './bench-spans';
 
 const [caseName, variant, iterationsArgument] = process.argv.slice(2) as [SpanCase, 'on' | 'off', string];
 const iterations = Number(iterationsArgument);
 const on = variant === 'on';
 
-/** The attributes the Lambda request hook sets on every SERVER span. */
-const SERVER_ATTRIBUTES = {
-  'faas.trigger': 'http',
-  'http.request.method': 'POST',
-  'http.route': '/inventory/reserve',
-  'url.path': '/inventory/reserve',
-};
+/** The attributes the Lambda request hook sets on a SERVER span, for one of the routes an order calls. */
+const SERVER_ATTRIBUTES = serverSpanAttributes({
+  httpMethod: 'POST',
+  resource: '/inventory/reserve',
+  path: '/inventory/reserve',
+});
+
+/** The finished spans the serialization cases serialize: one order's worth. */
+const SERIALIZED_SPANS = 18;
 
 /** An exporter that serializes each batch as the OTLP/HTTP JSON exporter would, and sends it nowhere. */
 function serializingExporter<Item>(serialize: (items: Item[]) => unknown) {
@@ -82,11 +78,7 @@ function startTracing(): TracerProvider {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   registerInstrumentations({
     instrumentations: [
-      new HttpInstrumentation(
-        process.env.BENCH_HTTP_UNFILTERED
-          ? { disableIncomingRequestInstrumentation: true }
-          : HTTP_INSTRUMENTATION_CONFIG,
-      ),
+      new HttpInstrumentation(HTTP_INSTRUMENTATION_CONFIG),
       new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
       // As tracing-sdk.ts has it: the logger adds the trace ids itself, the instrumentation sends the lines.
       new PinoInstrumentation({ disableLogCorrelation: true }),
@@ -137,7 +129,7 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
           const span = trace
             .getTracer('bench')
             .startSpan('bench', { kind: SpanKind.SERVER, attributes: SERVER_ATTRIBUTES });
-          span.setAttribute('http.response.status_code', 200);
+          recordHttpOutcome(span, { res: { statusCode: 200 } });
           span.end();
         },
         close: nothing,
@@ -188,19 +180,14 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
       return { run: () => inServerSpan(() => db.send(get)), close: callee.close };
     }
     case 'log': {
-      // One log line as logger.ts writes it (written to /dev/null; with tracing on, also sent as a record).
+      // One line of the functions' own logger (to /dev/null; with tracing on, also sent as a log record).
       const { default: pino } = await import('pino');
+      // Required now, after the instrumentations: pino must load once they are registered.
+      const { createLogger } =
+        require('../functions/shared/logger') as typeof import('../functions/shared/logger');
       const destination = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
       await once(destination, 'ready');
-      const log = pino(
-        {
-          base: { service_name: 'bench' },
-          messageKey: 'msg',
-          timestamp: pino.stdTimeFunctions.isoTime,
-          formatters: { level: (label) => ({ level: label }) },
-        },
-        destination,
-      );
+      const log = createLogger({ serviceName: 'bench', level: 'info', destination });
       return {
         run: () =>
           inServerSpan(async () => log.info({ order_id: 'bench', status: 200 }, 'bench responded 200')),
@@ -209,7 +196,7 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
     }
     case 'json':
     case 'protobuf': {
-      // Serializing one order's worth of finished spans (18), per span.
+      // Serializing one order's worth of finished spans, per span.
       const serializer = name === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
       const spans: ReadableSpan[] = [];
       const recorder = new TracerProvider({
@@ -222,7 +209,7 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
           },
         ],
       });
-      for (let i = 0; i < 18; i++) {
+      for (let i = 0; i < SERIALIZED_SPANS; i++) {
         const span = recorder.getTracer('bench').startSpan(`span ${i}`, { attributes: SERVER_ATTRIBUTES });
         span.end();
       }
@@ -238,7 +225,7 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) await run();
   const elapsedUs = Number(process.hrtime.bigint() - started) / 1_000;
-  const perSpan = caseName === 'json' || caseName === 'protobuf' ? 18 : 1;
+  const perSpan = caseName === 'json' || caseName === 'protobuf' ? SERIALIZED_SPANS : 1;
   close();
   process.stdout.write(
     `${JSON.stringify({ case: caseName, variant, usPerOp: elapsedUs / iterations / perSpan })}\n`,

@@ -65,8 +65,7 @@ export async function startFloorTarget(env: NodeJS.ProcessEnv): Promise<FloorTar
     pid: child.pid ?? 0,
     instanceNodeOptions: ready.instanceNodeOptions,
     async newInstance(key, instanceEnv) {
-      const id = nextId;
-      await call({ newInstance: { key, env: instanceEnv } });
+      const id = await call<number>({ newInstance: { key, env: instanceEnv } });
       return {
         coldStart: () => call<ColdStart>({ coldStart: id }),
         memoryUsage: () => call<NodeJS.MemoryUsage>({ memoryUsage: id }),

@@ -200,20 +200,21 @@ export async function startFloor(options: { port: number; env: NodeJS.ProcessEnv
     const worker = startWorker(fn, instance);
     slot.worker = worker;
     void previous.terminate();
+    // The worker posts its load times first, then an answer per message: the first with invokeMs ends it.
     const coldStart = new Promise<ColdStart>((resolve) => {
-      worker.once('message', (loaded: WorkerAnswer) => {
-        const { scriptStartAt = 0, loadedAt = 0 } = loaded;
-        const onFirst = (answer: WorkerAnswer) => {
-          if (answer.invokeMs === undefined) return void worker.once('message', onFirst);
-          resolve({
-            bootMs: scriptStartAt - createdAt,
-            loadMs: loadedAt - scriptStartAt,
-            firstInvokeMs: answer.invokeMs,
-            totalMs: now() - createdAt,
-          });
-        };
-        worker.once('message', onFirst);
-      });
+      let loaded: { scriptStartAt: number; loadedAt: number } | undefined;
+      const onMessage = ({ scriptStartAt, loadedAt, invokeMs }: WorkerAnswer) => {
+        if (scriptStartAt !== undefined && loadedAt !== undefined) loaded = { scriptStartAt, loadedAt };
+        if (!loaded || invokeMs === undefined) return;
+        worker.off('message', onMessage);
+        resolve({
+          bootMs: loaded.scriptStartAt - createdAt,
+          loadMs: loaded.loadedAt - loaded.scriptStartAt,
+          firstInvokeMs: invokeMs,
+          totalMs: now() - createdAt,
+        });
+      };
+      worker.on('message', onMessage);
     });
     return {
       coldStart,
@@ -288,7 +289,7 @@ function serveOverIpc(floor: Floor): void {
         request.id,
         floor.newInstance(key, { execArgv: offlineInstanceExecArgv(floor.service), env }),
       );
-      reply();
+      reply(request.id); // the instance's handle for the requests that follow
     } else if ('coldStart' in request) {
       reply(await instances.get(request.coldStart)?.coldStart);
     } else {

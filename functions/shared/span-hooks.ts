@@ -2,6 +2,19 @@ import { type Span, SpanStatusCode } from '@opentelemetry/api';
 
 /* The instrumentations' hooks: what this project adds to the spans they make. */
 
+/** What the Lambda instrumentation's request hook sets on each SERVER span, from the invocation's event. */
+export function serverSpanAttributes(
+  event: { source?: string; httpMethod?: string; resource?: string; path?: string } | undefined,
+): Record<string, string> {
+  return {
+    // EventBridge schedules (the reaper) are timers; everything else arrives through API Gateway.
+    'faas.trigger': event?.source === 'aws.events' ? 'timer' : 'http',
+    ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
+    ...(event?.resource ? { 'http.route': event.resource } : {}),
+    ...(event?.path ? { 'url.path': event.path } : {}),
+  };
+}
+
 /** Span status follows the HTTP conventions for SERVER spans: only a 5xx is an error. */
 export function recordHttpOutcome(
   span: Span,

@@ -16,7 +16,12 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Flushable } from './flush';
 import { headersFromSsm } from './otlp-headers';
-import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG, recordHttpOutcome } from './span-hooks';
+import {
+  AWS_INSTRUMENTATION_CONFIG,
+  HTTP_INSTRUMENTATION_CONFIG,
+  recordHttpOutcome,
+  serverSpanAttributes,
+} from './span-hooks';
 import { fixTaskRootOffline } from './task-root';
 import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
 
@@ -44,15 +49,7 @@ export function startTracing(instanceStartTime: number): void {
 
   const lambdaInstrumentation = new AwsLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
-    requestHook: (span, { event }) => {
-      span.setAttributes({
-        // EventBridge schedules (the reaper) are timers; everything else arrives through API Gateway.
-        'faas.trigger': event?.source === 'aws.events' ? 'timer' : 'http',
-        ...(event?.httpMethod ? { 'http.request.method': event.httpMethod } : {}),
-        ...(event?.resource ? { 'http.route': event.resource } : {}),
-        ...(event?.path ? { 'url.path': event.path } : {}),
-      });
-    },
+    requestHook: (span, { event }) => span.setAttributes(serverSpanAttributes(event)),
     responseHook: (span, info) => recordHttpOutcome(span, info),
   });
 
