@@ -13,12 +13,14 @@
  *   Lambda invoke API (so it is traced and logged like any invocation), one run at a time.
  * - Data: the DynamoDB tables in `resources` are created in DynamoDB Local and seeded from `custom.seed`,
  *   idempotently, before the API starts.
- * - Build: `dist/` is compiled from the TypeScript sources when it is missing (and always before packaging).
+ * - Build: `dist/` is compiled from the TypeScript sources when it is missing. Packaging compiles, then bundles
+ *   each function into a zip of its own (bundle.cjs).
  */
 const { execFileSync } = require('node:child_process');
 const { existsSync, renameSync, watch, writeFileSync } = require('node:fs');
 const { availableParallelism } = require('node:os');
 const path = require('node:path');
+const { bundleFunctions } = require('./bundle.cjs');
 const { applyPatches, memoryReport, PREWARM_EVENT } = require('./offline-patches.cjs');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -34,7 +36,7 @@ class LocalRuntimePlugin {
       'before:offline:start:init': () => this.prepareOffline(),
       'before:offline:start': () => this.prepareOffline(),
       'after:offline:start:init': () => this.afterOfflineStarted(),
-      'before:package:createDeploymentArtifacts': () => build(),
+      'before:package:createDeploymentArtifacts': () => this.packageBundles(),
     };
   }
 
@@ -47,6 +49,7 @@ class LocalRuntimePlugin {
       maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
       tracingPreload: TRACING_PRELOAD,
       primingModule: PRIMING_MODULE,
+      runtimeOf: (functionKey) => this.runtimeOf(functionKey),
       instanceExecArgv: instanceExecArgv(this.serverless.service.custom),
     });
     await ensureTables({
@@ -56,6 +59,39 @@ class LocalRuntimePlugin {
       seed: this.serverless.service.custom?.seed ?? {},
       log: (message) => this.notice(message),
     });
+  }
+
+  /**
+   * `serverless package`: compiles, then gives every function its own bundled zip (bundle.cjs), which the
+   * Framework then uses as that function's artifact instead of zipping the project.
+   */
+  async packageBundles() {
+    build();
+    const service = this.serverless.service;
+    const functionKeys = service.getAllFunctions();
+    const started = performance.now();
+    const bundles = await bundleFunctions({
+      functionKeys,
+      handlerOf: (functionKey) => service.getFunction(functionKey).handler,
+      runtime: service.provider.runtime,
+      // The Framework builds every package in .serverless/ (and moves it to `--package DIR` at the end).
+      outDir: path.join(this.serverless.serviceDir ?? PROJECT_ROOT, '.serverless'),
+      leftOut: require(path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'deferred-modules.js'))
+        .SDK_NODE_EXTRAS,
+    });
+    for (const functionKey of functionKeys) {
+      const functionObject = service.getFunction(functionKey);
+      functionObject.package = { ...functionObject.package, artifact: bundles[functionKey].zip };
+    }
+    const sizes = functionKeys.map((key) => `${key} ${(bundles[key].bytes / 1024).toFixed(0)} KB`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
+  }
+
+  /** The Lambda runtime a function runs on deployed ("nodejs24.x"): its own, else the provider's. */
+  runtimeOf(functionKey) {
+    const service = this.serverless.service;
+    return service.getFunction(functionKey)?.runtime ?? service.provider.runtime;
   }
 
   get settings() {

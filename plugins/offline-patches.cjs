@@ -12,6 +12,7 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const workerThreads = require('node:worker_threads');
 const { syncBuiltinESMExports } = require('node:module');
+const { executionEnvFor } = require('./ric-loader.mjs');
 
 const PATCHED_VERSION = '14.8.2';
 const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
@@ -40,6 +41,18 @@ class RuntimeExitError extends Error {
   }
 }
 const RUNTIME_EXITED = /^Runtime exited with error/;
+
+/**
+ * An error from an instance, rebuilt on this side with its type as the constructor's name: serverless-offline
+ * reports `errorType` from the constructor, as Lambda reports it (e.g. Runtime.CallbackHandlerDeprecated).
+ */
+function runtimeError({ errorType, errorMessage, stack }) {
+  const ErrorOfType = { [errorType]: class extends Error {} }[errorType];
+  const error = new ErrorOfType(errorMessage);
+  error.name = errorType;
+  if (stack) error.stack = stack;
+  return error;
+}
 
 /**
  * Sent through the Lambda invoke API to start an instance. The worker loads the handler (the init phase, as
@@ -110,12 +123,20 @@ async function importOfflineModule(root, relativePath) {
  * - they get `--require <tracingPreload>`, so tracing wraps the handler before it loads (NODE_OPTIONS does not
  *   reach worker threads, and serverless-offline passes no execArgv of its own), after `instanceExecArgv`, the
  *   Node options a deployed instance gets through NODE_OPTIONS;
- * - they run lambda-worker.mjs, which answers on the worker's own channel. serverless-offline creates a
+ * - they run lambda-worker.mjs, which loads and calls the handler as the function's runtime (`runtimeOf`) does,
+ *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task);
+ * - lambda-worker.mjs answers on the worker's own channel. serverless-offline creates a
  *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
  *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
  * - a worker that exits mid-invocation answers its caller with Lambda's "Runtime exited" error.
  */
-function patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv = [], root = offlineRoot() }) {
+function patchLambdaWorkers({
+  tracingPreload,
+  primingModule,
+  runtimeOf,
+  instanceExecArgv = [],
+  root = offlineRoot(),
+}) {
   const OriginalWorker = workerThreads.Worker;
   if (OriginalWorker.isLambdaWorker) return;
   const helper = path.join(root, 'src', WORKER_HELPER);
@@ -130,18 +151,24 @@ function patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv = 
     constructor(filename, options = {}) {
       const file = filename instanceof URL ? filename.pathname : String(filename);
       const isLambdaInstance = path.resolve(file) === helper;
+      const runtime = isLambdaInstance ? runtimeOf(options.workerData?.functionKey) : undefined;
       super(
         isLambdaInstance ? LAMBDA_WORKER : filename,
         isLambdaInstance
           ? {
               ...options,
+              env: {
+                ...options.env,
+                AWS_EXECUTION_ENV: executionEnvFor(runtime),
+                LAMBDA_TASK_ROOT: options.workerData?.codeDir,
+              },
               execArgv: [
                 ...(options.execArgv ?? process.execArgv),
                 ...instanceExecArgv,
                 '--require',
                 tracingPreload,
               ],
-              workerData: { ...options.workerData, primingModule, offlineRoot: root },
+              workerData: { ...options.workerData, primingModule, runtime, offlineRoot: root },
             }
           : options,
       );
@@ -151,7 +178,7 @@ function patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv = 
       this.on('message', ({ id, result, error }) => {
         const port = this.#pending.get(id);
         this.#pending.delete(id);
-        port?.postMessage(error ?? result);
+        port?.postMessage(error ? runtimeError(error) : result);
         port?.close();
       });
       this.on('exit', (code) => {
@@ -328,6 +355,7 @@ async function applyPatches({
   maxInstances,
   tracingPreload,
   primingModule,
+  runtimeOf,
   instanceExecArgv,
   root = offlineRoot(),
 }) {
@@ -338,7 +366,7 @@ async function applyPatches({
     INTERNAL_MODULES.lambdaFunctionPool,
   );
   assertPoolShape({ LambdaFunction, LambdaFunctionPool }, found);
-  patchLambdaWorkers({ tracingPreload, primingModule, instanceExecArgv, root });
+  patchLambdaWorkers({ tracingPreload, primingModule, runtimeOf, instanceExecArgv, root });
   return patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances);
 }
 

@@ -1,4 +1,5 @@
 import Module from 'node:module';
+import path from 'node:path';
 
 /**
  * What `@opentelemetry/sdk-node` requires when it loads but this project never uses: the exporters and
@@ -26,11 +27,18 @@ export const SDK_NODE_EXTRAS: readonly string[] = [
 export const loadedDeferredModules = new Set<string>();
 
 /**
- * Makes each module, as `requester` would resolve it, load on first use instead of when it is required:
- * a require returns a stand-in whose first property access loads the real module and forwards to it. Nothing
- * changes for code that uses one (setting OTEL_PROPAGATORS=b3, say): it only pays for the load then.
+ * Makes each module, as the package `requester` would resolve it, load on first use instead of when it is
+ * required: a require returns a stand-in whose first property access loads the real module and forwards to it.
+ * Nothing changes for code that uses one (setting OTEL_PROPAGATORS=b3, say): it only pays for the load then.
+ * In a bundle there is no requester package to resolve: the bundler stubs those modules instead.
  */
-export function deferModules(names: readonly string[], requester: string): void {
+export function deferModules(names: readonly string[], requesterPackage: string): void {
+  let requester: string;
+  try {
+    requester = path.dirname(require.resolve(requesterPackage));
+  } catch {
+    return;
+  }
   for (const name of names) {
     let filename: string;
     try {

@@ -17,6 +17,7 @@ import {
 import { registerPrimer } from './priming';
 import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from './schemas';
 import { resolveTraceId } from './telemetry';
+import { tracedHandler } from './telemetry-hooks';
 
 export { failureResult, validate } from './http-steps';
 
@@ -94,18 +95,20 @@ export function httpRouter(endpoints: Endpoints) {
     if (!endpoint) throw new DomainError('not_found', `No route for ${event.httpMethod} ${event.path}`);
     return endpoint(input, request);
   });
-  return async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
-    const headers = lowerCaseKeys(event.headers);
-    const traceId = resolveTraceId(headers);
-    const route = matchedRoute(endpoints, event);
-    const result = await run({
-      event,
-      request: { headers, traceId, context },
-      ...(route ? { contract: API[route], endpoint: endpoints[route] as Exchange['endpoint'] } : {}),
-      input: {},
-    });
-    return toProxyResult(result, traceId);
-  };
+  return tracedHandler(
+    async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+      const headers = lowerCaseKeys(event.headers);
+      const traceId = resolveTraceId(headers);
+      const route = matchedRoute(endpoints, event);
+      const result = await run({
+        event,
+        request: { headers, traceId, context },
+        ...(route ? { contract: API[route], endpoint: endpoints[route] as Exchange['endpoint'] } : {}),
+        input: {},
+      });
+      return toProxyResult(result, traceId);
+    },
+  );
 }
 
 /** The contract route ("METHOD /resource", API Gateway's resource template) this function serves, if any. */

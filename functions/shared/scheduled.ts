@@ -3,6 +3,7 @@ import { commonEnv } from './env';
 import { runInvocation } from './invocation';
 import { logger } from './logger';
 import { resolveTraceId } from './telemetry';
+import { tracedHandler } from './telemetry-hooks';
 
 /**
  * The scheduled counterpart of `httpRouter`: one Lambda handler for EventBridge schedule events (and the
@@ -12,17 +13,19 @@ import { resolveTraceId } from './telemetry';
 export function scheduledHandler<Summary extends Record<string, unknown>>(
   job: (event: ScheduledEvent) => Promise<Summary>,
 ) {
-  return async (event: ScheduledEvent, context: Context): Promise<Summary & { trace_id: string }> => {
-    const traceId = resolveTraceId({});
-    const deadline = Date.now() + context.getRemainingTimeInMillis();
-    return runInvocation({ traceId, deadline }, async () => {
-      const started = performance.now();
-      const summary = await job(event);
-      logger.info(
-        { ...summary, duration_ms: Math.round(performance.now() - started) } as Record<string, unknown>,
-        `${commonEnv.OTEL_SERVICE_NAME} finished its scheduled run`,
-      );
-      return { ...summary, trace_id: traceId };
-    });
-  };
+  return tracedHandler(
+    async (event: ScheduledEvent, context: Context): Promise<Summary & { trace_id: string }> => {
+      const traceId = resolveTraceId({});
+      const deadline = Date.now() + context.getRemainingTimeInMillis();
+      return runInvocation({ traceId, deadline }, async () => {
+        const started = performance.now();
+        const summary = await job(event);
+        logger.info(
+          { ...summary, duration_ms: Math.round(performance.now() - started) } as Record<string, unknown>,
+          `${commonEnv.OTEL_SERVICE_NAME} finished its scheduled run`,
+        );
+        return { ...summary, trace_id: traceId };
+      });
+    },
+  );
 }

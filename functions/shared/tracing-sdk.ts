@@ -1,12 +1,12 @@
 /**
  * Starts the OpenTelemetry SDK in a Lambda instance; loaded by tracing.ts (the preload) only when tracing is
- * on, so an untraced instance never loads the SDK. The exporter wrapper, the OTLP headers, the span hooks and
- * the task-root fix are modules of their own.
+ * on, so an untraced instance never loads the SDK. It installs the hooks (telemetry-hooks.ts) through which
+ * handlers get their invocation span and bundled modules their instrumentation. The exporter wrapper, the OTLP
+ * headers and the span hooks are modules of their own.
  */
 import { logs, trace } from '@opentelemetry/api';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
@@ -15,6 +15,7 @@ import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Flushable } from './flush';
+import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
 import {
   AWS_INSTRUMENTATION_CONFIG,
@@ -22,8 +23,8 @@ import {
   recordHttpOutcome,
   serverSpanAttributes,
 } from './span-hooks';
-import { fixTaskRootOffline } from './task-root';
 import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
+import { installTelemetryHooks } from './telemetry-hooks';
 
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -33,7 +34,6 @@ function numberFromEnv(name: string, fallback: number): number {
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number): void {
   const offline = process.env.IS_OFFLINE === 'true';
-  if (offline) fixTaskRootOffline();
   // Traces and logs: the SDK would otherwise also start an OTLP metric exporter.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
 
@@ -47,12 +47,19 @@ export function startTracing(instanceStartTime: number): void {
   const exporter = new WarnOnceExporter(new OTLPTraceExporter(headers), endpoint);
   const logsUrl = logsEndpoint(process.env, baseEndpoint);
 
-  const lambdaInstrumentation = new AwsLambdaInstrumentation({
+  const lambdaInstrumentation = new ExplicitLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
     requestHook: (span, { event }) => span.setAttributes(serverSpanAttributes(event)),
     responseHook: (span, info) => recordHttpOutcome(span, info),
   });
 
+  const instrumentations = [
+    lambdaInstrumentation,
+    // The logger adds trace_id/span_id itself (with a fallback when tracing is off): only the sending is wanted.
+    new PinoInstrumentation({ disableLogCorrelation: true, disableLogSending: !logsUrl }),
+    new HttpInstrumentation(HTTP_INSTRUMENTATION_CONFIG),
+    new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
+  ];
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       'service.namespace': 'orders',
@@ -80,15 +87,13 @@ export function startTracing(instanceStartTime: number): void {
           }),
         ]
       : [],
-    instrumentations: [
-      lambdaInstrumentation,
-      // The logger adds trace_id/span_id itself (with a fallback when tracing is off): only the sending is wanted.
-      new PinoInstrumentation({ disableLogCorrelation: true, disableLogSending: !logsUrl }),
-      new HttpInstrumentation(HTTP_INSTRUMENTATION_CONFIG),
-      new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
-    ],
+    instrumentations,
   });
   sdk.start();
+  installTelemetryHooks({
+    traceHandler: (handler) => lambdaInstrumentation.traceHandler(handler),
+    patchBundledModule: bundledModulePatcher(instrumentations),
+  });
 
   // Deployed, the sandbox freezes once the handler returns, so spans and log records are flushed before it
   // does. Offline, the process lives on and the batch processors export in the background: a response never waits.
@@ -97,4 +102,30 @@ export function startTracing(instanceStartTime: number): void {
       flushingLogsToo(trace.getTracerProvider(), logs.getLoggerProvider() as Flushable),
     );
   }
+}
+
+/** What an instrumentation says it patches (@opentelemetry/instrumentation's InstrumentationModuleDefinition). */
+interface ModuleDefinition {
+  name: string;
+  patch?: (exports: unknown, version?: string) => unknown;
+  files?: Array<{ name: string; patch: (exports: unknown, version?: string) => unknown }>;
+}
+
+/**
+ * Patches a module that a bundle hands over (telemetry-hooks.ts) with the instrumentation that names it, as
+ * the instrumentation's require hook would: the package's entry point through its module definition, an
+ * inner file through its file definition. The bundler checked the version against the supported ranges.
+ */
+function bundledModulePatcher(instrumentations: Array<{ getModuleDefinitions(): ModuleDefinition[] }>) {
+  const definitions = instrumentations.flatMap((instrumentation) => instrumentation.getModuleDefinitions());
+  return (pkg: string, file: string, isMain: boolean, version: string, exports: unknown): unknown => {
+    let patched = exports;
+    for (const definition of definitions) {
+      if (isMain && definition.name === pkg) patched = definition.patch?.(patched, version) ?? patched;
+      for (const inner of definition.files ?? []) {
+        if (inner.name === `${pkg}/${file}`) patched = inner.patch(patched, version) ?? patched;
+      }
+    }
+    return patched;
+  };
 }

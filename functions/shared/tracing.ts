@@ -1,11 +1,10 @@
 /**
- * Preloaded (`--require`) into every Lambda instance before its handler loads, so that the Lambda
- * instrumentation can wrap the handler's export. It does nothing outside a Lambda runtime (no `_HANDLER`,
+ * Preloaded (`--require`) into every Lambda instance before its handler loads, so that the instrumentations'
+ * hooks are in place when the handler's modules load. It does nothing outside a Lambda runtime (no `_HANDLER`,
  * e.g. the serverless CLI's own process). With OTEL_SDK_DISABLED=true it loads no OpenTelemetry module at
  * all: the SDK is required only when it is started.
  */
 import { enableCompileCache } from 'node:module';
-import path from 'node:path';
 import { deferModules, SDK_NODE_EXTRAS } from './deferred-modules';
 
 const instanceStartTime = Date.now();
@@ -16,7 +15,7 @@ if (process.env._HANDLER) {
   // sandbox starts with an empty /tmp, so it would only cost the writing.
   if (process.env.IS_OFFLINE === 'true') enableCompileCache();
   if (process.env.OTEL_SDK_DISABLED !== 'true') {
-    deferModules(SDK_NODE_EXTRAS, path.dirname(require.resolve('@opentelemetry/sdk-node')));
+    deferModules(SDK_NODE_EXTRAS, '@opentelemetry/sdk-node');
     (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
   }
 }

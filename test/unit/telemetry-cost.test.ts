@@ -74,7 +74,7 @@ describe('deferModules', () => {
   it('loads a deferred module on first use and forwards to it', () => {
     const requester = path.dirname(require.resolve('@opentelemetry/sdk-node'));
     const name = '@opentelemetry/propagator-b3';
-    deferModules([name], requester);
+    deferModules([name], '@opentelemetry/sdk-node');
     const standIn = require(require.resolve(name, { paths: [requester] })) as { B3Propagator?: unknown };
     assert.equal(loadedDeferredModules.has(name), false, 'required, not yet used');
     assert.equal(typeof standIn.B3Propagator, 'function');

@@ -1,9 +1,9 @@
 'use strict';
 /**
- * Runs `node <args>` on the Node version in .nvmrc. When the current Node is older than the project needs
- * (the OpenTelemetry line requires 22.15+), it fetches that version's binary once from the npm registry
- * (the official `node-<platform>-<arch>` package) into .cache/ and runs the command with it instead.
- * Plain CommonJS, so it runs on any Node that can start npm.
+ * Runs `node <args>` on the Node major in .nvmrc, the one the functions' Lambda runtime runs (nodejs24.x).
+ * When the current Node is another major, it fetches the .nvmrc version's binary once from the npm registry
+ * (the official `node-<platform>-<arch>` package) into .cache/ and runs the command with it instead, so that
+ * what passes here is what runs deployed. Plain CommonJS, so it runs on any Node that can start npm.
  */
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -12,10 +12,11 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const wanted = fs.readFileSync(path.join(root, '.nvmrc'), 'utf8').trim();
-const [major, minor] = process.versions.node.split('.').map(Number);
+const wantedMajor = Number(wanted.split('.')[0]);
+const major = Number(process.versions.node.split('.')[0]);
 
 function nodeBinary() {
-  if (major === 22 && minor >= 15) return process.execPath;
+  if (major === wantedMajor) return process.execPath;
   const home = path.join(root, '.cache', `node-${wanted}`);
   const binary = path.join(home, 'bin', 'node');
   if (!fs.existsSync(binary)) {
@@ -23,9 +24,9 @@ function nodeBinary() {
     if (!platform) throw new Error(`Install Node ${wanted} yourself (found ${process.version}); see .nvmrc.`);
     const pkg = `node-${platform}-${os.arch()}@${wanted}`;
     console.error(
-      `Node ${process.version} is too old for this project; fetching ${pkg} from the npm registry (once)...`,
+      `Node ${process.version} is not the functions' runtime (Node ${wantedMajor}); fetching ${pkg} from the npm registry (once)...`,
     );
-    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'node22-'));
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'project-node-'));
     const tarball = execFileSync('npm', ['pack', pkg, '--silent'], { cwd: scratch, encoding: 'utf8' }).trim();
     execFileSync('tar', ['-xzf', tarball.split('\n').pop()], { cwd: scratch });
     fs.mkdirSync(home, { recursive: true });
