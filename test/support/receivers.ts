@@ -34,6 +34,8 @@ abstract class Receiver {
   requests = 0;
   /** Headers of the last request, e.g. to check OTEL_EXPORTER_OTLP_HEADERS arrived. */
   lastHeaders: Record<string, string | string[] | undefined> = {};
+  /** Headers of the last request to each path ("/v1/traces", "/v1/logs"). */
+  readonly lastHeadersByPath = new Map<string, Record<string, string | string[] | undefined>>();
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -53,6 +55,7 @@ abstract class Receiver {
       const body = await readBody(request);
       this.requests++;
       this.lastHeaders = request.headers;
+      this.lastHeadersByPath.set(request.url ?? '', request.headers);
       const ok = this.accept(request.url ?? '', body, request.headers['content-type'] ?? '');
       response.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end('{}');
     });
@@ -80,7 +83,7 @@ export class OtlpReceiver extends Receiver {
     super();
   }
 
-  protected accept(path: string, body: string, contentType: string): boolean {
+  accept(path: string, body: string, contentType: string): boolean {
     if (path !== '/v1/traces' || !contentType.includes('json')) return false;
     const spans = decodeOtlpSpans(JSON.parse(body) as OtlpTraces);
     this.spanCount += spans.length;
@@ -111,7 +114,7 @@ export class OtlpLogsReceiver extends Receiver {
     return this.recordCount;
   }
 
-  protected accept(path: string, body: string, contentType: string): boolean {
+  accept(path: string, body: string, contentType: string): boolean {
     if (!['/otlp/v1/logs', '/v1/logs'].includes(path) || !contentType.includes('json')) return false;
     const payload = JSON.parse(body) as {
       resourceLogs?: Array<{
@@ -143,5 +146,21 @@ export class OtlpLogsReceiver extends Receiver {
   /** The records of one trace. */
   trace(traceId: string): ReceivedLogRecord[] {
     return this.records.filter((record) => record.traceId === traceId);
+  }
+}
+
+/** One OTLP/HTTP endpoint for traces and logs, as a collector or a hosted OTLP gateway is. */
+export class OtlpEndpoint extends Receiver {
+  readonly traces = new OtlpReceiver();
+  readonly logs = new OtlpLogsReceiver();
+
+  accept(path: string, body: string, contentType: string): boolean {
+    return path === '/v1/traces'
+      ? this.traces.accept(path, body, contentType)
+      : this.logs.accept(path, body, contentType);
+  }
+
+  protected count(): number {
+    return this.traces.spanCount + this.logs.recordCount;
   }
 }
