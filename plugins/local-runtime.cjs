@@ -265,6 +265,8 @@ function build() {
 
 /** Creates the project's DynamoDB tables from their CloudFormation definitions and seeds them once. */
 async function ensureTables({ endpoint, region, resources, seed, log }) {
+  const tables = tableDefinitions(resources);
+  if (tables.length === 0) return;
   const { DynamoDBClient, CreateTableCommand, ListTablesCommand } = require('@aws-sdk/client-dynamodb');
   const { DynamoDBDocumentClient, PutCommand } = require('@aws-sdk/lib-dynamodb');
   const client = new DynamoDBClient({
@@ -276,7 +278,6 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
   const documents = DynamoDBDocumentClient.from(client);
   try {
     const existing = new Set(await listTables(client, ListTablesCommand, endpoint));
-    const tables = tableDefinitions(resources);
     for (const [logicalId, table] of tables) {
       if (!existing.has(table.TableName)) {
         await client.send(

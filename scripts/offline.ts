@@ -11,6 +11,8 @@ export interface OfflineOptions {
   readyTimeoutMs?: number;
   /** Keep everything printed for output(); off for long runs, where it would only grow. */
   keepOutput?: boolean;
+  /** The service folder (its serverless.yml); the project root by default. */
+  cwd?: string;
 }
 
 export interface Offline {
@@ -31,7 +33,7 @@ const { LAMBDA_INSTANCES_READY } = require(path.join(PROJECT_ROOT, 'plugins', 'l
 export async function startOffline(options: OfflineOptions = {}): Promise<Offline> {
   const env = { ...process.env, ...options.env };
   const child = spawn(process.execPath, [SERVERLESS_CLI, 'offline', 'start'], {
-    cwd: PROJECT_ROOT,
+    cwd: options.cwd ?? PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { ExplicitLambdaInstrumentation } from '../../functions/shared/lambda-instrumentation';
 import { ReservationLedger } from '../../functions/shared/reservation-ledger';
 import {
   annotateDynamoDbSpan,
@@ -190,5 +192,61 @@ describe('DynamoDB client spans', () => {
     annotateDynamoDbSpan(span, { serviceName: 'SSM', commandInput: {} });
     span.end();
     assert.deepEqual(finished('SSM.GetParameter').attributes, {});
+  });
+});
+
+describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)', () => {
+  // The SDK registers W3C Trace Context as the global propagator; so does this suite, and only it.
+  before(() => propagation.setGlobalPropagator(new W3CTraceContextPropagator()));
+  after(() => propagation.disable());
+  const instance = () => {
+    const instrumentation = new ExplicitLambdaInstrumentation({ lambdaStartTime: Date.now() });
+    instrumentation.setTracerProvider(provider);
+    return instrumentation;
+  };
+  const context = {
+    functionName: 'orders-prod-fraud',
+    awsRequestId: 'request-1',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:orders-prod-fraud',
+  };
+
+  it('registers no module hook: a handler loaded with require() is not wrapped a second time', () => {
+    assert.deepEqual(instance().getModuleDefinitions(), []);
+  });
+
+  it('makes one SERVER span per invocation, cold first, continuing the caller’s traceparent', async () => {
+    const handler = instance().traceHandler(async (_event: unknown, _context: unknown) => ({
+      statusCode: 200,
+    }));
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await handler({ headers: { traceparent } }, { ...context, awsRequestId: 'request-1' });
+    await handler({ headers: { traceparent } }, { ...context, awsRequestId: 'request-2' });
+    const spans = exporter.getFinishedSpans();
+    assert.deepEqual(
+      spans.map((span) => [
+        span.name,
+        span.kind,
+        span.attributes['faas.invocation_id'],
+        span.attributes['faas.coldstart'],
+      ]),
+      [
+        ['orders-prod-fraud', SpanKind.SERVER, 'request-1', true],
+        ['orders-prod-fraud', SpanKind.SERVER, 'request-2', false],
+      ],
+    );
+    for (const span of spans) {
+      assert.equal(span.spanContext().traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal(span.parentSpanContext?.spanId, '00f067aa0ba902b7');
+      assert.equal(span.attributes['cloud.account.id'], '123456789012');
+    }
+  });
+
+  it('fails loudly when the instrumentation no longer has the wrapper it was written against', () => {
+    const instrumentation = instance() as unknown as {
+      _getHandler?: unknown;
+      traceHandler: ExplicitLambdaInstrumentation['traceHandler'];
+    };
+    instrumentation._getHandler = undefined;
+    assert.throws(() => instrumentation.traceHandler(async () => ({})), /written against 0\.76\.0/);
   });
 });

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { type Offline, startOffline } from '../../scripts/offline';
+import { freePort } from '../../scripts/ports';
+import { eventually } from '../support/eventually';
+
+/**
+ * Offline, a handler is loaded and called as the function's runtime (nodejs24.x) does it, not as
+ * serverless-offline's own loader does: a callback handler is refused at init, a handler only `import()` can
+ * load runs, and the context is the runtime's. A handler that would break deployed breaks here.
+ */
+describe('serverless offline loads handlers as the nodejs24.x runtime does', () => {
+  let offline: Offline;
+
+  before(async () => {
+    offline = await startOffline({
+      cwd: path.join(PROJECT_ROOT, 'test', 'fixtures', 'runtime-loader'),
+      env: { HTTP_PORT: String(await freePort()), OFFLINE_LAMBDA_PORT: String(await freePort()) },
+    });
+  });
+  after(() => offline?.stop());
+
+  const get = async (route: string) => {
+    const response = await fetch(`${offline.url}/${route}`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('refuses a callback handler with Runtime.CallbackHandlerDeprecated, as Lambda does on Node 24', async () => {
+    const response = await fetch(`${offline.url}/callback`);
+    // The init error fails the invocation: API Gateway answers 502, and the terminal names the runtime's error.
+    assert.equal(response.status, 502);
+    await eventually(
+      () =>
+        /Runtime\.CallbackHandlerDeprecated: ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node\.js 24/.test(
+          offline.output(),
+        ) || undefined,
+      {
+        what: "the runtime's CallbackHandlerDeprecated error in the terminal",
+        seen: () => offline.output().slice(-2000),
+      },
+    );
+  });
+
+  it('runs a handler that only import() can load, with the runtime’s AWS_EXECUTION_ENV', async () => {
+    const { status, body } = await get('import-only');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body, { greeting: 'loaded with import()', executionEnv: 'AWS_Lambda_nodejs24.x' });
+  });
+
+  it('calls an async handler with the runtime’s context: a deadline, no callback-era members', async () => {
+    const { status, body } = await get('async');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body.legacyMembers, []);
+    assert.ok(
+      Number(body.remainingMs) > 0 && Number(body.remainingMs) <= 6_000,
+      `${body.remainingMs} ms left`,
+    );
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+
+/** plugins/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
+interface RicLoader {
+  RIC_VERSION: string;
+  loadHandler(taskRoot: string, handler: string): Promise<(...args: unknown[]) => unknown>;
+  loadsWithImport(runtime: string): boolean;
+  executionEnvFor(runtime: string): string;
+}
+const loader = (): Promise<RicLoader> => import(path.join(PROJECT_ROOT, 'plugins', 'ric-loader.mjs'));
+
+describe('the nodejs24.x runtime’s handler loader', () => {
+  const taskRoot = mkdtempSync(path.join(tmpdir(), 'ric-loader-'));
+  const write = (file: string, source: string) => writeFileSync(path.join(taskRoot, file), source);
+  after(() => rmSync(taskRoot, { recursive: true, force: true }));
+  afterEach(() => {
+    delete process.env.AWS_EXECUTION_ENV;
+  });
+
+  it('follows aws-lambda-ric 4.0.2, and applies to nodejs24.x and later only', async () => {
+    const ric = await loader();
+    assert.equal(ric.RIC_VERSION, '4.0.2');
+    assert.equal(ric.loadsWithImport('nodejs24.x'), true);
+    assert.equal(ric.loadsWithImport('nodejs26.x'), true);
+    assert.equal(ric.loadsWithImport('nodejs22.x'), false);
+    assert.equal(ric.executionEnvFor('nodejs24.x'), 'AWS_Lambda_nodejs24.x');
+  });
+
+  it("tries the extensions '', .js, .mjs, .cjs in that order, loading with import()", async () => {
+    write('first.js', 'exports.handler = async () => "js";');
+    write('first.mjs', 'export const handler = async () => "mjs";');
+    write('second.cjs', 'exports.handler = async () => "cjs";');
+    // ES module syntax with top-level await in a .js file: require() cannot load it, import() can.
+    write('esm.js', 'await 0;\nexport const handler = async () => "esm";');
+    const ric = await loader();
+    assert.equal(await (await ric.loadHandler(taskRoot, 'first.handler'))(), 'js');
+    assert.equal(await (await ric.loadHandler(taskRoot, 'second.handler'))(), 'cjs');
+    assert.equal(await (await ric.loadHandler(taskRoot, 'esm.handler'))(), 'esm');
+  });
+
+  it('finds a nested handler, and one under the default export', async () => {
+    write('nested.cjs', 'module.exports = { api: { handler: async () => "nested" } };');
+    write('defaulted.mjs', 'export default { handler: async () => "default" };');
+    const ric = await loader();
+    assert.equal(await (await ric.loadHandler(taskRoot, 'nested.api.handler'))(), 'nested');
+    assert.equal(await (await ric.loadHandler(taskRoot, 'defaulted.handler'))(), 'default');
+  });
+
+  it('refuses a callback handler at init, with the message of the Node 24 runtime (or of Node 22)', async () => {
+    write('callback.cjs', 'exports.handler = (event, context, callback) => callback(null, 1);');
+    const ric = await loader();
+    await assert.rejects(ric.loadHandler(taskRoot, 'callback.handler'), {
+      name: 'Runtime.CallbackHandlerDeprecated',
+      message: /removed support for callback-based function handlers starting with Node\.js 24/,
+    });
+    process.env.AWS_EXECUTION_ENV = 'AWS_Lambda_nodejs22.x';
+    await assert.rejects(ric.loadHandler(taskRoot, 'callback.handler'), {
+      name: 'Runtime.CallbackHandlerDeprecated',
+      message: /when using Node\.js 22 with Managed Instances/,
+    });
+  });
+
+  it('accepts a three-parameter handler when it streams its response', async () => {
+    write(
+      'streaming.cjs',
+      'exports.handler = Object.assign(async (event, stream, context) => "streamed", { [Symbol.for("aws.lambda.runtime.handler.streaming")]: "response" });',
+    );
+    const ric = await loader();
+    assert.equal(await (await ric.loadHandler(taskRoot, 'streaming.handler'))(), 'streamed');
+  });
+
+  it('names what is wrong the way the runtime does', async () => {
+    write('notafunction.cjs', 'exports.handler = 42;');
+    write('broken.cjs', 'exports.handler = async () => {');
+    const ric = await loader();
+    await assert.rejects(ric.loadHandler(taskRoot, 'missing.handler'), { name: 'Runtime.ImportModuleError' });
+    await assert.rejects(ric.loadHandler(taskRoot, 'notafunction.other'), {
+      name: 'Runtime.HandlerNotFound',
+      message: 'notafunction.other is undefined or not exported',
+    });
+    await assert.rejects(ric.loadHandler(taskRoot, 'notafunction.handler'), {
+      name: 'Runtime.HandlerNotFound',
+      message: 'notafunction.handler is not a function',
+    });
+    await assert.rejects(ric.loadHandler(taskRoot, 'broken.handler'), {
+      name: 'Runtime.UserCodeSyntaxError',
+    });
+    await assert.rejects(ric.loadHandler(taskRoot, '../outside.handler'), {
+      name: 'Runtime.MalformedHandlerName',
+    });
+    await assert.rejects(ric.loadHandler(taskRoot, 'nodot'), { name: 'Runtime.MalformedHandlerName' });
+  });
+});
