@@ -1,6 +1,7 @@
 /** The bench's results: latencies pooled per mode and level, the table, and the JSON summary line. */
 import os from 'node:os';
 import type { ColdStartResults } from './bench-cold';
+import type { DeployedResults } from './bench-deployed';
 import { type measureDrift, percentile } from './bench-load';
 import type { measureSpanCosts } from './bench-spans';
 import { MODE_NAMES, type Mode } from './bench-targets';
@@ -62,6 +63,7 @@ export interface InstanceMemory {
 
 /** What the bench measures besides the levels: each part is absent when it was not run. */
 export interface Extras {
+  deployed?: DeployedResults;
   drift?: Drift;
   spanCosts?: Awaited<ReturnType<typeof measureSpanCosts>>;
   coldStarts?: ColdStartResults;
@@ -141,6 +143,36 @@ export function summary(
           }
         : {}),
     },
+    deployed: extras.deployed
+      ? {
+          zip_kb: extras.deployed.zipKb,
+          cold_start_ms: Object.fromEntries(
+            Object.entries(extras.deployed.coldStart).map(([service, { untraced, traced }]) => [
+              service,
+              {
+                untraced: round(untraced.totalMs),
+                traced: round(traced.totalMs),
+                added: round(traced.totalMs - untraced.totalMs),
+                init: { untraced: round(untraced.initMs), traced: round(traced.initMs) },
+                first_invocation: {
+                  untraced: round(untraced.firstInvocationMs),
+                  traced: round(traced.firstInvocationMs),
+                },
+              },
+            ]),
+          ),
+          flush: {
+            receiver_delay_ms: extras.deployed.flush.delayMs,
+            order_ms: roundAll(extras.deployed.flush.orderMs),
+            invocation_ms: Object.fromEntries(
+              Object.entries(extras.deployed.flush.invocationMs).map(([service, ms]) => [
+                service,
+                roundAll(ms),
+              ]),
+            ),
+          },
+        }
+      : null,
     memory_drift: drift
       ? {
           orders: drift.orders,
@@ -156,6 +188,12 @@ export function summary(
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function roundAll<K extends string>(values: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key, round(value as number)]),
+  ) as Record<K, number>;
 }
 
 export function printTable(
@@ -223,10 +261,34 @@ export function printExtras(extras: Extras): void {
       `memory per instance (${mode}): ${memory.instances} instances, RSS ${memory.rssPerInstanceMb.toFixed(1)} MB per instance, each instance's own heap+external ${memory.instanceMb.toFixed(1)} MB (median)`,
     );
   }
+  if (extras.deployed) printDeployed(extras.deployed);
   if (drift) {
     const [low, high] = drift.slopeInterval;
     console.log(
       `memory drift over ${drift.orders} orders (${drift.points.length} samples): ${drift.slopePctPer10k.toFixed(2)}% per 10,000 orders, 95% interval ${low.toFixed(2)} to ${high.toFixed(2)}`,
+    );
+  }
+}
+
+/** The deployed artifact's figures: each zip, each cold start traced against untraced, the flush per order. */
+function printDeployed({ zipKb, coldStart, flush }: DeployedResults): void {
+  console.log(
+    'deployed cold start, process start to first answer, ms (median; init + first invocation), zip KB:',
+  );
+  for (const [service, { untraced, traced }] of Object.entries(coldStart)) {
+    const phases = (f: typeof untraced) =>
+      `${f.totalMs.toFixed(0)} (${f.initMs.toFixed(0)} + ${f.firstInvocationMs.toFixed(0)})`;
+    console.log(
+      `  ${service.padEnd(17)} untraced ${phases(untraced)}, traced ${phases(traced)}, telemetry adds ${(traced.totalMs - untraced.totalMs).toFixed(0)} ms; zip ${zipKb[service]} KB`,
+    );
+  }
+  const { orderMs, delayMs } = flush;
+  console.log(
+    `deployed flush, one order end to end (median ms): untraced ${orderMs.untraced.toFixed(0)}, traced ${orderMs.traced.toFixed(0)}, traced with the receiver ${delayMs} ms away ${orderMs.traced_far.toFixed(0)} (+${(orderMs.traced_far - orderMs.traced).toFixed(0)} ms)`,
+  );
+  for (const [service, ms] of Object.entries(flush.invocationMs)) {
+    console.log(
+      `  ${service.padEnd(17)} warm invocation ${ms.untraced.toFixed(0)} / ${ms.traced.toFixed(0)} / ${ms.traced_far.toFixed(0)} ms`,
     );
   }
 }

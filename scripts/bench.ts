@@ -5,9 +5,11 @@
  *   (c) serverless-offline, traces and logs on, sent to local receivers
  *   (d) as (c), with the trace and log backends down
  * and besides them: the per-span cost (bench-spans.ts), cold starts per function traced and untraced
- * (bench-cold.ts), memory per instance, and a memory-drift slope fitted over a long run in mode (c).
+ * (bench-cold.ts), memory per instance, a memory-drift slope fitted over a long run in mode (c), and the
+ * deployed artifact's cold start, flush cost and size (bench-deployed.ts).
  * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
- * --modes a,b,c,d, --cold-instances N, --span-iterations N (0 skips a part), --quick.
+ * --modes a,b,c,d, --cold-instances N, --span-iterations N, --deployed-runs N, --flush-orders N (0 skips a
+ * part), --quick.
  * The last line printed is a JSON summary.
  */
 
@@ -20,6 +22,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
 import { OtlpLogsReceiver, OtlpReceiver } from '../test/support/receivers';
 import { measureColdStarts } from './bench-cold';
+import { measureDeployed } from './bench-deployed';
 import { drive, measureDrift, rssMb } from './bench-load';
 import {
   type Extras,
@@ -39,6 +42,8 @@ import { freePort } from './ports';
 
 interface Options {
   coldInstances: number;
+  deployedRuns: number;
+  flushOrders: number;
   spanIterations: number;
   requests: number;
   concurrency: number[];
@@ -57,6 +62,8 @@ function parseOptions(argv: string[]): Options {
   const quick = argv.includes('--quick');
   return {
     coldInstances: Number(value('cold-instances') ?? (quick ? 1 : 5)),
+    deployedRuns: Number(value('deployed-runs') ?? (quick ? 1 : 5)),
+    flushOrders: Number(value('flush-orders') ?? (quick ? 2 : 20)),
     spanIterations: Number(value('span-iterations') ?? (quick ? 200 : 3_000)),
     requests: Number(value('requests') ?? (quick ? 20 : 400)),
     concurrency: (value('concurrency') ?? '1,8,32').split(',').map(Number),
@@ -113,6 +120,14 @@ async function main(): Promise<void> {
     }
   } finally {
     await floor.stop();
+  }
+
+  if (options.deployedRuns > 0) {
+    extras.deployed = await measureDeployed({
+      coldRuns: options.deployedRuns,
+      flushOrders: options.flushOrders,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
   }
 
   const rounds = await runRounds(options, envFor, database, { otlp, memoryReportFile });

@@ -2,11 +2,13 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import JSZip from 'jszip';
+import { parse } from 'yaml';
 import { PROJECT_ROOT } from './dynamodb-local';
 
 /**
@@ -172,8 +174,20 @@ export class LambdaSandbox {
   /** performance.now() at spawn, and when init ended (the runtime's first request for an invocation). */
   spawnedAt = 0;
   initDoneAt?: number;
+  /** Every invocation answered so far, in order. */
+  readonly answers: InvocationOutcome[] = [];
+  private initDone?: () => void;
+  private initFailed?: (error: Error) => void;
+  /** Resolves when init has ended; rejects if it failed or the runtime exited first. */
+  readonly initialized = new Promise<void>((resolve, reject) => {
+    this.initDone = resolve;
+    this.initFailed = reject;
+  });
 
-  constructor(private readonly options: SandboxOptions) {}
+  constructor(private readonly options: SandboxOptions) {
+    // A failure nobody waits for is reported by invoke(), not as an unhandled rejection.
+    this.initialized.catch(() => {});
+  }
 
   get fn(): PackagedFunction {
     return this.options.fn;
@@ -259,6 +273,7 @@ export class LambdaSandbox {
 
   private fail(error: Error): void {
     this.failure ??= error;
+    this.initFailed?.(this.failure);
     for (const invocation of [...this.queue, ...this.inFlight.values()]) invocation.reject(this.failure);
     this.queue.length = 0;
     this.inFlight.clear();
@@ -286,7 +301,10 @@ export class LambdaSandbox {
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.url ?? '';
     if (request.method === 'GET' && url.endsWith('/runtime/invocation/next')) {
-      this.initDoneAt ??= performance.now();
+      if (this.initDoneAt === undefined) {
+        this.initDoneAt = performance.now();
+        this.initDone?.();
+      }
       this.waitingForNext.push(response);
       this.handOut();
       return;
@@ -312,6 +330,7 @@ export class LambdaSandbox {
         ? { result: JSON.parse(body) as unknown }
         : { error: JSON.parse(body) as { errorType: string; errorMessage: string } }),
     };
+    this.answers.push(outcome);
     this.options.onAnswer?.(outcome);
     invocation.resolve(outcome);
   }
@@ -578,4 +597,116 @@ export class SsmStandIn {
 /** Removes what packageStage and unzipArtifact left in the temporary folder. */
 export function removeDirs(...dirs: string[]): void {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface DeployedStackOptions {
+  packaged: Packaged;
+  /** Every function's telemetry goes here (traces at /v1/traces, logs at /v1/logs). */
+  otlpEndpoint: string;
+  dynamodbEndpoint: string;
+  ssmEndpoint: string;
+  /** Set in every function besides the template's own variables, e.g. OTEL_SDK_DISABLED=true. */
+  overrides?: Record<string, string>;
+  /** See SandboxOptions.onAnswer. */
+  onAnswer?: (fn: PackagedFunction, outcome: InvocationOutcome) => void;
+}
+
+/**
+ * The whole deployed service: the API in front, one sandbox per function behind it (started at once, each
+ * cold until its first invocation), each function's environment the template's, pointed at the given
+ * DynamoDB, SSM and OTLP endpoints and at this API for its calls.
+ */
+export class DeployedStack {
+  readonly api: DeployedApi;
+  private readonly sandboxes = new Map<string, LambdaSandbox>();
+  private readonly codeDirs = new Map<string, string>();
+
+  constructor(private readonly options: DeployedStackOptions) {
+    this.api = new DeployedApi(apiRoutes(options.packaged.template), (logicalId) => this.sandbox(logicalId));
+  }
+
+  get functions(): PackagedFunction[] {
+    return this.options.packaged.functions;
+  }
+
+  async start(): Promise<this> {
+    await this.api.start();
+    for (const fn of this.functions) this.codeDirs.set(fn.logicalId, await unzipArtifact(fn.artifact));
+    await Promise.all(this.functions.map((fn) => this.replace(fn.logicalId)));
+    return this;
+  }
+
+  sandbox(logicalId: string): LambdaSandbox {
+    const sandbox = this.sandboxes.get(logicalId);
+    if (!sandbox) throw new Error(`no function ${logicalId} in ${[...this.sandboxes.keys()]}`);
+    return sandbox;
+  }
+
+  /** The sandbox of the function that runs `service` (its OTEL_SERVICE_NAME). */
+  sandboxOf(service: string): LambdaSandbox {
+    const fn = this.functions.find((candidate) => candidate.variables.OTEL_SERVICE_NAME === service);
+    if (!fn) throw new Error(`no function runs ${service}`);
+    return this.sandbox(fn.logicalId);
+  }
+
+  /** Replaces a function's sandbox with a fresh one, as a new cold instance; resolves once it has started. */
+  async replace(logicalId: string): Promise<LambdaSandbox> {
+    await this.sandboxes.get(logicalId)?.stop();
+    const fn = this.functions.find((candidate) => candidate.logicalId === logicalId);
+    const codeDir = this.codeDirs.get(logicalId);
+    if (!fn || !codeDir) throw new Error(`no function ${logicalId}`);
+    const { otlpEndpoint, dynamodbEndpoint, ssmEndpoint, overrides = {}, onAnswer } = this.options;
+    const env = functionEnvironment(
+      fn,
+      // The one CloudFormation expression among the variables: the stage's own API URL.
+      { SERVICES_BASE_URL: `${this.api.url}/prod` },
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+        AWS_ENDPOINT_URL_SSM: ssmEndpoint,
+        ...overrides,
+      },
+    );
+    const sandbox = new LambdaSandbox({
+      fn,
+      codeDir,
+      env,
+      ...(onAnswer ? { onAnswer: (outcome: InvocationOutcome) => onAnswer(fn, outcome) } : {}),
+    });
+    this.sandboxes.set(logicalId, sandbox);
+    return sandbox.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.sandboxes.values()].map((sandbox) => sandbox.stop()));
+    await this.api.stop();
+    removeDirs(...this.codeDirs.values());
+  }
+}
+
+/**
+ * Creates the template's DynamoDB tables in a DynamoDB Local and seeds them from serverless.yml's custom.seed,
+ * as the local runtime plugin does for stage local.
+ */
+export async function createStageTables(packaged: Packaged, endpoint: string): Promise<void> {
+  const { ensureTables } = createRequire(__filename)(
+    path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs'),
+  ) as {
+    ensureTables(options: Record<string, unknown>): Promise<void>;
+  };
+  const tables = Object.fromEntries(
+    Object.entries(packaged.template.Resources).filter(
+      ([, resource]) => resource.Type === 'AWS::DynamoDB::Table',
+    ),
+  );
+  const config = parse(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8')) as {
+    custom: { seed: Record<string, unknown[]> };
+  };
+  await ensureTables({
+    endpoint,
+    region: 'us-east-1',
+    resources: { Resources: tables },
+    seed: config.custom.seed,
+    log: () => {},
+  });
 }

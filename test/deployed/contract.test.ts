@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import {
-  apiRoutes,
-  DeployedApi,
-  functionEnvironment,
+  createStageTables,
+  DeployedStack,
   type InvocationOutcome,
-  LambdaSandbox,
   type Packaged,
   packageStage,
   removeDirs,
   SsmStandIn,
   scheduleEvent,
-  unzipArtifact,
 } from '../../scripts/deployed-runtime';
-import { type DynamoDbLocal, PROJECT_ROOT, startDynamoDbLocal } from '../../scripts/dynamodb-local';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/dynamodb-local';
 import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/manifests';
 import { SEED_ORDER } from '../../scripts/order';
 import { freePort } from '../../scripts/ports';
@@ -28,12 +22,6 @@ import { OtlpEndpoint, type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } fr
  * NODE_OPTIONS, the handler loaded with import() by the runtime's loader), behind the REST API the template
  * declares, with DynamoDB Local for the tables and a stand-in for SSM. Nothing here runs offline code.
  */
-const { createRequire } = require('node:module') as typeof import('node:module');
-const { ensureTables } = createRequire(__filename)(
-  path.join(PROJECT_ROOT, 'plugins', 'local-runtime.cjs'),
-) as {
-  ensureTables(options: Record<string, unknown>): Promise<void>;
-};
 
 const OTLP_HEADERS_PARAMETER = '/orders/prod/otlp-headers';
 /** What a hosted stack's OTLP gateway wants, as the SSM parameter holds it (URL-encoded values). */
@@ -50,83 +38,42 @@ interface AtAnswer {
 describe('the prod package, run as Lambda runs it', () => {
   let packaged: Packaged;
   let dynamo: DynamoDbLocal;
+  let stack: DeployedStack;
   const otlp = new OtlpEndpoint();
   const ssm = new SsmStandIn({ [OTLP_HEADERS_PARAMETER]: OTLP_HEADERS });
-  const sandboxes = new Map<string, LambdaSandbox>();
   const answers: AtAnswer[] = [];
-  const codeDirs: string[] = [];
-  let api: DeployedApi;
 
   before(async () => {
     packaged = await packageStage('prod');
     dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
-    const tables = Object.fromEntries(
-      Object.entries(packaged.template.Resources).filter(
-        ([, resource]) => resource.Type === 'AWS::DynamoDB::Table',
-      ),
-    );
-    const config = parse(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8')) as {
-      custom: { seed: Record<string, unknown[]> };
-    };
-    await ensureTables({
-      endpoint: dynamo.endpoint,
-      region: 'us-east-1',
-      resources: { Resources: tables },
-      seed: config.custom.seed,
-      log: () => {},
-    });
+    await createStageTables(packaged, dynamo.endpoint);
     await otlp.start();
     await ssm.start();
-    api = await new DeployedApi(apiRoutes(packaged.template), (logicalId) => {
-      const sandbox = sandboxes.get(logicalId);
-      if (!sandbox) throw new Error(`no function ${logicalId}`);
-      return sandbox;
+    stack = await new DeployedStack({
+      packaged,
+      otlpEndpoint: otlp.url,
+      dynamodbEndpoint: dynamo.endpoint,
+      ssmEndpoint: ssm.url,
+      onAnswer: (fn, outcome) =>
+        answers.push({
+          functionName: fn.functionName,
+          outcome,
+          spans: [...otlp.traces.spans],
+          logs: [...otlp.logs.records],
+        }),
     }).start();
-    for (const fn of packaged.functions) {
-      const codeDir = await unzipArtifact(fn.artifact);
-      codeDirs.push(codeDir);
-      const env = functionEnvironment(
-        fn,
-        // The one CloudFormation expression among the variables: the stage's own API URL.
-        { SERVICES_BASE_URL: `${api.url}/prod` },
-        {
-          OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-          AWS_ENDPOINT_URL_SSM: ssm.url,
-        },
-      );
-      const sandbox = new LambdaSandbox({
-        fn,
-        codeDir,
-        env,
-        onAnswer: (outcome) =>
-          answers.push({
-            functionName: fn.functionName,
-            outcome,
-            spans: [...otlp.traces.spans],
-            logs: [...otlp.logs.records],
-          }),
-      });
-      sandboxes.set(fn.logicalId, await sandbox.start());
-    }
   });
 
   after(async () => {
-    await Promise.all([...sandboxes.values()].map((sandbox) => sandbox.stop()));
-    await api?.stop();
+    await stack?.stop();
     await otlp.stop();
     await ssm.stop();
     await dynamo?.stop();
-    removeDirs(...codeDirs, ...(packaged ? [packaged.dir] : []));
+    if (packaged) removeDirs(packaged.dir);
   });
 
-  const sandboxFor = (service: string) => {
-    const sandbox = [...sandboxes.values()].find(
-      (candidate) => candidate.fn.variables.OTEL_SERVICE_NAME === service,
-    );
-    assert.ok(sandbox, `a function runs ${service}`);
-    return sandbox;
-  };
+  const sandboxFor = (service: string) => stack.sandboxOf(service);
+  const api = () => stack.api;
   const serverSpanOf = (spans: ReceivedSpan[], requestId: string) =>
     spans.find(
       (span) => span.kind === SPAN_KIND.SERVER && span.attributes['faas.invocation_id'] === requestId,
@@ -151,7 +98,7 @@ describe('the prod package, run as Lambda runs it', () => {
   let orderId = '';
 
   it('takes an order through the deployed API: every hop a SERVER span that continues its caller', async () => {
-    const response = await fetch(`${api.url}/prod/api/order`, {
+    const response = await fetch(`${api().url}/prod/api/order`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(SEED_ORDER),
@@ -244,7 +191,7 @@ describe('the prod package, run as Lambda runs it', () => {
   });
 
   it('answers GET /api/order/{id} with the completed order, in a trace of its own', async () => {
-    const response = await fetch(`${api.url}/prod/api/order/${orderId}`);
+    const response = await fetch(`${api().url}/prod/api/order/${orderId}`);
     const body = (await response.json()) as Record<string, unknown>;
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.equal(body.order_id, orderId);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 
 describe('npm run bench (smoke)', () => {
-  it('runs all four modes and the telemetry-cost parts briefly, prints them, and ends with a JSON summary', async () => {
+  it('runs all four modes, the telemetry-cost and deployed parts briefly, prints them, ends with a JSON summary', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
@@ -17,7 +17,7 @@ describe('npm run bench (smoke)', () => {
         '--drift-orders',
         '50',
       ],
-      { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 },
+      { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 480_000 },
     );
     const lines = stdout.trim().split('\n');
     for (const mode of ['(a)', '(b)', '(c)', '(d)']) {
@@ -59,6 +59,20 @@ describe('npm run bench (smoke)', () => {
       assert.ok(memory.instances >= 6, `(${mode}): ${memory.instances} instances`);
       assert.ok(memory.rss_per_instance > memory.own, `(${mode}): ${JSON.stringify(memory)}`);
     }
+    // The deployed artifact: each function's zip, its cold start traced and untraced, the flush per order.
+    const deployed = summary.deployed;
+    assert.deepEqual(Object.keys(deployed.cold_start_ms).sort(), Object.keys(deployed.zip_kb).sort());
+    assert.equal(Object.keys(deployed.zip_kb).length, 7);
+    for (const [service, cold] of Object.entries(deployed.cold_start_ms) as Array<
+      [string, Record<string, number>]
+    >) {
+      assert.ok(Number(cold.untraced) > 0 && Number(cold.traced) > 0, `${service}: ${JSON.stringify(cold)}`);
+    }
+    for (const variant of ['untraced', 'traced', 'traced_far']) {
+      assert.ok(deployed.flush.order_ms[variant] > 0, `${variant}: ${JSON.stringify(deployed.flush)}`);
+    }
+    assert.equal(deployed.flush.receiver_delay_ms, 50);
+    assert.match(stdout, /^deployed cold start, process start to first answer/m);
     assert.match(stdout, /^cold start, new instance to first response/m);
     assert.match(stdout, /^per-span cost: /m);
   });

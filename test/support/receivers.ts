@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as pause } from 'node:timers/promises';
 import {
   decodeAttributes,
   decodeOtlpSpans,
@@ -34,6 +35,8 @@ abstract class Receiver {
   requests = 0;
   /** Headers of the last request, e.g. to check OTEL_EXPORTER_OTLP_HEADERS arrived. */
   lastHeaders: Record<string, string | string[] | undefined> = {};
+  /** How long each export waits for its answer: a backend this far away (the flush bench sets 50 ms). */
+  answerDelayMs = 0;
   /** Headers of the last request to each path ("/v1/traces", "/v1/logs"). */
   readonly lastHeadersByPath = new Map<string, Record<string, string | string[] | undefined>>();
 
@@ -57,6 +60,7 @@ abstract class Receiver {
       this.lastHeaders = request.headers;
       this.lastHeadersByPath.set(request.url ?? '', request.headers);
       const ok = this.accept(request.url ?? '', body, request.headers['content-type'] ?? '');
+      if (this.answerDelayMs > 0) await pause(this.answerDelayMs);
       response.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end('{}');
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
