@@ -1,9 +1,12 @@
 'use strict';
 /**
- * The deployed artifact: one zip per function (package.individually), each holding two esbuild bundles
- * built from the compiled dist/ (CommonJS, so packages resolve to their `require` builds):
+ * The deployed artifact: one zip per function (package.individually), each holding two esbuild bundles,
+ * at the paths tsc would give them (so the handler string and NODE_OPTIONS are the same offline and deployed):
  * - dist/functions/<name>/handler.js: the handler and everything it imports;
  * - dist/functions/shared/tracing.js: the tracing preload that NODE_OPTIONS names.
+ * They are built from the TypeScript sources, so that packages resolve to their ES module builds, which esbuild
+ * can tree-shake (zod's CommonJS build alone is 550 KB, most of it locales no function uses). The AWS SDK is
+ * the exception: it resolves to its CommonJS builds, as require() would load them (see below).
  *
  * Telemetry stays whole inside a bundle:
  * - the invocation span does not depend on a file to hook: the handler factories wrap the handler
@@ -24,6 +27,10 @@ const path = require('node:path');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const PRELOAD = 'dist/functions/shared/tracing.js';
+/** The SDK's start, which the preload requires only when tracing is on. */
+const PRELOAD_SDK = 'dist/functions/shared/tracing-sdk.js';
+/** The source a bundle at `output` (dist/functions/…/x.js) is built from (functions/…/x.ts). */
+const sourceOf = (output) => output.replace(/^dist\//, '').replace(/\.js$/, '.ts');
 /** The runtime the bundles are compiled for: serverless.yml's provider.runtime, as an esbuild target. */
 const targetOf = (runtime) => `node${/^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? '24'}`;
 /** Fixed file times, so that the same code gives the same zip (and CloudFormation sees no change). */
@@ -108,6 +115,34 @@ function handOverInstrumentedModules(definitions, handedOver) {
   };
 }
 
+/**
+ * The packages that resolve to their CommonJS builds, as require() would load them: those an instrumentation
+ * patches (their hand-over works on `module.exports`, and the instrumentations name their CommonJS files), and
+ * the rest of the AWS SDK with them, so that no @smithy or @aws-sdk package is bundled twice (once per build)
+ * with classes that would not recognise each other's instances.
+ */
+function resolveAsRequire(definitions) {
+  const named = new Set(definitions.map((definition) => definition.name));
+  const packageName = (specifier) => {
+    const parts = specifier.split('/');
+    return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  };
+  return {
+    name: 'resolve-as-require',
+    setup(build) {
+      build.onResolve({ filter: /^[@a-z]/ }, (args) => {
+        const pkg = packageName(args.path);
+        if (!named.has(pkg) && !/^@(aws-sdk|smithy)\//.test(pkg)) return undefined;
+        try {
+          return { path: require.resolve(args.path, { paths: [args.resolveDir] }) };
+        } catch {
+          return undefined;
+        }
+      });
+    },
+  };
+}
+
 /** Stand-ins for modules a bundle leaves out: requiring one works, using one fails with its name. */
 function leaveOut(names) {
   const filter = new RegExp(
@@ -133,15 +168,13 @@ function leaveOut(names) {
 /** The esbuild options of one bundle. */
 function bundleOptions({ entry, outfile, runtime, plugins }) {
   return {
-    entryPoints: [path.join(PROJECT_ROOT, entry)],
+    entryPoints: [path.join(PROJECT_ROOT, sourceOf(entry))],
     outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: targetOf(runtime),
-    // CommonJS builds of every package, as Node's require would load them.
-    mainFields: ['main', 'module'],
-    conditions: ['require', 'node', 'default'],
+    mainFields: ['module', 'main'],
     minify: true,
     // Error classes keep their names: they are what logs and error bodies report.
     keepNames: true,
@@ -181,38 +214,43 @@ async function bundleInto(
   scratch,
   { esbuild, JSZip, definitions, functionKeys, handlerOf, runtime, outDir, leftOut },
 ) {
-  const preloadHandedOver = [];
-  const preloadFile = path.join(scratch, PRELOAD);
-  await esbuild.build(
-    bundleOptions({
-      entry: PRELOAD,
-      outfile: preloadFile,
-      runtime,
-      plugins: [leaveOut(leftOut), handOverInstrumentedModules(definitions, preloadHandedOver)],
-    }),
-  );
-  const preload = readFileSync(preloadFile);
-  const results = {};
-  for (const functionKey of functionKeys) {
-    const handlerString = handlerOf(functionKey);
-    const entry = `${handlerString.slice(0, handlerString.lastIndexOf('.'))}.js`;
-    const outfile = path.join(scratch, functionKey, entry);
+  /** Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. */
+  const bundle = async (entry, dir, separate = []) => {
+    const outfile = path.join(dir, entry);
     const handedOver = [];
     await esbuild.build(
       bundleOptions({
         entry,
         outfile,
         runtime,
-        plugins: [leaveOut(leftOut), handOverInstrumentedModules(definitions, handedOver)],
+        plugins: [
+          keepSeparate(separate),
+          leaveOut(leftOut),
+          resolveAsRequire(definitions),
+          handOverInstrumentedModules(definitions, handedOver),
+        ],
       }),
     );
+    return { content: readFileSync(outfile), handedOver };
+  };
+  // The preload is two files: an untraced instance (OTEL_SDK_DISABLED=true) never even parses the SDK's.
+  const preload = await bundle(PRELOAD, path.join(scratch, 'preload'), [
+    `./${path.basename(PRELOAD_SDK, '.js')}`,
+  ]);
+  const sdk = await bundle(PRELOAD_SDK, path.join(scratch, 'preload'));
+  const results = {};
+  for (const functionKey of functionKeys) {
+    const handlerString = handlerOf(functionKey);
+    const entry = `${handlerString.slice(0, handlerString.lastIndexOf('.'))}.js`;
+    const handler = await bundle(entry, path.join(scratch, functionKey));
     const zip = new JSZip();
     const add = (name, content) =>
       zip.file(name, content, { date: ZIP_DATE, unixPermissions: 0o644, createFolders: false });
     // The bundles are CommonJS: said once here rather than left to Node's syntax detection.
     add('package.json', '{"type":"commonjs"}\n');
-    add(entry, readFileSync(outfile));
-    add(PRELOAD, preload);
+    add(entry, handler.content);
+    add(PRELOAD, preload.content);
+    add(PRELOAD_SDK, sdk.content);
     const content = await zip.generateAsync({
       type: 'nodebuffer',
       compression: 'DEFLATE',
@@ -222,9 +260,25 @@ async function bundleInto(
     const zipPath = path.join(outDir, `${functionKey}.zip`);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(zipPath, content);
-    results[functionKey] = { zip: zipPath, bytes: content.length, handedOver: [...new Set(handedOver)] };
+    results[functionKey] = {
+      zip: zipPath,
+      bytes: content.length,
+      handedOver: [...new Set([...handler.handedOver, ...sdk.handedOver])],
+    };
   }
   return results;
 }
 
-module.exports = { PRELOAD, bundleFunctions, packageOf, targetOf };
+/** Leaves the given relative imports (e.g. "./tracing-sdk") as requires of a file bundled on its own. */
+function keepSeparate(specifiers) {
+  return {
+    name: 'keep-separate',
+    setup(build) {
+      build.onResolve({ filter: /^\./ }, (args) =>
+        specifiers.includes(args.path) ? { path: `${args.path}.js`, external: true } : undefined,
+      );
+    },
+  };
+}
+
+module.exports = { PRELOAD, PRELOAD_SDK, bundleFunctions, packageOf, targetOf };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
 import {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { randomSource } from '../shared/chaos';
 import { integerSetting, loadEnv } from '../shared/env';
 import { httpRouter } from '../shared/lambda-http';

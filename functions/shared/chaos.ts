@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainError } from './errors';
 import { currentInvocation } from './invocation';
 import { logger } from './logger';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ChaosMonkey } from './chaos';
 import { commonEnv } from './env';
 import { DomainError, type FieldError } from './errors';

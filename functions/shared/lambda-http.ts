@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChaosMonkey } from './chaos';
 import { commonEnv, integerSetting, loadEnv } from './env';
 import { DomainError, type FieldError } from './errors';

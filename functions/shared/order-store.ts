@@ -5,8 +5,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { primeWritePaths } from './dynamodb-priming';
 import type { ErrorCategory } from './errors';
-import { primeWritePaths } from './priming';
 import type { OrderRequest } from './schemas';
 
 /** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */

@@ -1,4 +1,3 @@
-import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { context } from '@opentelemetry/api';
 
 /**
@@ -26,27 +25,3 @@ export async function prime(): Promise<number> {
 
 /** A key no item has: the primers' conditional writes on it always fail, so they never write anything. */
 export const PRIMING_KEY = '__priming__';
-
-/**
- * Primes a table's write paths without writing: a transaction and an update whose condition (the item exists)
- * fails on PRIMING_KEY. The SDK's serializers and DynamoDB Local's JVM then run those paths for the first time
- * before the first request, not during it.
- */
-export function primeWritePaths(db: DynamoDBDocumentClient, table: string, keyName: string): void {
-  const target = {
-    TableName: table,
-    Key: { [keyName]: PRIMING_KEY },
-    ConditionExpression: 'attribute_exists(#key)',
-    ExpressionAttributeNames: { '#key': keyName },
-  };
-  registerPrimer(() => db.send(new TransactWriteCommand({ TransactItems: [{ ConditionCheck: target }] })));
-  registerPrimer(() =>
-    db.send(
-      new UpdateCommand({
-        ...target,
-        UpdateExpression: 'SET #key = :key',
-        ExpressionAttributeValues: { ':key': PRIMING_KEY },
-      }),
-    ),
-  );
-}

@@ -4,8 +4,8 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { primeWritePaths } from './dynamodb-priming';
 import { logger } from './logger';
-import { primeWritePaths } from './priming';
 import { backOff } from './retry';
 import { withSpan } from './telemetry';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The wire contracts between functions: each route's request and answer (API, at the end). Requests are

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
-import { z } from 'zod';
+import * as z from 'zod';
 import { booleanFlag, integerSetting, loadEnv } from './env';
 import { DomainError, isErrorCategory } from './errors';
 import { remainingMs } from './invocation';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { documentClient } from '../shared/dynamodb';
 import { loadEnv } from '../shared/env';
 import { httpRouter } from '../shared/lambda-http';

@@ -278,12 +278,14 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }
     for (const [logicalId, zip] of zips) {
       const handler = String((resources[logicalId] as Resource).Properties.Handler);
-      // The function's bundle, the tracing preload, and nothing else: no tests, scripts, node_modules or keys.
+      // The function's bundle, the tracing preload and the SDK start it requires when tracing is on, and
+      // nothing else: no tests, scripts, node_modules or keys.
       assert.deepEqual(
         Object.keys(zip.files).sort(),
         [
           `${handler.slice(0, handler.lastIndexOf('.'))}.js`,
           'dist/functions/shared/tracing.js',
+          'dist/functions/shared/tracing-sdk.js',
           'package.json',
         ].sort(),
       );
