@@ -287,14 +287,16 @@ export class LambdaSandbox {
       invocation.startedAt = performance.now();
       invocation.deadlineMs = Date.now() + this.fn.timeoutSeconds * 1000;
       this.inFlight.set(invocation.requestId, invocation);
+      const body = JSON.stringify(invocation.event);
       response
         .writeHead(200, {
           'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
           'lambda-runtime-aws-request-id': invocation.requestId,
           'lambda-runtime-deadline-ms': String(invocation.deadlineMs),
           'lambda-runtime-invoked-function-arn': `arn:aws:lambda:us-east-1:${DUMMY_ACCOUNT}:function:${this.fn.functionName}`,
         })
-        .end(JSON.stringify(invocation.event));
+        .end(body);
     }
   }
 
@@ -310,7 +312,7 @@ export class LambdaSandbox {
       return;
     }
     const body = await readBody(request);
-    response.writeHead(202).end();
+    response.writeHead(202, { 'content-length': 0 }).end();
     if (url.endsWith('/runtime/init/error')) {
       const error = JSON.parse(body) as { errorType: string; errorMessage: string };
       this.fail(
@@ -561,6 +563,8 @@ export class SsmStandIn {
   private server?: Server;
   url = '';
   readonly requested: string[] = [];
+  /** The Authorization header of each request: SigV4, as SSM requires. */
+  readonly authorizations: string[] = [];
 
   constructor(private readonly parameters: Record<string, string>) {}
 
@@ -575,6 +579,7 @@ export class SsmStandIn {
       };
       if (target !== 'AmazonSSM.GetParameter') return json(400, { __type: 'InvalidAction', message: target });
       this.requested.push(String(body.Name));
+      this.authorizations.push(String(request.headers.authorization ?? ''));
       const value = body.Name ? this.parameters[body.Name] : undefined;
       if (value === undefined)
         return json(400, { __type: 'ParameterNotFound', message: `${body.Name} not found` });

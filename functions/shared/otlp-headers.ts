@@ -1,3 +1,8 @@
+import http from 'node:http';
+import https from 'node:https';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+
 /**
  * When deployed, the OTLP headers (e.g. the basic-auth header of a hosted Grafana stack) live in an SSM
  * SecureString, never in the template. They are read once, at the first export, and cached; a missing
@@ -7,12 +12,8 @@ export function headersFromSsm(name: string): () => Promise<Record<string, strin
   let headers: Promise<Record<string, string>> | undefined;
   return () => {
     headers ??= (async () => {
-      const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
       try {
-        const result = await new SSMClient({}).send(
-          new GetParameterCommand({ Name: name, WithDecryption: true }),
-        );
-        return parseHeaderList(result.Parameter?.Value ?? '');
+        return parseHeaderList(await secureParameter(name));
       } catch (error) {
         if ((error as Error).name === 'ParameterNotFound') return {};
         headers = undefined; // try again at the next export
@@ -32,4 +33,74 @@ export function parseHeaderList(list: string): Record<string, string> {
     headers[pair.slice(0, separator).trim()] = decodeURIComponent(pair.slice(separator + 1).trim());
   }
   return headers;
+}
+
+/**
+ * SSM's GetParameter, decrypted: one signed AWS JSON 1.1 request. The SSM client would do the same, at the
+ * cost of about 50 ms on the first invocation of every traced instance and 560 KB in its bundle (BENCHMARKS.md).
+ * Its endpoint honours AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL, as the SDK does. Untraced: the request is
+ * the exporter's business, not the invocation's.
+ */
+async function secureParameter(name: string): Promise<string> {
+  const { signerFor } = require('./aws-signing') as typeof import('./aws-signing');
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  const endpoint = new URL(
+    process.env.AWS_ENDPOINT_URL_SSM ?? process.env.AWS_ENDPOINT_URL ?? `https://ssm.${region}.amazonaws.com`,
+  );
+  const body = JSON.stringify({ Name: name, WithDecryption: true });
+  const signed = await signerFor('ssm', region).sign({
+    method: 'POST',
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
+    path: '/',
+    headers: {
+      host: endpoint.host,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'AmazonSSM.GetParameter',
+    },
+    body,
+  });
+  const answer = await context.with(suppressTracing(context.active()), () =>
+    post(endpoint, signed.headers, body),
+  );
+  const payload = JSON.parse(answer.body || '{}') as {
+    Parameter?: { Value?: string };
+    __type?: string;
+    message?: string;
+  };
+  if (answer.status !== 200) {
+    const type =
+      String(payload.__type ?? 'SsmError')
+        .split('#')
+        .pop() ?? 'SsmError';
+    throw Object.assign(new Error(`SSM GetParameter ${name}: ${payload.message ?? answer.status}`), {
+      name: type,
+    });
+  }
+  return payload.Parameter?.Value ?? '';
+}
+
+function post(
+  endpoint: URL,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  const transport = endpoint.protocol === 'http:' ? http : https;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(endpoint, { method: 'POST', headers, timeout: 2_000 }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () =>
+      request.destroy(new Error(`SSM did not answer within 2 s at ${endpoint.host}`)),
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -158,19 +158,10 @@ export function createServiceClient(serviceName: string): ServiceClient {
 
 /** SigV4 signing for API Gateway's AWS_IAM authorization; loaded only when deployed with signing on. */
 async function signRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
-  const [{ SignatureV4 }, { Sha256 }, { defaultProvider }] = await Promise.all([
-    import('@smithy/signature-v4'),
-    import('@aws-crypto/sha256-js'),
-    import('@aws-sdk/credential-provider-node'),
-  ]);
+  const { signerFor } = require('./aws-signing') as typeof import('./aws-signing');
   const url = new URL(config.url ?? '', config.baseURL);
   const body = config.data === undefined ? undefined : JSON.stringify(config.data);
-  const signer = new SignatureV4({
-    service: 'execute-api',
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    credentials: defaultProvider(),
-    sha256: Sha256,
-  });
+  const signer = signerFor('execute-api');
   const signed = await signer.sign({
     method: (config.method ?? 'GET').toUpperCase(),
     protocol: url.protocol,
@@ -179,7 +170,8 @@ async function signRequest(config: InternalAxiosRequestConfig): Promise<Internal
     headers: { host: url.host, 'content-type': 'application/json' },
     body,
   });
-  for (const [name, value] of Object.entries(signed.headers)) config.headers.set(name, value);
+  for (const [name, value] of Object.entries(signed.headers as Record<string, string>))
+    config.headers.set(name, value);
   config.data = body;
   return config;
 }
