@@ -17,9 +17,7 @@
  *   (`patchBundledModule`), which patches them with the very instrumentation instances the SDK runs. Which
  *   modules those are, and whether their versions are supported, is read from the instrumentations' own module
  *   definitions at build time: a supported module is never bundled unpatched, an unsupported version stops
- *   the build;
- * - the modules sdk-node requires but never uses here (gRPC, protobuf, Zipkin, metrics...) are left out as
- *   stand-ins that fail loudly if anything ever uses one.
+ *   the build.
  */
 const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
@@ -143,28 +141,6 @@ function resolveAsRequire(definitions) {
   };
 }
 
-/** Stand-ins for modules a bundle leaves out: requiring one works, using one fails with its name. */
-function leaveOut(names) {
-  const filter = new RegExp(
-    `^(${names.map((name) => name.replace(/[/\\^$*+?.()|[\]{}-]/g, '\\$&')).join('|')})$`,
-  );
-  return {
-    name: 'leave-out',
-    setup(build) {
-      build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'left-out' }));
-      build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
-        contents: `module.exports = new Proxy({}, {
-  get(_target, key) {
-    if (typeof key === 'symbol' || key === '__esModule') return undefined;
-    throw new Error(${JSON.stringify(`${args.path} is not in the deployed bundle (plugins/bundle.cjs leaves it out)`)});
-  },
-});\n`,
-        loader: 'js',
-      }));
-    },
-  };
-}
-
 /** The esbuild options of one bundle. */
 function bundleOptions({ entry, outfile, runtime, plugins }) {
   return {
@@ -189,7 +165,7 @@ function bundleOptions({ entry, outfile, runtime, plugins }) {
  * Bundles and zips every function into `outDir/<functionKey>.zip`; answers { functionKey: { zip, bytes,
  * handedOver } }. `handlerOf(functionKey)` is the function's handler string ("dist/functions/fraud/handler.handler").
  */
-async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir, leftOut }) {
+async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir }) {
   const esbuild = require('esbuild');
   const JSZip = require('jszip');
   const definitions = instrumentedModuleDefinitions();
@@ -203,7 +179,6 @@ async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir, leftO
       handlerOf,
       runtime,
       outDir,
-      leftOut,
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -212,7 +187,7 @@ async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir, leftO
 
 async function bundleInto(
   scratch,
-  { esbuild, JSZip, definitions, functionKeys, handlerOf, runtime, outDir, leftOut },
+  { esbuild, JSZip, definitions, functionKeys, handlerOf, runtime, outDir },
 ) {
   /** Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. */
   const bundle = async (entry, dir, separate = []) => {
@@ -225,7 +200,6 @@ async function bundleInto(
         runtime,
         plugins: [
           keepSeparate(separate),
-          leaveOut(leftOut),
           resolveAsRequire(definitions),
           handOverInstrumentedModules(definitions, handedOver),
         ],

@@ -76,8 +76,6 @@ class LocalRuntimePlugin {
       runtime: service.provider.runtime,
       // The Framework builds every package in .serverless/ (and moves it to `--package DIR` at the end).
       outDir: path.join(this.serverless.serviceDir ?? PROJECT_ROOT, '.serverless'),
-      leftOut: require(path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'deferred-modules.js'))
-        .SDK_NODE_EXTRAS,
     });
     for (const functionKey of functionKeys) {
       const functionObject = service.getFunction(functionKey);

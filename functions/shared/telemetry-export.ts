@@ -58,11 +58,19 @@ export class WarnOnceExporter<Item> implements Exporter<Item> {
  * the OTLP endpoint that takes the traces (one endpoint and one credential for a hosted stack). Offline with no
  * Loki, nowhere: the JSON lines on stdout are the logs.
  */
-export function logsEndpoint(env: NodeJS.ProcessEnv, otlpBase: string): string | undefined {
-  if (env.OTEL_LOGS_EXPORTER === 'none') return undefined;
-  if (env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) return env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
-  if (env.LOKI_URL) return `${env.LOKI_URL.replace(/\/$/, '')}/otlp/v1/logs`;
-  return env.IS_OFFLINE === 'true' ? undefined : `${otlpBase}/v1/logs`;
+export function logsEndpoint(
+  settings: {
+    OTEL_LOGS_EXPORTER?: string;
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT?: string | undefined;
+    LOKI_URL?: string | undefined;
+    IS_OFFLINE?: boolean;
+  },
+  otlpBase: string,
+): string | undefined {
+  if (settings.OTEL_LOGS_EXPORTER === 'none') return undefined;
+  if (settings.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) return settings.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
+  if (settings.LOKI_URL) return `${settings.LOKI_URL.replace(/\/$/, '')}/otlp/v1/logs`;
+  return settings.IS_OFFLINE ? undefined : `${otlpBase}/v1/logs`;
 }
 
 /**

@@ -5,7 +5,6 @@
  * all: the SDK is required only when it is started.
  */
 import { enableCompileCache } from 'node:module';
-import { deferModules, SDK_NODE_EXTRAS } from './deferred-modules';
 
 const instanceStartTime = Date.now();
 
@@ -15,7 +14,6 @@ if (process.env._HANDLER) {
   // sandbox starts with an empty /tmp, so it would only cost the writing.
   if (process.env.IS_OFFLINE === 'true') enableCompileCache();
   if (process.env.OTEL_SDK_DISABLED !== 'true') {
-    deferModules(SDK_NODE_EXTRAS, '@opentelemetry/sdk-node');
     (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
   }
 }

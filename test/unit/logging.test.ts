@@ -156,10 +156,10 @@ describe('where log records go', () => {
   const base = 'https://otlp.example/otlp';
   it("offline: Loki's own OTLP endpoint when LOKI_URL is set, else nowhere", () => {
     assert.equal(
-      logsEndpoint({ IS_OFFLINE: 'true', LOKI_URL: 'http://localhost:3100/' }, base),
+      logsEndpoint({ IS_OFFLINE: true, LOKI_URL: 'http://localhost:3100/' }, base),
       'http://localhost:3100/otlp/v1/logs',
     );
-    assert.equal(logsEndpoint({ IS_OFFLINE: 'true', LOKI_URL: '' }, base), undefined);
+    assert.equal(logsEndpoint({ IS_OFFLINE: true, LOKI_URL: '' }, base), undefined);
   });
 
   it('deployed: the OTLP endpoint that takes the traces; an explicit endpoint or "none" wins', () => {

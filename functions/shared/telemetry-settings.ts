@@ -1,0 +1,49 @@
+import * as z from 'zod';
+import { booleanFlag, integerSetting, loadEnv } from './env';
+
+/** An environment variable left empty is one left unset (serverless.yml writes '' for "not given"). */
+const unsetIfEmpty = <Schema extends z.ZodType>(schema: Schema) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema);
+
+/** An http(s) URL: a bare "host:port" would parse as a URL with the host as its scheme. */
+const httpUrl = () => z.url({ protocol: /^https?$/ });
+
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/**
+ * Everything the tracing preload reads from the environment, validated once when it starts: a malformed
+ * value stops the instance with the variable's name, as the functions' own settings do (env.ts), instead of
+ * a silent fallback.
+ */
+export function telemetrySettings(env: NodeJS.ProcessEnv = process.env) {
+  return loadEnv(
+    {
+      IS_OFFLINE: booleanFlag(false),
+      STAGE: unsetIfEmpty(z.string().default('local')),
+      OTEL_EXPORTER_OTLP_ENDPOINT: unsetIfEmpty(httpUrl().default('http://localhost:4318')),
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(httpUrl().optional()),
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: unsetIfEmpty(httpUrl().optional()),
+      // Deployed, the SecureString that holds the OTLP headers (otlp-headers.ts).
+      OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER: unsetIfEmpty(z.string().optional()),
+      OTEL_LOGS_EXPORTER: unsetIfEmpty(z.enum(['otlp', 'none']).default('otlp')),
+      LOKI_URL: unsetIfEmpty(httpUrl().optional()),
+      OTEL_TRACES_SAMPLER: unsetIfEmpty(z.enum(SAMPLERS).default('parentbased_always_on')),
+      OTEL_TRACES_SAMPLER_ARG: unsetIfEmpty(z.coerce.number().min(0).max(1).default(1)),
+      OTEL_BSP_SCHEDULE_DELAY: integerSetting(1_000, { min: 1 }),
+      // Bound memory when the backend is down: spans and records beyond these are dropped, not queued.
+      OTEL_BSP_MAX_QUEUE_SIZE: integerSetting(2_048, { min: 1 }),
+      OTEL_BLRP_SCHEDULE_DELAY: integerSetting(1_000, { min: 1 }),
+      OTEL_BLRP_MAX_QUEUE_SIZE: integerSetting(2_048, { min: 1 }),
+    },
+    env,
+  );
+}
+
+export type TelemetrySettings = ReturnType<typeof telemetrySettings>;
