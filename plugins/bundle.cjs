@@ -189,8 +189,12 @@ async function bundleInto(
   scratch,
   { esbuild, JSZip, definitions, functionKeys, handlerOf, runtime, outDir },
 ) {
-  /** Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. */
-  const bundle = async (entry, dir, separate = []) => {
+  /**
+   * Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. A
+   * handler's bundle holds the AWS SDK clients, so it resolves the AWS SDK to its CommonJS builds; the
+   * preload's holds no client (only the SigV4 signer), and takes every package's ES module build.
+   */
+  const bundle = async (entry, dir, { separate = [], awsSdkAsRequire = true, stand = {} } = {}) => {
     const outfile = path.join(dir, entry);
     const handedOver = [];
     await esbuild.build(
@@ -200,7 +204,8 @@ async function bundleInto(
         runtime,
         plugins: [
           keepSeparate(separate),
-          resolveAsRequire(definitions),
+          standIns(stand),
+          ...(awsSdkAsRequire ? [resolveAsRequire(definitions)] : []),
           handOverInstrumentedModules(definitions, handedOver),
         ],
       }),
@@ -208,10 +213,12 @@ async function bundleInto(
     return { content: readFileSync(outfile), handedOver };
   };
   // The preload is two files: an untraced instance (OTEL_SDK_DISABLED=true) never even parses the SDK's.
-  const preload = await bundle(PRELOAD, path.join(scratch, 'preload'), [
-    `./${path.basename(PRELOAD_SDK, '.js')}`,
-  ]);
-  const sdk = await bundle(PRELOAD_SDK, path.join(scratch, 'preload'));
+  const preloadDir = path.join(scratch, 'preload');
+  const preload = await bundle(PRELOAD, preloadDir, {
+    separate: [`./${path.basename(PRELOAD_SDK, '.js')}`],
+    awsSdkAsRequire: false,
+  });
+  const sdk = await bundle(PRELOAD_SDK, preloadDir, { awsSdkAsRequire: false, stand: PRELOAD_STAND_INS });
   const results = {};
   for (const functionKey of functionKeys) {
     const handlerString = handlerOf(functionKey);
@@ -241,6 +248,37 @@ async function bundleInto(
     };
   }
   return results;
+}
+
+/**
+ * What the deployed preload does without: sources of a cold start's cost that do nothing there.
+ * - import-in-the-middle: the ES module hook, which is inert unless registered as a loader (`--import`), and
+ *   no deployed NODE_OPTIONS registers it; the instrumentations still create its Hook, which does nothing.
+ * - debug: the require hook's diagnostics, printed only with DEBUG=require-in-the-middle; loading it loads
+ *   tty and os.
+ */
+const PRELOAD_STAND_INS = {
+  'import-in-the-middle': `class Hook { unhook() {} }
+module.exports = Hook; module.exports.Hook = Hook;
+module.exports.addHook = () => {}; module.exports.removeHook = () => {};`,
+  debug: `const debug = () => Object.assign(() => {}, { enabled: false, extend: debug });
+module.exports = Object.assign(debug, { enable() {}, disable() {}, enabled: () => false });`,
+};
+
+function standIns(modules) {
+  const names = Object.keys(modules);
+  return {
+    name: 'stand-ins',
+    setup(build) {
+      build.onResolve({ filter: /^[a-z@]/ }, (args) =>
+        names.includes(args.path) ? { path: args.path, namespace: 'stand-in' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'stand-in' }, (args) => ({
+        contents: modules[args.path],
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /** Leaves the given relative imports (e.g. "./tracing-sdk") as requires of a file bundled on its own. */
