@@ -34,8 +34,11 @@ export interface ColdPhases {
 
 export interface DeployedResults {
   zipKb: Record<string, number>;
-  /** By service: medians over the runs. */
-  coldStart: Record<string, { untraced: ColdPhases; traced: ColdPhases }>;
+  /**
+   * By service: medians over the runs, and the median of each run's traced-minus-untraced difference (the two
+   * modes run back to back, so a drift of the machine weighs on both alike).
+   */
+  coldStart: Record<string, { untraced: ColdPhases; traced: ColdPhases; addedMs: number }>;
   /** One order end to end (median ms) and, by service, one warm invocation (median ms), per variant. */
   flush: {
     delayMs: number;
@@ -151,7 +154,11 @@ async function measureColdStarts(stacks: Record<Mode, DeployedStack>, runs: numb
   return Object.fromEntries(
     [...samples].map(([service, { untraced, traced }]) => [
       service,
-      { untraced: medianOf(untraced), traced: medianOf(traced) },
+      {
+        untraced: medianOf(untraced),
+        traced: medianOf(traced),
+        addedMs: median(traced.map((phases, run) => phases.totalMs - (untraced[run]?.totalMs ?? Number.NaN))),
+      },
     ]),
   );
 }

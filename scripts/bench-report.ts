@@ -147,12 +147,12 @@ export function summary(
       ? {
           zip_kb: extras.deployed.zipKb,
           cold_start_ms: Object.fromEntries(
-            Object.entries(extras.deployed.coldStart).map(([service, { untraced, traced }]) => [
+            Object.entries(extras.deployed.coldStart).map(([service, { untraced, traced, addedMs }]) => [
               service,
               {
                 untraced: round(untraced.totalMs),
                 traced: round(traced.totalMs),
-                added: round(traced.totalMs - untraced.totalMs),
+                added: round(addedMs),
                 init: { untraced: round(untraced.initMs), traced: round(traced.initMs) },
                 first_invocation: {
                   untraced: round(untraced.firstInvocationMs),
@@ -275,11 +275,11 @@ function printDeployed({ zipKb, coldStart, flush }: DeployedResults): void {
   console.log(
     'deployed cold start, process start to first answer, ms (median; init + first invocation), zip KB:',
   );
-  for (const [service, { untraced, traced }] of Object.entries(coldStart)) {
+  for (const [service, { untraced, traced, addedMs }] of Object.entries(coldStart)) {
     const phases = (f: typeof untraced) =>
       `${f.totalMs.toFixed(0)} (${f.initMs.toFixed(0)} + ${f.firstInvocationMs.toFixed(0)})`;
     console.log(
-      `  ${service.padEnd(17)} untraced ${phases(untraced)}, traced ${phases(traced)}, telemetry adds ${(traced.totalMs - untraced.totalMs).toFixed(0)} ms; zip ${zipKb[service]} KB`,
+      `  ${service.padEnd(17)} untraced ${phases(untraced)}, traced ${phases(traced)}, telemetry adds ${addedMs.toFixed(0)} ms; zip ${zipKb[service]} KB`,
     );
   }
   const { orderMs, delayMs } = flush;
