@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import JSZip from 'jszip';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from './dynamodb-local';
+import { type LoopbackServer, listenOnLoopback } from './ports';
 
 /**
  * The prod package, run as AWS Lambda runs it: `serverless package` for a stage, each function's zip unzipped,
@@ -167,7 +168,7 @@ export class LambdaSandbox {
   private readonly queue: QueuedInvocation[] = [];
   private readonly inFlight = new Map<string, QueuedInvocation>();
   private readonly waitingForNext: ServerResponse[] = [];
-  private server?: Server;
+  private server?: LoopbackServer;
   private child?: ChildProcess;
   private failure?: Error;
   private output = '';
@@ -207,9 +208,8 @@ export class LambdaSandbox {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((request, response) => this.serve(request, response));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const port = (this.server.address() as AddressInfo).port;
+    this.server = await listenOnLoopback((request, response) => this.serve(request, response));
+    const { port } = this.server;
     const { fn, codeDir, env } = this.options;
     const major = /^nodejs(\d+)\.x$/.exec(fn.runtime)?.[1];
     if (major !== process.versions.node.split('.')[0]) {
@@ -264,11 +264,8 @@ export class LambdaSandbox {
       child.kill('SIGKILL');
       await exited;
     }
-    const server = this.server;
+    await this.server?.close();
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private fail(error: Error): void {
@@ -408,7 +405,7 @@ export function apiRoutes(template: Template): ApiRoute[] {
  * route refuses a request that is not SigV4-signed, as API Gateway does.
  */
 export class DeployedApi {
-  private server?: Server;
+  private server?: LoopbackServer;
   url = '';
 
   constructor(
@@ -418,24 +415,20 @@ export class DeployedApi {
   ) {}
 
   async start(): Promise<this> {
-    this.server = createServer((request, response) => {
+    this.server = await listenOnLoopback((request, response) => {
       this.serve(request, response).catch((error: Error) => {
         response
           .writeHead(500, { 'content-type': 'application/json' })
           .end(JSON.stringify({ message: error.message }));
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = this.server.url;
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    await this.server?.close();
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -560,7 +553,7 @@ export function scheduleEvent(functionName: string) {
  * AWS JSON 1.1 protocol, answering the parameters it is given and ParameterNotFound for the rest.
  */
 export class SsmStandIn {
-  private server?: Server;
+  private server?: LoopbackServer;
   url = '';
   readonly requested: string[] = [];
   /** The Authorization header of each request: SigV4, as SSM requires. */
@@ -569,7 +562,7 @@ export class SsmStandIn {
   constructor(private readonly parameters: Record<string, string>) {}
 
   async start(): Promise<this> {
-    this.server = createServer(async (request, response) => {
+    this.server = await listenOnLoopback(async (request, response) => {
       const body = JSON.parse((await readBody(request)) || '{}') as { Name?: string };
       const target = String(request.headers['x-amz-target'] ?? '');
       const json = (status: number, payload: unknown): void => {
@@ -585,17 +578,13 @@ export class SsmStandIn {
         return json(400, { __type: 'ParameterNotFound', message: `${body.Name} not found` });
       json(200, { Parameter: { Name: body.Name, Type: 'SecureString', Value: value, Version: 1 } });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = this.server.url;
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    await this.server?.close();
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 

@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -10,4 +11,26 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/** An HTTP server listening on loopback only, as every stand-in and receiver here does. */
+export interface LoopbackServer {
+  port: number;
+  url: string;
+  /** Closes it, dropping open connections (a long-polling client included). */
+  close(): Promise<void>;
+}
+
+export async function listenOnLoopback(listener: RequestListener, port = 0): Promise<LoopbackServer> {
+  const server = createHttpServer(listener);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    port: bound,
+    url: `http://127.0.0.1:${bound}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
 import {
   decodeAttributes,
@@ -9,6 +8,7 @@ import {
   type OtlpValue,
   type ReceivedSpan,
 } from '../../scripts/otlp';
+import { type LoopbackServer, listenOnLoopback } from '../../scripts/ports';
 
 export { decodeOtlpSpans, type OtlpTraces, type ReceivedSpan, SPAN_KIND } from '../../scripts/otlp';
 
@@ -30,7 +30,7 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 abstract class Receiver {
-  private server?: Server;
+  private server?: LoopbackServer;
   port = 0;
   requests = 0;
   /** Headers of the last request, e.g. to check OTEL_EXPORTER_OTLP_HEADERS arrived. */
@@ -50,7 +50,7 @@ abstract class Receiver {
   protected abstract count(): number;
 
   async start(port = 0): Promise<this> {
-    this.server = createServer(async (request, response) => {
+    this.server = await listenOnLoopback(async (request, response) => {
       if (request.method === 'GET' && request.url === '/count') {
         response.writeHead(200).end(String(this.count()));
         return;
@@ -62,18 +62,14 @@ abstract class Receiver {
       const ok = this.accept(request.url ?? '', body, request.headers['content-type'] ?? '');
       if (this.answerDelayMs > 0) await pause(this.answerDelayMs);
       response.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    }, port);
+    this.port = this.server.port;
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    await this.server?.close();
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 
