@@ -1,9 +1,10 @@
 'use strict';
 /**
- * The deployed artifact: one zip per function (package.individually), each holding two esbuild bundles,
- * at the paths tsc would give them (so the handler string and NODE_OPTIONS are the same offline and deployed):
+ * The deployed artifact: one zip per function (package.individually), holding esbuild bundles at the paths
+ * tsc would give them (so the handler string and NODE_OPTIONS are the same offline and deployed):
  * - dist/functions/<name>/handler.js: the handler and everything it imports;
- * - dist/functions/shared/tracing.js: the tracing preload that NODE_OPTIONS names.
+ * - dist/functions/shared/tracing.js: the tracing preload that NODE_OPTIONS names, and tracing-sdk.js, the
+ *   SDK's start, which it requires only when tracing is on.
  * They are built from the TypeScript sources, so that packages resolve to their ES module builds, which esbuild
  * can tree-shake (zod's CommonJS build alone is 550 KB, most of it locales no function uses). The AWS SDK is
  * the exception: it resolves to its CommonJS builds, as require() would load them (see below).
@@ -57,7 +58,7 @@ function packageOf(file) {
 
 /**
  * The esbuild plugin that makes each instrumented module hand its exports to the preload. Answers, through
- * `handedOver`, which modules it wrapped (the build report and the tests read it).
+ * `handedOver`, which modules it wrapped (`serverless package` prints them).
  */
 function handOverInstrumentedModules(definitions, handedOver) {
   const semver = require('semver');

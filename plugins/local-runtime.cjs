@@ -84,6 +84,8 @@ class LocalRuntimePlugin {
     const sizes = functionKeys.map((key) => `${key} ${(bundles[key].bytes / 1024).toFixed(0)} KB`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
+    const handedOver = [...new Set(functionKeys.flatMap((key) => bundles[key].handedOver))];
+    this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);
   }
 
   /** The Lambda runtime a function runs on deployed ("nodejs24.x"): its own, else the provider's. */
