@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -98,8 +98,19 @@ describe('docker-compose.yml', () => {
   });
 });
 
+/**
+ * promtool comes from Debian's `prometheus` package, which .ci/run installs. Elsewhere a machine with only Node
+ * and Java still passes `npm test`: the check is skipped by name, saying how to enable it. Never under CI.
+ */
+const promtoolMissing = spawnSync('promtool', ['--version']).error !== undefined;
+const skipPromtool =
+  promtoolMissing && process.env.CI !== 'true'
+    ? 'promtool is not installed: `apt-get install prometheus` (Debian) enables this check; CI runs it'
+    : false;
+if (skipPromtool) console.log(`# skipped \`promtool check config\`: ${skipPromtool}`);
+
 describe('Prometheus, Tempo and Loki configuration', () => {
-  it('passes `promtool check config`', () => {
+  it('passes `promtool check config`', { skip: skipPromtool }, () => {
     const output = execFileSync('promtool', ['check', 'config', 'observability/prometheus/prometheus.yml'], {
       cwd: PROJECT_ROOT,
       encoding: 'utf8',
