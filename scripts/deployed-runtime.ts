@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import JSZip from 'jszip';
 import { parse } from 'yaml';
@@ -58,19 +58,24 @@ export interface Packaged {
 
 /**
  * Runs `serverless package --stage <stage>` into a fresh folder, with nothing from this shell but PATH and
- * HOME (what a CI deploy would have), plus `env`. Answers the template and each function's artifact.
+ * HOME (what a CI deploy would have) and no AWS credentials or config files at all, plus `env`. Answers the
+ * template and each function's artifact.
  */
 export async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Packaged> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
-  await promisify(execFile)(
-    process.execPath,
-    [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir],
-    {
+  await onePackagingAtATime(() =>
+    promisify(execFile)(process.execPath, [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir], {
       cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_CONFIG_FILE: '/nonexistent',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        ...env,
+      },
       timeout: 180_000,
       maxBuffer: 16 * 1024 * 1024,
-    },
+    }),
   );
   const template = JSON.parse(
     readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -96,6 +101,61 @@ export async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}): 
       };
     });
   return { dir, template, functions };
+}
+
+/**
+ * The Framework builds every package in the project's own .serverless/ (and tsc writes dist/), so two
+ * packagings of one project at once break each other (a bench beside a test run, say): they take turns, through
+ * a lock directory that names its holder, taken over when the holder has died.
+ */
+async function onePackagingAtATime<T>(run: () => Promise<T>): Promise<T> {
+  const lock = path.join(PROJECT_ROOT, '.serverless.lock');
+  const holder = path.join(lock, 'pid');
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(holder, String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (!isAlive(holder)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${lock} has been held for 5 minutes by ${readFileSync(holder, 'utf8')}`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await run();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether the process named in a lock's pid file runs. A lock whose file is not written yet counts as held for
+ * ten seconds (its holder is between the two steps), and as abandoned after.
+ */
+function isAlive(pidFile: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8'));
+  } catch {
+    try {
+      return Date.now() - statSync(path.dirname(pidFile)).mtimeMs < 10_000;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Unzips an artifact into a fresh folder: the function's /var/task. */

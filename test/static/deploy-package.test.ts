@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { packageStage } from '../../scripts/deployed-runtime';
 import { MANIFESTS, servingFunction } from '../../scripts/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -38,14 +36,6 @@ function tableOf(resource: unknown): string {
   return String(value['Fn::Sub']).replace(/^\$\{(\w+)\.Arn\}/, '$1');
 }
 
-/** Environment for `serverless package` with no AWS credentials at all. */
-function withoutAwsCredentials(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env))
-    if (/^AWS_(ACCESS|SECRET|SESSION|PROFILE)/.test(name)) delete env[name];
-  return { ...env, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' };
-}
-
 describe('`serverless package --stage prod` (no credentials, no network)', () => {
   let directory: string;
   let resources: Record<string, Resource>;
@@ -53,20 +43,10 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
   /** Each function's own zip, by its logical id. */
   const zips = new Map<string, JSZip>();
 
-  before(() => {
-    directory = mkdtempSync(path.join(tmpdir(), 'orders-package-'));
-    execFileSync(
-      process.execPath,
-      [
-        path.join(PROJECT_ROOT, 'node_modules/serverless/bin/serverless.js'),
-        'package',
-        '--stage',
-        'prod',
-        '--package',
-        directory,
-      ],
-      { cwd: PROJECT_ROOT, env: withoutAwsCredentials(), stdio: 'pipe', timeout: 120_000 },
-    );
+  before(async () => {
+    // With no AWS credentials or config files at all (packageStage's environment).
+    const packaged = await packageStage('prod');
+    directory = packaged.dir;
     template = readFileSync(path.join(directory, 'cloudformation-template-update-stack.json'), 'utf8');
     resources = JSON.parse(template).Resources;
     return Promise.all(
