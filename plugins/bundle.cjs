@@ -294,4 +294,4 @@ function keepSeparate(specifiers) {
   };
 }
 
-module.exports = { PRELOAD, PRELOAD_SDK, bundleFunctions, packageOf, targetOf };
+module.exports = { bundleFunctions };
