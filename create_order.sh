@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The seed project's example order, on this project's port (HTTP_PORT or ORDER_API_URL changes it). The order
-# and the default port are read from functions/shared/local-defaults.json, where everything else reads them.
+# and the default port are read from functions/shared/config/local-defaults.json, where everything else reads them.
 # Prints the answer, then the trace's Grafana link (built by scripts/endpoints.ts, once `npm start` built it).
 set -euo pipefail
 cd "$(dirname "$0")"
-defaults=functions/shared/local-defaults.json
+defaults=functions/shared/config/local-defaults.json
 port="${HTTP_PORT:-$(node -p "require('./${defaults}').httpPort")}"
 api="${ORDER_API_URL:-http://localhost:${port}}"
 order="$(node -p "JSON.stringify(require('./${defaults}').seedOrder)")"

@@ -3,7 +3,7 @@
  * The deployed artifact: one zip per function (package.individually), holding esbuild bundles at the paths
  * tsc would give them (so the handler string and NODE_OPTIONS are the same offline and deployed):
  * - dist/functions/<name>/handler.js: the handler and everything it imports;
- * - dist/functions/shared/tracing.js: the tracing preload that NODE_OPTIONS names, and tracing-sdk.js, the
+ * - dist/functions/shared/telemetry/tracing.js: the tracing preload that NODE_OPTIONS names, and tracing-sdk.js, the
  *   SDK's start, which it requires only when tracing is on.
  * They are built from the TypeScript sources, so that packages resolve to their ES module builds, which esbuild
  * can tree-shake (zod's CommonJS build alone is 550 KB, most of it locales no function uses). The AWS SDK is
@@ -11,7 +11,7 @@
  *
  * Telemetry stays whole inside a bundle:
  * - the invocation span does not depend on a file to hook: the handler factories wrap the handler
- *   (functions/shared/telemetry-hooks.ts);
+ *   (functions/shared/telemetry/hooks.ts);
  * - Node's built-ins (http) stay real `require`s, which the instrumentations' require hooks see;
  * - the modules an instrumentation patches (pino, the AWS SDK's middleware stack and client) cannot be seen by
  *   a require hook once bundled, so each one hands its exports to the preload when it loads
@@ -25,9 +25,9 @@ const os = require('node:os');
 const path = require('node:path');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
-const PRELOAD = 'dist/functions/shared/tracing.js';
+const PRELOAD = 'dist/functions/shared/telemetry/tracing.js';
 /** The SDK's start, which the preload requires only when tracing is on. */
-const PRELOAD_SDK = 'dist/functions/shared/tracing-sdk.js';
+const PRELOAD_SDK = 'dist/functions/shared/telemetry/tracing-sdk.js';
 /** The source a bundle at `output` (dist/functions/…/x.js) is built from (functions/…/x.ts). */
 const sourceOf = (output) => output.replace(/^dist\//, '').replace(/\.js$/, '.ts');
 /** The runtime the bundles are compiled for: serverless.yml's provider.runtime, as an esbuild target. */

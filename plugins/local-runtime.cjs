@@ -24,9 +24,9 @@ const { bundleFunctions } = require('./bundle.cjs');
 const { applyPatches, memoryReport, PREWARM_EVENT } = require('./offline-patches.cjs');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
-const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'tracing.js');
-const PRIMING_MODULE = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'priming.js');
-const LOCAL_DEFAULTS = require('../functions/shared/local-defaults.json');
+const TRACING_PRELOAD = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'telemetry', 'tracing.js');
+const PRIMING_MODULE = path.join(PROJECT_ROOT, 'dist', 'functions', 'shared', 'runtime', 'priming.js');
+const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
 
 class LocalRuntimePlugin {
   constructor(serverless, _options, { log } = {}) {

@@ -26,7 +26,7 @@ import {
   HTTP_INSTRUMENTATION_CONFIG,
   recordHttpOutcome,
   serverSpanAttributes,
-} from '../functions/shared/span-hooks';
+} from '../functions/shared/telemetry/span-hooks';
 import type { SpanCase } from './bench-spans';
 
 const [caseName, variant, iterationsArgument] = process.argv.slice(2) as [SpanCase, 'on' | 'off', string];
@@ -184,7 +184,7 @@ async function operationFor(name: SpanCase): Promise<{ run: () => Promise<unknow
       const { default: pino } = await import('pino');
       // Required now, after the instrumentations: pino must load once they are registered.
       const { createLogger } =
-        require('../functions/shared/logger') as typeof import('../functions/shared/logger');
+        require('../functions/shared/telemetry/logger') as typeof import('../functions/shared/telemetry/logger');
       const destination = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
       await once(destination, 'ready');
       const log = createLogger({ serviceName: 'bench', level: 'info', destination });

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 import { OtlpLogsReceiver, OtlpReceiver } from '../test/support/receivers';
 import { measureColdStarts } from './bench-cold';
 import { measureDeployed } from './bench-deployed';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 
 /**
  * DynamoDB Local without Docker: the jar and its native libraries come from the npm package

@@ -2,7 +2,7 @@
  * Where the developer tools (npm start, npm run order/load, create_order.sh) find the running system. Each
  * default is written here once; an environment variable of the same name overrides it.
  */
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 
 const withoutSlash = (url: string) => url.replace(/\/$/, '');
 

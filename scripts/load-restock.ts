@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 import { localCredentials } from './dynamodb-local';
 import { dynamodbEndpoint } from './endpoints';
 import { localTable } from './local-tables';

@@ -4,7 +4,7 @@
  * lines. ORDER_API_URL (or HTTP_PORT), GRAFANA_URL, TEMPO_URL and LOKI_URL change where it looks.
  */
 
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 import { grafanaUrl, lokiUrl, orderApiUrl, tempoUrl, traceExploreUrl } from './endpoints';
 import { fetchTrace, fetchTraceLogs } from './observe';
 import { renderWaterfall } from './waterfall';

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import LOCAL_DEFAULTS from '../functions/shared/local-defaults.json';
+import LOCAL_DEFAULTS from '../functions/shared/config/local-defaults.json';
 import { type DynamoDbLocal, isReachable, PROJECT_ROOT, startDynamoDbLocal } from './dynamodb-local';
 import { dynamodbEndpoint, grafanaUrl } from './endpoints';
 import { type Offline, startOffline } from './offline';

@@ -1,16 +1,16 @@
 import * as z from 'zod';
-import { dynamoClient } from '../shared/dynamodb';
-import { loadEnv } from '../shared/env';
+import { dynamoClient } from '../shared/data/dynamodb';
+import { loadEnv } from '../shared/config/env';
 import {
   type FailureBody,
   failureResult,
   type HttpResult,
   httpRouter,
   validate,
-} from '../shared/lambda-http';
-import type { OrderCreated, OrderRequest } from '../shared/schemas';
-import { createServiceClient } from '../shared/service-client';
-import { annotate } from '../shared/telemetry';
+} from '../shared/http/router';
+import type { OrderCreated, OrderRequest } from '../shared/contracts/schemas';
+import { createServiceClient } from '../shared/http/service-client';
+import { annotate } from '../shared/telemetry/api';
 import { IdempotentSubmitter } from './idempotency';
 
 const env = loadEnv({ IDEMPOTENCY_TABLE: z.string().min(1) });

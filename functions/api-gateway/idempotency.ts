@@ -7,10 +7,10 @@ import {
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { DomainError } from '../shared/errors';
-import { remainingMs } from '../shared/invocation';
-import type { HttpResult } from '../shared/lambda-http';
-import { backOff } from '../shared/retry';
+import { DomainError } from '../shared/contracts/errors';
+import { remainingMs } from '../shared/runtime/invocation';
+import type { HttpResult } from '../shared/http/router';
+import { backOff } from '../shared/runtime/retry';
 
 /** A response worth replaying. A 5xx is not: the record is dropped so that a retry runs the order again. */
 class RetryableFailure<Result> extends Error {

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { randomSource } from '../shared/chaos';
-import { integerSetting, loadEnv } from '../shared/env';
-import { httpRouter } from '../shared/lambda-http';
-import { logger } from '../shared/logger';
-import { annotate } from '../shared/telemetry';
+import { randomSource } from '../shared/faults/chaos';
+import { integerSetting, loadEnv } from '../shared/config/env';
+import { httpRouter } from '../shared/http/router';
+import { logger } from '../shared/telemetry/logger';
+import { annotate } from '../shared/telemetry/api';
 import { assessFraud, type FraudRules } from './rules';
 
 const env = loadEnv({

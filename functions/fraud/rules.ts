@@ -1,4 +1,4 @@
-import type { FraudAssessment, FraudRequest } from '../shared/schemas';
+import type { FraudAssessment, FraudRequest } from '../shared/contracts/schemas';
 
 /** The rules' decision; the route answers it with its verdict as the status (see the API contract). */
 export type FraudDecision = Pick<FraudAssessment, 'verdict' | 'reason'>;

@@ -1,12 +1,12 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { crashPoint } from '../shared/chaos';
-import { DomainError, isAmbiguousFailure } from '../shared/errors';
-import { logger } from '../shared/logger';
-import { PRIMING_KEY, registerPrimer } from '../shared/priming';
-import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/reservation-ledger';
-import type { Allocation, InventoryReservation, ReservationRequest, ReservedLine } from '../shared/schemas';
-import type { ServiceClient } from '../shared/service-client';
-import { annotate } from '../shared/telemetry';
+import { crashPoint } from '../shared/faults/chaos';
+import { DomainError, isAmbiguousFailure } from '../shared/contracts/errors';
+import { logger } from '../shared/telemetry/logger';
+import { PRIMING_KEY, registerPrimer } from '../shared/runtime/priming';
+import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
+import type { Allocation, InventoryReservation, ReservationRequest, ReservedLine } from '../shared/contracts/schemas';
+import type { ServiceClient } from '../shared/http/service-client';
+import { annotate } from '../shared/telemetry/api';
 
 export interface InventoryTables {
   inventory: string;

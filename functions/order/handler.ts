@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/dynamodb';
-import { integerSetting, loadEnv } from '../shared/env';
-import { httpRouter } from '../shared/lambda-http';
-import { DynamoOrderStore } from '../shared/order-store';
-import { createServiceClient } from '../shared/service-client';
+import { documentClient } from '../shared/data/dynamodb';
+import { integerSetting, loadEnv } from '../shared/config/env';
+import { httpRouter } from '../shared/http/router';
+import { DynamoOrderStore } from '../shared/data/order-store';
+import { createServiceClient } from '../shared/http/service-client';
 import { createOrder, findOrder } from './service';
 
 const env = loadEnv({

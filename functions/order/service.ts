@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { crashPoint } from '../shared/chaos';
-import { DomainError } from '../shared/errors';
-import { currentInvocation, remainingMs } from '../shared/invocation';
-import { logger } from '../shared/logger';
-import type { OrderRecord, OrderStore } from '../shared/order-store';
-import { backOff } from '../shared/retry';
-import type { OrderRequest } from '../shared/schemas';
-import type { ServiceClient } from '../shared/service-client';
-import { activeSpanId, annotate, withSpan } from '../shared/telemetry';
+import { crashPoint } from '../shared/faults/chaos';
+import { DomainError } from '../shared/contracts/errors';
+import { currentInvocation, remainingMs } from '../shared/runtime/invocation';
+import { logger } from '../shared/telemetry/logger';
+import type { OrderRecord, OrderStore } from '../shared/data/order-store';
+import { backOff } from '../shared/runtime/retry';
+import type { OrderRequest } from '../shared/contracts/schemas';
+import type { ServiceClient } from '../shared/http/service-client';
+import { activeSpanId, annotate, withSpan } from '../shared/telemetry/api';
 
 export interface OrderDependencies {
   store: OrderStore;

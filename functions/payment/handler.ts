@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { integerSetting, loadEnv } from '../shared/env';
-import { httpRouter } from '../shared/lambda-http';
-import { createServiceClient } from '../shared/service-client';
-import { annotate } from '../shared/telemetry';
+import { integerSetting, loadEnv } from '../shared/config/env';
+import { httpRouter } from '../shared/http/router';
+import { createServiceClient } from '../shared/http/service-client';
+import { annotate } from '../shared/telemetry/api';
 import type { PaymentRules } from './rules';
 import { authorizePayment } from './service';
 

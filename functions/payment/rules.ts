@@ -1,4 +1,4 @@
-import type { PaymentRequest } from '../shared/schemas';
+import type { PaymentRequest } from '../shared/contracts/schemas';
 
 export interface PaymentRules {
   /** Amounts above this are declined: the account's limit. */

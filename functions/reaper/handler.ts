@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/dynamodb';
-import { integerSetting, loadEnv } from '../shared/env';
-import { DynamoOrderStore } from '../shared/order-store';
-import { scheduledHandler } from '../shared/scheduled';
-import { createServiceClient } from '../shared/service-client';
+import { documentClient } from '../shared/data/dynamodb';
+import { integerSetting, loadEnv } from '../shared/config/env';
+import { DynamoOrderStore } from '../shared/data/order-store';
+import { scheduledHandler } from '../shared/schedule/scheduled-handler';
+import { createServiceClient } from '../shared/http/service-client';
 import { reapAbandonedOrders } from './service';
 
 const env = loadEnv({

@@ -1,9 +1,9 @@
 import { type Link, TraceFlags, trace } from '@opentelemetry/api';
-import { remainingMs } from '../shared/invocation';
-import { logger } from '../shared/logger';
-import type { OrderRecord, RecoveryStore } from '../shared/order-store';
-import type { ServiceClient } from '../shared/service-client';
-import { annotate, withSpan } from '../shared/telemetry';
+import { remainingMs } from '../shared/runtime/invocation';
+import { logger } from '../shared/telemetry/logger';
+import type { OrderRecord, RecoveryStore } from '../shared/data/order-store';
+import type { ServiceClient } from '../shared/http/service-client';
+import { annotate, withSpan } from '../shared/telemetry/api';
 
 export interface ReaperDependencies {
   store: RecoveryStore;

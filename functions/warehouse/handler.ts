@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/dynamodb';
-import { loadEnv } from '../shared/env';
-import { httpRouter } from '../shared/lambda-http';
-import { releaseEndpoint } from '../shared/release-endpoint';
+import { documentClient } from '../shared/data/dynamodb';
+import { loadEnv } from '../shared/config/env';
+import { httpRouter } from '../shared/http/router';
+import { releaseEndpoint } from '../shared/http/release-endpoint';
 import { WarehouseService } from './service';
 
 const env = loadEnv({

@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { DomainError } from '../shared/errors';
-import { logger } from '../shared/logger';
-import { PRIMING_KEY, registerPrimer } from '../shared/priming';
-import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/reservation-ledger';
-import type { Allocation, ReservationRequest } from '../shared/schemas';
-import { annotate } from '../shared/telemetry';
+import { DomainError } from '../shared/contracts/errors';
+import { logger } from '../shared/telemetry/logger';
+import { PRIMING_KEY, registerPrimer } from '../shared/runtime/priming';
+import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
+import type { Allocation, ReservationRequest } from '../shared/contracts/schemas';
+import { annotate } from '../shared/telemetry/api';
 
 interface StockRow {
   item_id: string;

@@ -38,7 +38,7 @@ handler(event, context).then(async (result) => {
 async function invokeOnce(receiver: OtlpReceiver, logsReceiver: OtlpLogsReceiver, env: NodeJS.ProcessEnv) {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--require', path.join(PROJECT_ROOT, 'dist/functions/shared/tracing.js'), '-e', RUNTIME],
+    ['--require', path.join(PROJECT_ROOT, 'dist/functions/shared/telemetry/tracing.js'), '-e', RUNTIME],
     {
       cwd: PROJECT_ROOT,
       env: {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoOrderStore, type OrderRecord } from '../../functions/shared/order-store';
+import { DynamoOrderStore, type OrderRecord } from '../../functions/shared/data/order-store';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
 import { localTable } from '../../scripts/local-tables';
 import { eventually } from '../support/eventually';

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import LOCAL_DEFAULTS from '../../functions/shared/local-defaults.json';
-import { PRIMING_KEY } from '../../functions/shared/priming';
+import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
+import { PRIMING_KEY } from '../../functions/shared/runtime/priming';
 import { localCredentials, PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { freePort } from '../../scripts/ports';
 

@@ -264,8 +264,8 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
         Object.keys(zip.files).sort(),
         [
           `${handler.slice(0, handler.lastIndexOf('.'))}.js`,
-          'dist/functions/shared/tracing.js',
-          'dist/functions/shared/tracing-sdk.js',
+          'dist/functions/shared/telemetry/tracing.js',
+          'dist/functions/shared/telemetry/tracing-sdk.js',
           'package.json',
         ].sort(),
       );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChaosMonkey, parseChaos, randomSource } from '../../functions/shared/chaos';
-import { orderRequest } from '../../functions/shared/schemas';
+import { ChaosMonkey, parseChaos, randomSource } from '../../functions/shared/faults/chaos';
+import { orderRequest } from '../../functions/shared/contracts/schemas';
 
 describe('chaos settings', () => {
   it('reads the entry for its own function and ignores the others', () => {

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import axios from 'axios';
-import { DomainError } from '../../functions/shared/errors';
-import { runInvocation } from '../../functions/shared/invocation';
-import { httpRouter } from '../../functions/shared/lambda-http';
-import { ServiceClient } from '../../functions/shared/service-client';
+import { DomainError } from '../../functions/shared/contracts/errors';
+import { runInvocation } from '../../functions/shared/runtime/invocation';
+import { httpRouter } from '../../functions/shared/http/router';
+import { ServiceClient } from '../../functions/shared/http/service-client';
 
 const context = { getRemainingTimeInMillis: () => 3_000 } as Context;
 

@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import type { Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { runInvocation } from '../../functions/shared/invocation';
-import { createLogger } from '../../functions/shared/logger';
-import { parseHeaderList } from '../../functions/shared/otlp-headers';
-import { recordHttpOutcome } from '../../functions/shared/span-hooks';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry-export';
+import { runInvocation } from '../../functions/shared/runtime/invocation';
+import { createLogger } from '../../functions/shared/telemetry/logger';
+import { parseHeaderList } from '../../functions/shared/telemetry/otlp-headers';
+import { recordHttpOutcome } from '../../functions/shared/telemetry/span-hooks';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry/export';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

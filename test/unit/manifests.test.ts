@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { API } from '../../functions/shared/schemas';
+import { API } from '../../functions/shared/contracts/schemas';
 import { derive, MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/manifests';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'manifests-'));

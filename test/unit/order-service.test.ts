@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createOrder, findOrder } from '../../functions/order/service';
 import { authorizePayment } from '../../functions/payment/service';
-import { DomainError } from '../../functions/shared/errors';
-import { runInvocation } from '../../functions/shared/invocation';
-import type { OrderRecord, OrderStatus, OrderStore } from '../../functions/shared/order-store';
+import { DomainError } from '../../functions/shared/contracts/errors';
+import { runInvocation } from '../../functions/shared/runtime/invocation';
+import type { OrderRecord, OrderStatus, OrderStore } from '../../functions/shared/data/order-store';
 
 /** An in-memory store that enforces the same guarded transitions as the DynamoDB one. */
 class MemoryStore implements OrderStore {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { headersFromSsm } from '../../functions/shared/otlp-headers';
+import { headersFromSsm } from '../../functions/shared/telemetry/otlp-headers';
 import { SsmStandIn } from '../../scripts/deployed-runtime';
 
 describe('headersFromSsm (the OTLP headers a deployed function reads from SSM)', () => {

@@ -4,8 +4,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { primeWritePaths } from '../../functions/shared/dynamodb-priming';
-import { PRIMING_KEY, prime, registerPrimer } from '../../functions/shared/priming';
+import { primeWritePaths } from '../../functions/shared/data/dynamodb-priming';
+import { PRIMING_KEY, prime, registerPrimer } from '../../functions/shared/runtime/priming';
 
 describe('priming', () => {
   const contextManager = new AsyncLocalStorageContextManager();

@@ -4,7 +4,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ABANDONED_REASON, reapAbandonedOrders } from '../../functions/reaper/service';
-import type { OrderRecord, OrderStatus, RecoveryStore } from '../../functions/shared/order-store';
+import type { OrderRecord, OrderStatus, RecoveryStore } from '../../functions/shared/data/order-store';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });

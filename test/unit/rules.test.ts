@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assessFraud } from '../../functions/fraud/rules';
 import { declineReason } from '../../functions/payment/rules';
-import { DomainError } from '../../functions/shared/errors';
+import { DomainError } from '../../functions/shared/contracts/errors';
 import { allocate } from '../../functions/warehouse/service';
 
 const ORDER_ID = '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f';

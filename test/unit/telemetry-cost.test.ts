@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { isAwsSdkRequest } from '../../functions/shared/span-hooks';
+import { isAwsSdkRequest } from '../../functions/shared/telemetry/span-hooks';
 import { linearFit } from '../../scripts/bench-stats';
 import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
 import { freePort } from '../../scripts/ports';
 
-const PRELOAD = path.join(PROJECT_ROOT, 'dist/functions/shared/tracing.js');
+const PRELOAD = path.join(PROJECT_ROOT, 'dist/functions/shared/telemetry/tracing.js');
 
 /**
  * Starts a Lambda-like process with the tracing preload, makes a span and a log record, exports both to a

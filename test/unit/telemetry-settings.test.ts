@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
-import { telemetrySettings } from '../../functions/shared/telemetry-settings';
-import { samplerOf } from '../../functions/shared/tracing-sdk';
+import { telemetrySettings } from '../../functions/shared/telemetry/settings';
+import { samplerOf } from '../../functions/shared/telemetry/tracing-sdk';
 
 describe('the tracing preload’s settings', () => {
   it('takes what serverless.yml writes for "not given" (empty strings) as the defaults', () => {

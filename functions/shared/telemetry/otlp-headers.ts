@@ -42,7 +42,7 @@ export function parseHeaderList(list: string): Record<string, string> {
  * the exporter's business, not the invocation's.
  */
 async function secureParameter(name: string): Promise<string> {
-  const { signerFor } = require('./aws-signing') as typeof import('./aws-signing');
+  const { signerFor } = require('../runtime/aws-signing') as typeof import('../runtime/aws-signing');
   const region = process.env.AWS_REGION ?? 'us-east-1';
   const endpoint = new URL(
     process.env.AWS_ENDPOINT_URL_SSM ?? process.env.AWS_ENDPOINT_URL ?? `https://ssm.${region}.amazonaws.com`,

@@ -1,13 +1,13 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type * as z from 'zod';
-import { ChaosMonkey } from './chaos';
-import { commonEnv } from './env';
-import { DomainError, type FieldError } from './errors';
-import { currentInvocation, runInvocation } from './invocation';
-import type { FailureBody, HttpResult, RequestInfo } from './lambda-http';
-import { logger } from './logger';
-import { LIMITS } from './schemas';
-import { annotate } from './telemetry';
+import { ChaosMonkey } from '../faults/chaos';
+import { commonEnv } from '../config/env';
+import { DomainError, type FieldError } from '../contracts/errors';
+import { currentInvocation, runInvocation } from '../runtime/invocation';
+import type { FailureBody, HttpResult, RequestInfo } from './router';
+import { logger } from '../telemetry/logger';
+import { LIMITS } from '../contracts/schemas';
+import { annotate } from '../telemetry/api';
 
 /**
  * The HTTP adapter's cross-cutting concerns, one small step each, in the spirit of middy's middleware: a step

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import * as z from 'zod';
-import { DomainError } from './errors';
-import { currentInvocation } from './invocation';
-import { logger } from './logger';
-import { flushTelemetry } from './telemetry';
+import { DomainError } from '../contracts/errors';
+import { currentInvocation } from '../runtime/invocation';
+import { logger } from '../telemetry/logger';
+import { flushTelemetry } from '../telemetry/api';
 
 /**
  * Fault injection, like the seed's chaos monkey, configured for all functions in one variable:

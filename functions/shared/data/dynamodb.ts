@@ -3,9 +3,9 @@ import https from 'node:https';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { commonEnv } from './env';
-import LOCAL_DEFAULTS from './local-defaults.json';
-import { registerPrimer } from './priming';
+import { commonEnv } from '../config/env';
+import LOCAL_DEFAULTS from '../config/local-defaults.json';
+import { registerPrimer } from '../runtime/priming';
 
 /**
  * One DynamoDB client per Lambda instance. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB, which the

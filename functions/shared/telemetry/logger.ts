@@ -1,7 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { commonEnv } from './env';
-import { currentInvocation } from './invocation';
+import { commonEnv } from '../config/env';
+import { currentInvocation } from '../runtime/invocation';
 
 /**
  * Field paths the logger censors wherever they appear (top level, or up to two objects deep), so no

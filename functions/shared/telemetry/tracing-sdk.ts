@@ -37,9 +37,9 @@ import {
   recordHttpOutcome,
   serverSpanAttributes,
 } from './span-hooks';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './telemetry-export';
-import { installTelemetryHooks } from './telemetry-hooks';
-import { type TelemetrySettings, telemetrySettings } from './telemetry-settings';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
+import { installTelemetryHooks } from './hooks';
+import { type TelemetrySettings, telemetrySettings } from './settings';
 
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number, settings = telemetrySettings()): void {

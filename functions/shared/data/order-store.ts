@@ -6,8 +6,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { primeWritePaths } from './dynamodb-priming';
-import type { ErrorCategory } from './errors';
-import type { OrderRequest } from './schemas';
+import type { ErrorCategory } from '../contracts/errors';
+import type { OrderRequest } from '../contracts/schemas';
 
 /** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */
 export type OrderStatus = 'PENDING' | 'RESERVED' | 'COMPLETED' | 'FAILED';

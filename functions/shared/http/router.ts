@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { ChaosMonkey } from './chaos';
-import { commonEnv, integerSetting, loadEnv } from './env';
-import { DomainError, type FieldError } from './errors';
+import { ChaosMonkey } from '../faults/chaos';
+import { commonEnv, integerSetting, loadEnv } from '../config/env';
+import { DomainError, type FieldError } from '../contracts/errors';
 import {
   correlateOrder,
   type Exchange,
@@ -13,13 +13,13 @@ import {
   pipeline,
   type Step,
   validateInput,
-} from './http-steps';
-import { registerPrimer } from './priming';
-import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from './schemas';
-import { resolveTraceId } from './telemetry';
-import { tracedHandler } from './telemetry-hooks';
+} from './steps';
+import { registerPrimer } from '../runtime/priming';
+import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from '../contracts/schemas';
+import { resolveTraceId } from '../telemetry/api';
+import { tracedHandler } from '../telemetry/hooks';
 
-export { failureResult, validate } from './http-steps';
+export { failureResult, validate } from './steps';
 
 /** What a route answers: its status, its JSON body, and any extra headers. */
 export interface HttpResult<Body extends object = Record<string, unknown>> {

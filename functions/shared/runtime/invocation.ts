@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CrashPoint } from './chaos';
+import type { CrashPoint } from '../faults/chaos';
 
 /** What is known about the invocation in progress: read by the logger and the HTTP client. */
 export interface Invocation {

@@ -1,4 +1,4 @@
-import type { Endpoint } from './lambda-http';
+import type { Endpoint } from './router';
 
 /** The `POST /<function>/release` route: the same contract for every function that holds reservations. */
 export function releaseEndpoint(

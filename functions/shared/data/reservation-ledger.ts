@@ -5,9 +5,9 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { primeWritePaths } from './dynamodb-priming';
-import { logger } from './logger';
-import { backOff } from './retry';
-import { withSpan } from './telemetry';
+import { logger } from '../telemetry/logger';
+import { backOff } from '../runtime/retry';
+import { withSpan } from '../telemetry/api';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<

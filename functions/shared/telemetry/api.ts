@@ -9,9 +9,9 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { commonEnv } from './env';
+import { commonEnv } from '../config/env';
 import { type Flushable, flushTracesAndLogs } from './flush';
-import { currentInvocation } from './invocation';
+import { currentInvocation } from '../runtime/invocation';
 
 /**
  * Helpers over the OpenTelemetry API. With the SDK off they fall back to no-op spans, so business code

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { PRIMING_KEY, registerPrimer } from './priming';
+import { PRIMING_KEY, registerPrimer } from '../runtime/priming';
 
 /**
  * Primes a table's write paths without writing: a transaction and an update whose condition (the item exists)

@@ -1,9 +1,9 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { commonEnv } from './env';
-import { runInvocation } from './invocation';
-import { logger } from './logger';
-import { resolveTraceId } from './telemetry';
-import { tracedHandler } from './telemetry-hooks';
+import { commonEnv } from '../config/env';
+import { runInvocation } from '../runtime/invocation';
+import { logger } from '../telemetry/logger';
+import { resolveTraceId } from '../telemetry/api';
+import { tracedHandler } from '../telemetry/hooks';
 
 /**
  * The scheduled counterpart of `httpRouter`: one Lambda handler for EventBridge schedule events (and the

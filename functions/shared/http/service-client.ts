@@ -2,14 +2,14 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
 import * as z from 'zod';
-import { booleanFlag, integerSetting, loadEnv } from './env';
-import { DomainError, isErrorCategory } from './errors';
-import { remainingMs } from './invocation';
-import LOCAL_DEFAULTS from './local-defaults.json';
-import { logger } from './logger';
-import { registerPrimer } from './priming';
-import { API, type ApiRoute, type GetRoute, type ParamsOf, type PostRoute, type ResponseOf } from './schemas';
-import { fallbackTraceparent } from './telemetry';
+import { booleanFlag, integerSetting, loadEnv } from '../config/env';
+import { DomainError, isErrorCategory } from '../contracts/errors';
+import { remainingMs } from '../runtime/invocation';
+import LOCAL_DEFAULTS from '../config/local-defaults.json';
+import { logger } from '../telemetry/logger';
+import { registerPrimer } from '../runtime/priming';
+import { API, type ApiRoute, type GetRoute, type ParamsOf, type PostRoute, type ResponseOf } from '../contracts/schemas';
+import { fallbackTraceparent } from '../telemetry/api';
 
 const clientEnv = loadEnv({
   /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */
@@ -158,7 +158,7 @@ export function createServiceClient(serviceName: string): ServiceClient {
 
 /** SigV4 signing for API Gateway's AWS_IAM authorization; loaded only when deployed with signing on. */
 async function signRequest(config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> {
-  const { signerFor } = require('./aws-signing') as typeof import('./aws-signing');
+  const { signerFor } = require('../runtime/aws-signing') as typeof import('../runtime/aws-signing');
   const url = new URL(config.url ?? '', config.baseURL);
   const body = config.data === undefined ? undefined : JSON.stringify(config.data);
   const signer = signerFor('execute-api');

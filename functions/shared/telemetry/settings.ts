@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { booleanFlag, integerSetting, loadEnv } from './env';
+import { booleanFlag, integerSetting, loadEnv } from '../config/env';
 
 /** An environment variable left empty is one left unset (serverless.yml writes '' for "not given"). */
 const unsetIfEmpty = <Schema extends z.ZodType>(schema: Schema) =>
