@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import { dynamoClient } from '../shared/data/dynamodb';
 import { loadEnv } from '../shared/config/env';
+import type { OrderCreated, OrderRequest } from '../shared/contracts/schemas';
+import { dynamoClient } from '../shared/data/dynamodb';
 import {
   type FailureBody,
   failureResult,
@@ -8,7 +9,6 @@ import {
   httpRouter,
   validate,
 } from '../shared/http/router';
-import type { OrderCreated, OrderRequest } from '../shared/contracts/schemas';
 import { createServiceClient } from '../shared/http/service-client';
 import { annotate } from '../shared/telemetry/api';
 import { IdempotentSubmitter } from './idempotency';

@@ -8,8 +8,8 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { DomainError } from '../shared/contracts/errors';
-import { remainingMs } from '../shared/runtime/invocation';
 import type { HttpResult } from '../shared/http/router';
+import { remainingMs } from '../shared/runtime/invocation';
 import { backOff } from '../shared/runtime/retry';
 
 /** A response worth replaying. A 5xx is not: the record is dropped so that a retry runs the order again. */

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { randomSource } from '../shared/faults/chaos';
 import { integerSetting, loadEnv } from '../shared/config/env';
 import { httpRouter } from '../shared/http/router';
-import { logger } from '../shared/telemetry/logger';
+import { randomSource } from '../shared/runtime/random';
 import { annotate } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 import { assessFraud, type FraudRules } from './rules';
 
 const env = loadEnv({

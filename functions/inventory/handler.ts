@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/data/dynamodb';
 import { loadEnv } from '../shared/config/env';
-import { httpRouter } from '../shared/http/router';
+import { documentClient } from '../shared/data/dynamodb';
 import { releaseEndpoint } from '../shared/http/release-endpoint';
+import { httpRouter } from '../shared/http/router';
 import { createServiceClient } from '../shared/http/service-client';
+import { registerPrimer } from '../shared/runtime/priming';
 import { InventoryService } from './service';
 
 const env = loadEnv({
@@ -15,6 +16,7 @@ const inventory = new InventoryService(
   { inventory: env.INVENTORY_TABLE, reservations: env.INVENTORY_RESERVATIONS_TABLE },
   createServiceClient('warehouse-service'),
 );
+registerPrimer(...inventory.primers());
 
 export const handler = httpRouter({
   'POST /inventory/check': async ({ body }) => {

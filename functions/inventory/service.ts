@@ -1,12 +1,17 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { crashPoint } from '../shared/faults/chaos';
 import { DomainError, isAmbiguousFailure } from '../shared/contracts/errors';
-import { logger } from '../shared/telemetry/logger';
-import { PRIMING_KEY, registerPrimer } from '../shared/runtime/priming';
+import type {
+  Allocation,
+  InventoryReservation,
+  ReservationRequest,
+  ReservedLine,
+} from '../shared/contracts/schemas';
 import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
-import type { Allocation, InventoryReservation, ReservationRequest, ReservedLine } from '../shared/contracts/schemas';
+import { crashPoint } from '../shared/faults/chaos';
 import type { ServiceClient } from '../shared/http/service-client';
+import { PRIMING_KEY, type Primer } from '../shared/runtime/priming';
 import { annotate } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 
 export interface InventoryTables {
   inventory: string;
@@ -22,7 +27,11 @@ export class InventoryService {
     private readonly warehouse: Pick<ServiceClient, 'post'>,
   ) {
     this.ledger = new ReservationLedger(db, tables.reservations, 'inventory');
-    registerPrimer(() => this.availabilityOf([PRIMING_KEY]));
+  }
+
+  /** First-call primers for the handler to register: the ledger's write paths and the stock read. */
+  primers(): Primer[] {
+    return [...this.ledger.primers(), () => this.availabilityOf([PRIMING_KEY])];
   }
 
   /**

@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/data/dynamodb';
 import { integerSetting, loadEnv } from '../shared/config/env';
-import { httpRouter } from '../shared/http/router';
+import { documentClient } from '../shared/data/dynamodb';
 import { DynamoOrderStore } from '../shared/data/order-store';
+import { httpRouter } from '../shared/http/router';
 import { createServiceClient } from '../shared/http/service-client';
+import { registerPrimer } from '../shared/runtime/priming';
 import { createOrder, findOrder } from './service';
 
 const env = loadEnv({
@@ -16,6 +17,8 @@ const deps = {
   payment: createServiceClient('payment-service'),
   abandonMarginMs: env.ORDER_ABANDON_MARGIN_SECONDS * 1000,
 };
+
+registerPrimer(...deps.store.primers());
 
 export const handler = httpRouter({
   'POST /order': async ({ body }) => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { crashPoint } from '../shared/faults/chaos';
 import { DomainError } from '../shared/contracts/errors';
-import { currentInvocation, remainingMs } from '../shared/runtime/invocation';
-import { logger } from '../shared/telemetry/logger';
-import type { OrderRecord, OrderStore } from '../shared/data/order-store';
-import { backOff } from '../shared/runtime/retry';
 import type { OrderRequest } from '../shared/contracts/schemas';
+import type { OrderRecord, OrderStore } from '../shared/data/order-store';
+import { crashPoint } from '../shared/faults/chaos';
 import type { ServiceClient } from '../shared/http/service-client';
+import { currentInvocation, remainingMs } from '../shared/runtime/invocation';
+import { backOff } from '../shared/runtime/retry';
 import { activeSpanId, annotate, withSpan } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 
 export interface OrderDependencies {
   store: OrderStore;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../shared/contracts/errors';
-import { logger } from '../shared/telemetry/logger';
 import type { FraudAssessment, PaymentAuthorization, PaymentRequest } from '../shared/contracts/schemas';
 import type { ServiceClient } from '../shared/http/service-client';
 import { annotate } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 import { declineReason, type PaymentRules } from './rules';
 
 export async function authorizePayment(

@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/data/dynamodb';
 import { integerSetting, loadEnv } from '../shared/config/env';
+import { documentClient } from '../shared/data/dynamodb';
 import { DynamoOrderStore } from '../shared/data/order-store';
-import { scheduledHandler } from '../shared/schedule/scheduled-handler';
 import { createServiceClient } from '../shared/http/service-client';
+import { registerPrimer } from '../shared/runtime/priming';
+import { scheduledHandler } from '../shared/schedule/scheduled-handler';
 import { reapAbandonedOrders } from './service';
 
 const env = loadEnv({
@@ -17,4 +18,6 @@ const deps = {
 };
 
 /** Runs on a schedule: every minute deployed, every REAPER_INTERVAL_SECONDS offline. */
+registerPrimer(...deps.store.primers());
+
 export const handler = scheduledHandler(async () => ({ ...(await reapAbandonedOrders(deps)) }));

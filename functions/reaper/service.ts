@@ -1,9 +1,9 @@
 import { type Link, TraceFlags, trace } from '@opentelemetry/api';
-import { remainingMs } from '../shared/runtime/invocation';
-import { logger } from '../shared/telemetry/logger';
 import type { OrderRecord, RecoveryStore } from '../shared/data/order-store';
 import type { ServiceClient } from '../shared/http/service-client';
+import { remainingMs } from '../shared/runtime/invocation';
 import { annotate, withSpan } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 
 export interface ReaperDependencies {
   store: RecoveryStore;

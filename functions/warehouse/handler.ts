@@ -1,8 +1,9 @@
 import * as z from 'zod';
-import { documentClient } from '../shared/data/dynamodb';
 import { loadEnv } from '../shared/config/env';
-import { httpRouter } from '../shared/http/router';
+import { documentClient } from '../shared/data/dynamodb';
 import { releaseEndpoint } from '../shared/http/release-endpoint';
+import { httpRouter } from '../shared/http/router';
+import { registerPrimer } from '../shared/runtime/priming';
 import { WarehouseService } from './service';
 
 const env = loadEnv({
@@ -13,6 +14,7 @@ const warehouse = new WarehouseService(documentClient, {
   stock: env.WAREHOUSE_STOCK_TABLE,
   reservations: env.WAREHOUSE_RESERVATIONS_TABLE,
 });
+registerPrimer(...warehouse.primers());
 
 export const handler = httpRouter({
   'POST /warehouse/reserve': async ({ body }) => {

@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../shared/contracts/errors';
-import { logger } from '../shared/telemetry/logger';
-import { PRIMING_KEY, registerPrimer } from '../shared/runtime/priming';
-import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
 import type { Allocation, ReservationRequest } from '../shared/contracts/schemas';
+import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
+import { PRIMING_KEY, type Primer } from '../shared/runtime/priming';
 import { annotate } from '../shared/telemetry/api';
+import { logger } from '../shared/telemetry/logger';
 
 interface StockRow {
   item_id: string;
@@ -28,7 +28,11 @@ export class WarehouseService {
     private readonly tables: WarehouseTables,
   ) {
     this.ledger = new ReservationLedger(db, tables.reservations, 'warehouse');
-    registerPrimer(() => this.stockFor([PRIMING_KEY]));
+  }
+
+  /** First-call primers for the handler to register: the ledger's write paths and the stock read. */
+  primers(): Primer[] {
+    return [...this.ledger.primers(), () => this.stockFor([PRIMING_KEY])];
   }
 
   /** Reserves every item of the order from one location each, all or nothing. */

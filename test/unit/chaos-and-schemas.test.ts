@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChaosMonkey, parseChaos, randomSource } from '../../functions/shared/faults/chaos';
 import { orderRequest } from '../../functions/shared/contracts/schemas';
+import { ChaosMonkey, parseChaos } from '../../functions/shared/faults/chaos';
+import { randomSource } from '../../functions/shared/runtime/random';
 
 describe('chaos settings', () => {
   it('reads the entry for its own function and ignores the others', () => {

@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import axios from 'axios';
 import { DomainError } from '../../functions/shared/contracts/errors';
-import { runInvocation } from '../../functions/shared/runtime/invocation';
 import { httpRouter } from '../../functions/shared/http/router';
 import { ServiceClient } from '../../functions/shared/http/service-client';
+import { runInvocation } from '../../functions/shared/runtime/invocation';
 
 const context = { getRemainingTimeInMillis: () => 3_000 } as Context;
 

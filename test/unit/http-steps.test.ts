@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { ChaosMonkey } from '../../functions/shared/faults/chaos';
 import { DomainError } from '../../functions/shared/contracts/errors';
+import { API } from '../../functions/shared/contracts/schemas';
+import { ChaosMonkey } from '../../functions/shared/faults/chaos';
 import {
   correlateOrder,
   type Exchange,
@@ -14,7 +15,6 @@ import {
   validateInput,
 } from '../../functions/shared/http/steps';
 import { currentInvocation, runInvocation } from '../../functions/shared/runtime/invocation';
-import { API } from '../../functions/shared/contracts/schemas';
 
 const ORDER = '00000000-0000-4000-8000-000000000007';
 

@@ -5,10 +5,10 @@ import type { Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/runtime/invocation';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry/export';
 import { createLogger } from '../../functions/shared/telemetry/logger';
 import { parseHeaderList } from '../../functions/shared/telemetry/otlp-headers';
 import { recordHttpOutcome } from '../../functions/shared/telemetry/span-hooks';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry/export';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

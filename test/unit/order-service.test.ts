@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { createOrder, findOrder } from '../../functions/order/service';
 import { authorizePayment } from '../../functions/payment/service';
 import { DomainError } from '../../functions/shared/contracts/errors';
-import { runInvocation } from '../../functions/shared/runtime/invocation';
 import type { OrderRecord, OrderStatus, OrderStore } from '../../functions/shared/data/order-store';
+import { runInvocation } from '../../functions/shared/runtime/invocation';
 
 /** An in-memory store that enforces the same guarded transitions as the DynamoDB one. */
 class MemoryStore implements OrderStore {

@@ -4,7 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { primeWritePaths } from '../../functions/shared/data/dynamodb-priming';
+import { writePathPrimers } from '../../functions/shared/data/dynamodb-priming';
 import { PRIMING_KEY, prime, registerPrimer } from '../../functions/shared/runtime/priming';
 
 describe('priming', () => {
@@ -39,7 +39,7 @@ describe('priming', () => {
         throw Object.assign(new Error('condition failed'), { name: 'ConditionalCheckFailedException' });
       },
     } as unknown as DynamoDBDocumentClient;
-    primeWritePaths(db, 'orders-local-orders', 'order_id');
+    registerPrimer(...writePathPrimers(db, 'orders-local-orders', 'order_id'));
     await prime();
     const condition = {
       TableName: 'orders-local-orders',

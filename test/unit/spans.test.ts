@@ -5,14 +5,14 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentele
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { ExplicitLambdaInstrumentation } from '../../functions/shared/telemetry/lambda-instrumentation';
 import { ReservationLedger } from '../../functions/shared/data/reservation-ledger';
+import { withSpan } from '../../functions/shared/telemetry/api';
+import { ExplicitLambdaInstrumentation } from '../../functions/shared/telemetry/lambda-instrumentation';
 import {
   annotateDynamoDbSpan,
   recordHttpOutcome,
   tablesOfTransaction,
 } from '../../functions/shared/telemetry/span-hooks';
-import { withSpan } from '../../functions/shared/telemetry/api';
 
 /** Spans asserted in process, by name, kind, status and attributes, as the instrumentations' own tests do. */
 const exporter = new InMemorySpanExporter();

@@ -5,9 +5,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { primeWritePaths } from './dynamodb-priming';
 import type { ErrorCategory } from '../contracts/errors';
 import type { OrderRequest } from '../contracts/schemas';
+import type { Primer } from '../runtime/priming';
+import { writePathPrimers } from './dynamodb-priming';
 
 /** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */
 export type OrderStatus = 'PENDING' | 'RESERVED' | 'COMPLETED' | 'FAILED';
@@ -80,8 +81,11 @@ export class DynamoOrderStore implements RecoveryStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {
-    primeWritePaths(db, table, 'order_id');
+  ) {}
+
+  /** The first-call primers of this table's write paths (see priming.ts), for the handler to register. */
+  primers(): Primer[] {
+    return writePathPrimers(this.db, this.table, 'order_id');
   }
 
   async create(record: Omit<OrderRecord, 'unsettled'>): Promise<void> {

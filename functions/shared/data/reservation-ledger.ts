@@ -4,10 +4,11 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { primeWritePaths } from './dynamodb-priming';
-import { logger } from '../telemetry/logger';
+import type { Primer } from '../runtime/priming';
 import { backOff } from '../runtime/retry';
 import { withSpan } from '../telemetry/api';
+import { logger } from '../telemetry/logger';
+import { writePathPrimers } from './dynamodb-priming';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<
@@ -60,8 +61,11 @@ export class ReservationLedger<Line extends { quantity: number }> {
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly owner: string,
-  ) {
-    primeWritePaths(db, table, 'order_id');
+  ) {}
+
+  /** The first-call primers of this table's write paths (see priming.ts), for the handler to register. */
+  primers(): Primer[] {
+    return writePathPrimers(this.db, this.table, 'order_id');
   }
 
   async reserve(

@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import * as z from 'zod';
 import { DomainError } from '../contracts/errors';
-import { currentInvocation } from '../runtime/invocation';
-import { logger } from '../telemetry/logger';
+import { currentInvocation, type Invocation } from '../runtime/invocation';
+import { randomSource } from '../runtime/random';
 import { flushTelemetry } from '../telemetry/api';
+import { logger } from '../telemetry/logger';
 
 /**
  * Fault injection, like the seed's chaos monkey, configured for all functions in one variable:
@@ -81,19 +82,6 @@ export function parseChaos(spec: string, target: string): ChaosSettings {
   return NO_CHAOS;
 }
 
-/** mulberry32: a small, fast, seedable generator; Math.random when no seed is given. */
-export function randomSource(seed?: number): () => number {
-  if (seed === undefined) return Math.random;
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface ChaosPlan {
   delayMs: number;
   failAt?: 'before' | 'after';
@@ -151,6 +139,15 @@ export class ChaosMonkey {
   }
 }
 
+/** Where each invocation in progress dies, if chaos planned it to: kept here, not on the invocation. */
+const plannedCrashes = new WeakMap<Invocation, CrashPoint>();
+
+/** Records that the invocation in progress ends its instance at `point` (see crashPoint). */
+export function planCrash(point: CrashPoint | undefined): void {
+  const invocation = currentInvocation();
+  if (invocation && point) plannedCrashes.set(invocation, point);
+}
+
 /**
  * A point in a saga where chaos may end the instance. Locally the worker thread exits, and the emulated
  * Lambda answers its caller as Lambda does when a runtime exits; deployed, the sandbox is replaced.
@@ -158,7 +155,8 @@ export class ChaosMonkey {
  * which offline batching would otherwise lose with the thread. The dying invocation's open spans are lost.
  */
 export async function crashPoint(point: CrashPoint): Promise<void> {
-  if (currentInvocation()?.crashAt !== point) return;
+  const invocation = currentInvocation();
+  if (!invocation || plannedCrashes.get(invocation) !== point) return;
   logger.fatal({ crash_point: point }, `chaos: ending this instance at "${point}"`);
   await flushTelemetry(1_000);
   process.exit(137);

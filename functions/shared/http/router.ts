@@ -1,46 +1,28 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { ChaosMonkey } from '../faults/chaos';
 import { commonEnv, integerSetting, loadEnv } from '../config/env';
-import { DomainError, type FieldError } from '../contracts/errors';
+import { DomainError } from '../contracts/errors';
+import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from '../contracts/schemas';
+import { ChaosMonkey } from '../faults/chaos';
+import { registerPrimer } from '../runtime/priming';
+import { resolveTraceId } from '../telemetry/api';
+import { tracedHandler } from '../telemetry/hooks';
 import {
   correlateOrder,
   type Exchange,
+  type FailureBody,
+  type HttpResult,
   injectChaos,
   invocationContext,
   logRequest,
   mapErrors,
   pipeline,
+  type RequestInfo,
   type Step,
   validateInput,
 } from './steps';
-import { registerPrimer } from '../runtime/priming';
-import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from '../contracts/schemas';
-import { resolveTraceId } from '../telemetry/api';
-import { tracedHandler } from '../telemetry/hooks';
 
-export { failureResult, validate } from './steps';
-
-/** What a route answers: its status, its JSON body, and any extra headers. */
-export interface HttpResult<Body extends object = Record<string, unknown>> {
-  statusCode: number;
-  body: Body;
-  headers?: Record<string, string>;
-}
-
-/** The body of every failure: the one shape failureResult makes. */
-export interface FailureBody {
-  status: 'failure';
-  message: string;
-  category: string;
-  errors?: FieldError[];
-}
-
-export interface RequestInfo {
-  headers: Record<string, string | undefined>;
-  traceId: string;
-  context: Context;
-}
+export { type FailureBody, failureResult, type HttpResult, type RequestInfo, validate } from './steps';
 
 /**
  * Implements one route of the API contract: takes its validated body and path parameters, answers its

@@ -3,13 +3,20 @@ import https from 'node:https';
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
 import * as z from 'zod';
 import { booleanFlag, integerSetting, loadEnv } from '../config/env';
-import { DomainError, isErrorCategory } from '../contracts/errors';
-import { remainingMs } from '../runtime/invocation';
 import LOCAL_DEFAULTS from '../config/local-defaults.json';
-import { logger } from '../telemetry/logger';
+import { DomainError, isErrorCategory } from '../contracts/errors';
+import {
+  API,
+  type ApiRoute,
+  type GetRoute,
+  type ParamsOf,
+  type PostRoute,
+  type ResponseOf,
+} from '../contracts/schemas';
+import { remainingMs } from '../runtime/invocation';
 import { registerPrimer } from '../runtime/priming';
-import { API, type ApiRoute, type GetRoute, type ParamsOf, type PostRoute, type ResponseOf } from '../contracts/schemas';
 import { fallbackTraceparent } from '../telemetry/api';
+import { logger } from '../telemetry/logger';
 
 const clientEnv = loadEnv({
   /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */

@@ -1,13 +1,33 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { ChaosMonkey } from '../faults/chaos';
 import { commonEnv } from '../config/env';
 import { DomainError, type FieldError } from '../contracts/errors';
-import { currentInvocation, runInvocation } from '../runtime/invocation';
-import type { FailureBody, HttpResult, RequestInfo } from './router';
-import { logger } from '../telemetry/logger';
 import { LIMITS } from '../contracts/schemas';
+import { ChaosMonkey, planCrash } from '../faults/chaos';
+import { currentInvocation, runInvocation } from '../runtime/invocation';
 import { annotate } from '../telemetry/api';
+import { logger } from '../telemetry/logger';
+
+/** What a route answers: its status, its JSON body, and any extra headers. */
+export interface HttpResult<Body extends object = Record<string, unknown>> {
+  statusCode: number;
+  body: Body;
+  headers?: Record<string, string>;
+}
+
+/** The body of every failure: the one shape failureResult makes. */
+export interface FailureBody {
+  status: 'failure';
+  message: string;
+  category: string;
+  errors?: FieldError[];
+}
+
+export interface RequestInfo {
+  headers: Record<string, string | undefined>;
+  traceId: string;
+  context: Context;
+}
 
 /**
  * The HTTP adapter's cross-cutting concerns, one small step each, in the spirit of middy's middleware: a step
@@ -98,8 +118,7 @@ export const mapErrors: Step = async (_exchange, next) => {
 export function injectChaos(monkey: ChaosMonkey): Step {
   return async (_exchange, next) => {
     const plan = monkey.plan();
-    const invocation = currentInvocation();
-    if (invocation && plan.crashAt) invocation.crashAt = plan.crashAt;
+    planCrash(plan.crashAt);
     await ChaosMonkey.delay(plan.delayMs);
     if (plan.failAt === 'before') throw ChaosMonkey.failure();
     const result = await next();

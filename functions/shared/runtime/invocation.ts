@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CrashPoint } from '../faults/chaos';
 
 /** What is known about the invocation in progress: read by the logger and the HTTP client. */
 export interface Invocation {
@@ -7,8 +6,6 @@ export interface Invocation {
   /** Epoch milliseconds after which the platform kills this invocation. */
   deadline: number;
   orderId?: string;
-  /** Where chaos ends this instance, if it does (see chaos.ts). */
-  crashAt?: CrashPoint;
 }
 
 const storage = new AsyncLocalStorage<Invocation>();

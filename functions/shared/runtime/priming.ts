@@ -7,10 +7,14 @@ import { context } from '@opentelemetry/api';
  * nothing; offline prewarming (plugins/local-runtime.cjs) runs them after loading the handler, as an init phase
  * would. Deployed, nothing runs them (so no role needs the actions they use).
  */
-const primers: Array<() => Promise<unknown>> = [];
+/** A cheap call that changes nothing, made once so that a client's first real call is not its first. */
+export type Primer = () => Promise<unknown>;
 
-export function registerPrimer(primer: () => Promise<unknown>): void {
-  primers.push(primer);
+const primers: Primer[] = [];
+
+/** Called by the module that creates a client, or by a handler for the objects it builds: never by those objects. */
+export function registerPrimer(...added: Primer[]): void {
+  primers.push(...added);
 }
 
 /** Runs every registered primer once, untraced (they are nobody's request), ignoring their failures. */

@@ -1,9 +1,9 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { commonEnv } from '../config/env';
 import { runInvocation } from '../runtime/invocation';
-import { logger } from '../telemetry/logger';
 import { resolveTraceId } from '../telemetry/api';
 import { tracedHandler } from '../telemetry/hooks';
+import { logger } from '../telemetry/logger';
 
 /**
  * The scheduled counterpart of `httpRouter`: one Lambda handler for EventBridge schedule events (and the

@@ -10,8 +10,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { commonEnv } from '../config/env';
-import { type Flushable, flushTracesAndLogs } from './flush';
 import { currentInvocation } from '../runtime/invocation';
+import { type Flushable, flushTracesAndLogs } from './flush';
 
 /**
  * Helpers over the OpenTelemetry API. With the SDK off they fall back to no-op spans, so business code

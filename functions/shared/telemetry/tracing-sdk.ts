@@ -29,17 +29,17 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
+import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
+import { type TelemetrySettings, telemetrySettings } from './settings';
 import {
   AWS_INSTRUMENTATION_CONFIG,
   HTTP_INSTRUMENTATION_CONFIG,
   recordHttpOutcome,
   serverSpanAttributes,
 } from './span-hooks';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
-import { installTelemetryHooks } from './hooks';
-import { type TelemetrySettings, telemetrySettings } from './settings';
 
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number, settings = telemetrySettings()): void {
