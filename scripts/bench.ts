@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: POST /api/order end to end through all six functions, measured side by side in one run:
+ * `npm run bench`: POST /api/order end to end through the six functions of the order path (the reaper runs on a schedule), measured side by side in one run:
  *   (a) floor: the handlers behind a minimal node:http router, no serverless-offline, no telemetry
  *   (b) serverless-offline, telemetry off
  *   (c) serverless-offline, traces and logs on, sent to local receivers

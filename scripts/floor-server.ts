@@ -1,5 +1,5 @@
 /**
- * The benchmark's floor: the same six handlers behind a minimal node:http router that turns requests into
+ * The benchmark's floor: the same seven handlers behind a minimal node:http router that turns requests into
  * API Gateway proxy events. No serverless-offline, no telemetry: what is left is the functions themselves,
  * DynamoDB Local and HTTP between them.
  */

@@ -1,6 +1,6 @@
 import type { FraudAssessment, FraudRequest } from '../shared/contracts/schemas';
 
-/** The rules' decision; the route answers it with its verdict as the status (see the API contract). */
+/** The rules' decision: the route answers it as a checked assessment (see the API contract). */
 export type FraudDecision = Pick<FraudAssessment, 'verdict' | 'reason'>;
 
 export interface FraudRules {

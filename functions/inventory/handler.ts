@@ -19,7 +19,7 @@ const inventory = new InventoryService(
 registerPrimer(...inventory.primers());
 
 export const handler = httpRouter({
-  'POST /inventory/check': async ({ body }) => {
+  'POST /inventory/reserve': async ({ body }) => {
     return { statusCode: 200, body: await inventory.reserve(body) };
   },
   'POST /inventory/release': releaseEndpoint((orderId) => inventory.release(orderId)),

@@ -71,7 +71,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
   logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
 
   try {
-    await deps.inventory.post('POST /inventory/check', {
+    await deps.inventory.post('POST /inventory/reserve', {
       order_id: orderId,
       items: request.items,
       hold_until: deadline,

@@ -4,7 +4,7 @@ import { assertJsonBody, SEED_PAYLOAD, type Stack, startStack } from '../support
 
 const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 
-describe('orders through all six functions on serverless-offline', () => {
+describe('orders through the six functions of the order path on serverless-offline', () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack();

@@ -62,14 +62,14 @@ const CASES: FixtureCase[] = [
     handler: 'fraud',
     fixture: 'fraud-check-legitimate.json',
     statusCode: 200,
-    body: { status: 'legitimate', verdict: 'legitimate', reason: 'passed' },
+    body: { status: 'checked', verdict: 'legitimate', reason: 'passed' },
   },
   {
     name: 'fraud flags a blocked user',
     handler: 'fraud',
     fixture: 'fraud-check-blocked-user.json',
     statusCode: 200,
-    body: { status: 'fraudulent', verdict: 'fraudulent', reason: 'blocked_user' },
+    body: { status: 'checked', verdict: 'fraudulent', reason: 'blocked_user' },
   },
   {
     name: 'fraud answers 400 naming the missing field',

@@ -18,7 +18,7 @@ const check = {
   amount: 5,
   payment_method: 'paypal' as const,
 };
-const legitimate = { status: 'legitimate', verdict: 'legitimate', reason: 'passed' } as const;
+const legitimate = { status: 'checked', verdict: 'legitimate', reason: 'passed' } as const;
 
 function event(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent {
   return {

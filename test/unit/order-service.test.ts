@@ -64,7 +64,7 @@ describe('order saga', () => {
     assert.equal(record?.card_last4, '4242');
     assert.equal(record?.trace_id, 'a'.repeat(32));
     assert.ok(!JSON.stringify(record).includes('4242424242424242'));
-    assert.deepEqual(inventory.calls, ['POST /inventory/check']);
+    assert.deepEqual(inventory.calls, ['POST /inventory/reserve']);
     const view = await findOrder(created.order_id, store);
     assert.equal(view.order_trace_id, 'a'.repeat(32));
     assert.equal('shipping_address' in view, false);
@@ -80,7 +80,7 @@ describe('order saga', () => {
       inInvocation(() => createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 })),
       (error: unknown) => error instanceof DomainError && error.status === 402,
     );
-    assert.deepEqual(inventory.calls, ['POST /inventory/check', 'POST /inventory/release']);
+    assert.deepEqual(inventory.calls, ['POST /inventory/reserve', 'POST /inventory/release']);
     const [record] = store.records.values();
     assert.equal(record?.status, 'FAILED');
     assert.equal(record?.failure_category, 'payment_declined');
@@ -91,7 +91,7 @@ describe('order saga', () => {
     const store = new MemoryStore();
     const flaky = new DomainError('downstream_failure', 'inventory-service failed');
     const inventory = downstream({
-      'POST /inventory/check': [
+      'POST /inventory/reserve': [
         new DomainError('downstream_timeout', 'inventory-service did not answer in time'),
       ],
       'POST /inventory/release': [flaky, flaky, {}],
@@ -102,7 +102,7 @@ describe('order saga', () => {
       (error: unknown) => error instanceof DomainError && error.status === 504,
     );
     assert.deepEqual(inventory.calls, [
-      'POST /inventory/check',
+      'POST /inventory/reserve',
       'POST /inventory/release',
       'POST /inventory/release',
       'POST /inventory/release',

@@ -25,7 +25,7 @@ export const booleanFlag = (fallback: boolean) =>
       value === undefined || value === '' ? fallback : value === 'true' || value === '1',
     );
 
-/** A positive integer of milliseconds or units, given as a string in the environment. */
+/** An integer from `min` to `max` (0 and up unless told), given as a string in the environment; empty means `fallback`. */
 export const integerSetting = (fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) =>
   z
     .string()

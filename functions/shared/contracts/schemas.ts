@@ -139,8 +139,9 @@ export const releaseResult = z.object({
 export type ReleaseResult = z.output<typeof releaseResult>;
 
 export const FRAUD_VERDICTS = ['legitimate', 'fraudulent'] as const;
+/** `status` says the check ran, as every other answer's does; what it found is the verdict. */
 export const fraudAssessment = z.object({
-  status: z.enum(FRAUD_VERDICTS),
+  status: z.literal('checked'),
   verdict: z.enum(FRAUD_VERDICTS),
   reason: z.enum(['blocked_user', 'random_sample', 'passed']),
 });
@@ -175,7 +176,7 @@ export const API = {
   'GET /api/order/{id}': { params: orderPath, response: orderView },
   'POST /order': { body: orderRequest, response: orderCreated },
   'GET /order/{id}': { params: orderPath, response: orderView },
-  'POST /inventory/check': { body: reservationRequest, response: inventoryReservation },
+  'POST /inventory/reserve': { body: reservationRequest, response: inventoryReservation },
   'POST /inventory/release': { body: releaseRequest, response: releaseResult },
   'POST /warehouse/reserve': { body: reservationRequest, response: warehouseReservation },
   'POST /warehouse/release': { body: releaseRequest, response: releaseResult },

@@ -50,7 +50,7 @@ function stdoutDestination(buffered: boolean): DestinationStream {
 
 /**
  * JSON lines on stdout. With tracing on, the preload's pino instrumentation also sends each line (already
- * redacted) as an OTLP log record to Loki; see tracing.ts.
+ * redacted) as an OTLP log record to Loki; where to, export.ts's logsEndpoint decides.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
