@@ -9,12 +9,17 @@ import {
   removeDirs,
   SsmStandIn,
   scheduleEvent,
-} from '../../scripts/deployed-runtime';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/dynamodb-local';
-import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/manifests';
-import { SEED_ORDER } from '../../scripts/order';
-import { freePort } from '../../scripts/ports';
-import { OtlpEndpoint, type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from '../support/receivers';
+} from '../../scripts/deployed/runtime';
+import { SEED_ORDER } from '../../scripts/dev/order';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
+import {
+  OtlpEndpoint,
+  type ReceivedLogRecord,
+  type ReceivedSpan,
+  SPAN_KIND,
+} from '../../scripts/lib/otlp-receivers';
+import { freePort } from '../../scripts/lib/ports';
 
 /**
  * The deployed contract: `serverless package --stage prod`, each function's zip unzipped and run as the

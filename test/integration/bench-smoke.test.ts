@@ -3,14 +3,14 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 
 describe('npm run bench (smoke)', () => {
   it('runs all four modes, the telemetry-cost and deployed parts briefly, prints them, ends with a JSON summary', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
-        path.join(PROJECT_ROOT, 'dist/scripts/bench.js'),
+        path.join(PROJECT_ROOT, 'dist/scripts/bench/main.js'),
         '--quick',
         '--requests',
         '10',

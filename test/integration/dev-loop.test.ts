@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/dynamodb-local';
-import { freePort } from '../../scripts/ports';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
+import { freePort } from '../../scripts/lib/ports';
 import { eventually } from '../support/eventually';
 import { projectCopy, runStart } from '../support/npm-start';
-import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../support/receivers';
 import { SEED_PAYLOAD } from '../support/stack';
 import { describeSpans, explaining, isWholeTrace, SERVICES } from '../support/traces';
 

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../support/receivers';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
 
 /**
  * Plays the Lambda runtime for the fraud function: preload tracing, load the handler, invoke it once, and

@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoOrderStore, type OrderRecord } from '../../functions/shared/data/order-store';
-import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
-import { localTable } from '../../scripts/local-tables';
+import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { localTable } from '../../scripts/lib/local-tables';
+import { OtlpReceiver, type ReceivedSpan } from '../../scripts/lib/otlp-receivers';
 import { eventually } from '../support/eventually';
-import { OtlpReceiver, type ReceivedSpan } from '../support/receivers';
 import { freePort, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 import { describeSpans } from '../support/traces';
 

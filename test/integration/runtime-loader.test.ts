@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { type Offline, startOffline } from '../../scripts/offline';
-import { freePort } from '../../scripts/ports';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { type Offline, startOffline } from '../../scripts/lib/offline';
+import { freePort } from '../../scripts/lib/ports';
 import { eventually } from '../support/eventually';
 
 /**

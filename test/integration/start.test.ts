@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PATCHED_VERSION } from '#local-runtime/offline-internals.cjs';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { PRIMING_KEY } from '../../functions/shared/runtime/priming';
-import { localCredentials, PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { freePort } from '../../scripts/ports';
-
-const { PATCHED_VERSION } = createRequire(__filename)(
-  path.join(PROJECT_ROOT, 'plugins/offline-patches.cjs'),
-) as {
-  PATCHED_VERSION: string;
-};
+import { localCredentials } from '../../scripts/lib/dynamodb-local';
+import { freePort } from '../../scripts/lib/ports';
 
 import { eventually } from '../support/eventually';
 import { projectCopy, runStart as run } from '../support/npm-start';

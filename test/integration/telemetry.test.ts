@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { localTable } from '../../scripts/local-tables';
-import { eventually } from '../support/eventually';
+import { localTable } from '../../scripts/lib/local-tables';
 import {
   OtlpLogsReceiver,
   OtlpReceiver,
   type ReceivedLogRecord,
   type ReceivedSpan,
   SPAN_KIND,
-} from '../support/receivers';
+} from '../../scripts/lib/otlp-receivers';
+import { eventually } from '../support/eventually';
 import { freePort, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
 import {
   describeRecords,

@@ -3,8 +3,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
-import { packageStage } from '../../scripts/deployed-runtime';
-import { MANIFESTS, servingFunction } from '../../scripts/manifests';
+import { packageStage } from '../../scripts/deployed/runtime';
+import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
@@ -107,7 +107,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
       assert.equal(variables.SIGN_REQUESTS, 'true');
       assert.match(
         String(variables.NODE_OPTIONS),
-        /--require \/var\/task\/dist\/functions\/shared\/tracing\.js/,
+        /--require \/var\/task\/dist\/functions\/shared\/telemetry\/tracing\.js/,
       );
       // Node 24 refuses it in NODE_OPTIONS ("is not allowed in NODE_OPTIONS"): every init would fail.
       assert.doesNotMatch(String(variables.NODE_OPTIONS), /--experimental-async-context-frame/);

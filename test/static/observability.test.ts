@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
 const yamlFile = (file: string) => parse(read(file));

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { eventually } from './eventually';
 
 export interface StartedProcess {
@@ -26,7 +26,7 @@ export function runStart(
   env: NodeJS.ProcessEnv,
   { root = PROJECT_ROOT, args = [] as string[] } = {},
 ): StartedProcess {
-  const child = spawn(process.execPath, [path.join(root, 'dist/scripts/start.js'), ...args], {
+  const child = spawn(process.execPath, [path.join(root, 'dist/scripts/dev/start.js'), ...args], {
     cwd: root,
     // The seed's 5% random fraud flag is off: the orders of these tests must succeed every time.
     env: { ...process.env, LOKI_URL: '', OTEL_SDK_DISABLED: 'true', FRAUD_PERCENTAGE: '0', ...env },
@@ -62,7 +62,7 @@ export function projectCopy({ offlineVersion }: { offlineVersion?: string } = {}
     'functions',
     'scripts',
     'test',
-    'plugins',
+    'local-runtime',
     'dist',
     'serverless.yml',
     'tsconfig.json',

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { freePort } from '../../scripts/ports';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { freePort } from '../../scripts/lib/ports';
 import { eventually } from './eventually';
 
 /** Where the acceptance tier's real Tempo, Loki and Prometheus come from. */

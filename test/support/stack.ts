@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/dynamodb-local';
-import { LOCAL_TABLES, localTable, putStock } from '../../scripts/local-tables';
-import { type Offline, startOffline } from '../../scripts/offline';
-import { SEED_ORDER } from '../../scripts/order';
-import { freePort } from '../../scripts/ports';
+import { SEED_ORDER } from '../../scripts/dev/order';
+import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { LOCAL_TABLES, localTable, putStock } from '../../scripts/lib/local-tables';
+import { type Offline, startOffline } from '../../scripts/lib/offline';
+import { freePort } from '../../scripts/lib/ports';
 
 export { freePort };
 

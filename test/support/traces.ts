@@ -1,5 +1,5 @@
-import { ORDER_PATH_SERVICES } from '../../scripts/manifests';
-import { type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from './receivers';
+import { ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
+import { type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
 
 /** The services of one order, in call order (derived from the function manifests). */
 export const SERVICES = ORDER_PATH_SERVICES;

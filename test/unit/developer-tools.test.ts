@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { DATASOURCE_UIDS, orderApiUrl, traceExploreUrl } from '../../scripts/endpoints';
-import { LatencyHistogram } from '../../scripts/latency';
-import { summaryTable } from '../../scripts/load-tally';
-import { decodeOtlpSpans, type OtlpTraces } from '../../scripts/otlp';
-import { lineFormatter, terminalOptions } from '../../scripts/terminal';
-import { renderWaterfall } from '../../scripts/waterfall';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { DATASOURCE_UIDS, orderApiUrl, traceExploreUrl } from '../../scripts/lib/endpoints';
+import { LatencyHistogram } from '../../scripts/lib/latency';
+import { decodeOtlpSpans, type OtlpTraces } from '../../scripts/lib/otlp';
+import { lineFormatter, terminalOptions } from '../../scripts/lib/terminal';
+import { renderWaterfall } from '../../scripts/lib/waterfall';
+import { summaryTable } from '../../scripts/load/tally';
 
 /** A trace as the real Tempo 3.0.3 answered GET /api/v2/traces/{id} for one seed order. */
 const recorded = JSON.parse(

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { API } from '../../functions/shared/contracts/schemas';
-import { derive, MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/manifests';
+import { derive, MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'manifests-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

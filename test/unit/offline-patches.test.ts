@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { patchLambdaPool } from '#local-runtime/instance-pool.cjs';
 
-interface PoolControls {
-  resetAll(): number;
-  stats(): Record<string, { instances: number; waiting: number }>;
-}
-const patches = createRequire(__filename)(path.join(PROJECT_ROOT, 'plugins/offline-patches.cjs')) as {
-  PATCHED_VERSION: string;
-  assertPatchable(root?: string): void;
-  assertPoolShape(classes: object, found: string): void;
-  offlineRoot(): string;
-  patchLambdaPool(classes: object, maxInstances: number): PoolControls;
-};
+import * as internals from '#local-runtime/offline-internals.cjs';
+
+/** The version check and the pool patch, as local-runtime/ applies them. */
+const patches = { ...internals, patchLambdaPool };
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'offline-patches-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

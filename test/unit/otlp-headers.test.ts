@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { headersFromSsm } from '../../functions/shared/telemetry/otlp-headers';
-import { SsmStandIn } from '../../scripts/deployed-runtime';
+import { SsmStandIn } from '../../scripts/deployed/runtime';
 
 describe('headersFromSsm (the OTLP headers a deployed function reads from SSM)', () => {
   const ssm = new SsmStandIn({

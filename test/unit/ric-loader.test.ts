@@ -3,16 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 
-/** plugins/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
+/** local-runtime/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
 interface RicLoader {
   RIC_VERSION: string;
   loadHandler(taskRoot: string, handler: string): Promise<(...args: unknown[]) => unknown>;
   loadsWithImport(runtime: string): boolean;
   executionEnvFor(runtime: string): string;
 }
-const loader = (): Promise<RicLoader> => import(path.join(PROJECT_ROOT, 'plugins', 'ric-loader.mjs'));
+const loader = (): Promise<RicLoader> => import(path.join(PROJECT_ROOT, 'local-runtime', 'ric-loader.mjs'));
 
 describe('the nodejs24.x runtime’s handler loader', () => {
   const taskRoot = mkdtempSync(path.join(tmpdir(), 'ric-loader-'));

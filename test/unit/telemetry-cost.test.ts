@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { isAwsSdkRequest } from '../../functions/shared/telemetry/span-hooks';
-import { linearFit } from '../../scripts/bench-stats';
-import { PROJECT_ROOT } from '../../scripts/dynamodb-local';
-import { freePort } from '../../scripts/ports';
+import { linearFit } from '../../scripts/bench/stats';
+import { freePort } from '../../scripts/lib/ports';
 
 const PRELOAD = path.join(PROJECT_ROOT, 'dist/functions/shared/telemetry/tracing.js');
 

@@ -1,0 +1,132 @@
+'use strict';
+/**
+ * serverless-offline starts each Lambda instance as a worker thread running its workerThreadHelper.js. This
+ * subclasses worker_threads.Worker for those threads (and only those):
+ * - they get `--require <tracingPreload>`, so tracing wraps the handler before it loads (NODE_OPTIONS does not
+ *   reach worker threads, and serverless-offline passes no execArgv of its own), after `instanceExecArgv`, the
+ *   Node options a deployed instance gets through NODE_OPTIONS;
+ * - they run lambda-worker.mjs, which loads and calls the handler as the function's runtime (`runtimeOf`) does,
+ *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task);
+ * - they are asked and answer on the worker's own channel (worker-protocol.cjs). serverless-offline creates a
+ *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
+ *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
+ * - a worker that exits mid-invocation answers its caller with Lambda's "Runtime exited" error.
+ */
+const path = require('node:path');
+const workerThreads = require('node:worker_threads');
+const { syncBuiltinESMExports } = require('node:module');
+const { WORKER_HELPER, offlineRoot } = require('./offline-internals.cjs');
+const { executionEnvFor } = require('./runtimes.cjs');
+const { InstanceChannel, errorFromMessage, isPrewarm } = require('./worker-protocol.cjs');
+
+const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
+
+/** The Lambda instances running now, for the memory report. */
+const running = new Set();
+
+/**
+ * @typedef {object} InstanceSettings
+ * @property {string} tracingPreload the preload every instance starts with
+ * @property {string} primingModule the primer registry prewarming runs (functions/shared/runtime/priming.ts)
+ * @property {(functionKey: string) => string} runtimeOf a function's Lambda runtime, e.g. "nodejs24.x"
+ * @property {string[]} [instanceExecArgv] Node options every instance runs with
+ * @property {string} [root] serverless-offline's root folder
+ */
+
+/** @param {InstanceSettings} settings */
+function patchLambdaWorkers({
+  tracingPreload,
+  primingModule,
+  runtimeOf,
+  instanceExecArgv = [],
+  root = offlineRoot(),
+}) {
+  const OriginalWorker = workerThreads.Worker;
+  if (/** @type {any} */ (OriginalWorker).isLambdaWorker) return;
+  const helper = path.join(root, 'src', WORKER_HELPER);
+
+  class LambdaWorker extends OriginalWorker {
+    static isLambdaWorker = true;
+    /** @type {InstanceChannel | undefined} */
+    #channel;
+
+    /**
+     * @param {string | URL} filename
+     * @param {workerThreads.WorkerOptions} [options]
+     */
+    constructor(filename, options = {}) {
+      const file = filename instanceof URL ? filename.pathname : String(filename);
+      const isLambdaInstance = path.resolve(file) === helper;
+      if (!isLambdaInstance) {
+        super(filename, options);
+        return;
+      }
+      const workerData = options.workerData ?? {};
+      const runtime = runtimeOf(workerData.functionKey);
+      super(LAMBDA_WORKER, {
+        ...options,
+        env: {
+          .../** @type {NodeJS.ProcessEnv} */ (options.env),
+          AWS_EXECUTION_ENV: executionEnvFor(runtime),
+          LAMBDA_TASK_ROOT: workerData.codeDir,
+        },
+        execArgv: [
+          ...(options.execArgv ?? process.execArgv),
+          ...instanceExecArgv,
+          '--require',
+          tracingPreload,
+        ],
+        workerData: { ...workerData, primingModule, runtime, offlineRoot: root },
+      });
+      this.#channel = new InstanceChannel(this, (message) => super.postMessage(message));
+      running.add(this);
+      this.on('exit', () => running.delete(this));
+    }
+
+    /** The instance's own process.memoryUsage(): its heap and external memory are its isolate's alone. */
+    async memoryUsage() {
+      const answer = await this.#channel?.ask({ memoryUsage: true });
+      return /** @type {NodeJS.MemoryUsage | undefined} */ (answer?.result);
+    }
+
+    /**
+     * serverless-offline posts { event, context, port } per invocation: the answer goes to that port.
+     * @override
+     * @param {any} message
+     * @param {readonly workerThreads.Transferable[]} [transferList]
+     */
+    postMessage(message, transferList) {
+      const channel = this.#channel;
+      if (!channel || !message?.port) return super.postMessage(message, transferList);
+      /** @type {import('node:worker_threads').MessagePort} */
+      const port = message.port;
+      const request = isPrewarm(message.event)
+        ? { prewarm: /** @type {const} */ (true) }
+        : { event: message.event, context: message.context };
+      channel
+        .ask(request)
+        .then(
+          (answer) => port.postMessage(answer.error ? errorFromMessage(answer.error) : answer.result),
+          (error) => port.postMessage(error),
+        )
+        .finally(() => port.close());
+    }
+  }
+
+  workerThreads.Worker = LambdaWorker;
+  // serverless-offline imports Worker as an ES module binding; this makes the binding see the subclass.
+  syncBuiltinESMExports();
+}
+
+/**
+ * Memory of this process and of each Lambda instance in it: RSS is the whole process's (every thread), the
+ * heap and external figures are each instance's own.
+ */
+async function memoryReport() {
+  const usages = await Promise.all([...running].map((worker) => worker.memoryUsage().catch(() => undefined)));
+  const main = process.memoryUsage();
+  // An instance that exited while asked has no figures.
+  return { rss: main.rss, main, instances: usages.filter((usage) => typeof usage?.heapTotal === 'number') };
+}
+
+module.exports = { patchLambdaWorkers, memoryReport };

@@ -1,0 +1,292 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Serverless Framework and CloudFormation variables, resolved by them.
+'use strict';
+/**
+ * Every function's facts live in its own `functions/<name>/function.yml`: its service name, timeout, routes,
+ * schedule, the tables (and indexes) it touches with which actions, the routes it calls, and its own settings.
+ * Everything else is derived here, once: serverless.yml's function blocks, one least-privilege IAM role per
+ * function, the offline schedules, and (through scripts/manifests.ts) the expectations of the tests.
+ *
+ * serverless.yml reads it as `${file(./plugins/function-manifests.cjs):functions}` (and `:roles`,
+ * `:offlineSchedules`); the `${...}` variables a manifest holds are resolved by the Framework afterwards.
+ */
+const { readdirSync, readFileSync, existsSync } = require('node:fs');
+const path = require('node:path');
+const { parse } = require('yaml');
+
+const FUNCTIONS_DIR = path.join(__dirname, '..', 'functions');
+const MANIFEST = 'function.yml';
+const KNOWN_KEYS = new Set([
+  'service',
+  'timeout',
+  'public',
+  'routes',
+  'schedule',
+  'tables',
+  'indexes',
+  'calls',
+  'environment',
+]);
+const ROUTE = /^(GET|POST|PUT|PATCH|DELETE) (\/[\w{}/-]+)$/;
+const DYNAMODB_ACTION = /^[A-Z][A-Za-z]+$/;
+
+/** "api-gateway" → "apiGateway": the function's key in serverless.yml. */
+const camelCase = (/** @type {string} */ name) =>
+  name.replace(/-(\w)/g, (_whole, /** @type {string} */ letter) => letter.toUpperCase());
+/** "inventoryReservations" → "InventoryReservations": CloudFormation logical ids and statement ids. */
+const pascalCase = (/** @type {string} */ name) =>
+  camelCase(name).replace(/^\w/, (letter) => letter.toUpperCase());
+/** "inventoryReservations" → "INVENTORY_RESERVATIONS_TABLE": the variable a function reads its table from. */
+const tableVariable = (/** @type {string} */ table) =>
+  `${table.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}_TABLE`;
+
+/**
+ * @param {string} file
+ * @param {string} message
+ * @returns {never}
+ */
+function fail(file, message) {
+  throw new Error(`${path.relative(process.cwd(), file)}: ${message}`);
+}
+
+/**
+ * One function's facts, checked (see the file's header).
+ * @typedef {{ name: string, key: string, logicalId: string, service: string, timeout: number, public: boolean,
+ *   routes: string[], schedule?: { rate: string, offlineEverySeconds?: number }, tables: Record<string, string[]>,
+ *   indexes: Record<string, string[]>, calls: string[], environment: Record<string, string> }} Manifest
+ */
+
+/**
+ * Reads and checks one manifest; a mistake stops the Framework with the file and the field named.
+ * @param {string} functionsDir
+ * @param {string} name
+ * @returns {Manifest}
+ */
+function readManifest(functionsDir, name) {
+  const file = path.join(functionsDir, name, MANIFEST);
+  const manifest = parse(readFileSync(file, 'utf8')) ?? {};
+  for (const key of Object.keys(manifest)) {
+    if (!KNOWN_KEYS.has(key)) fail(file, `unknown key "${key}" (known: ${[...KNOWN_KEYS].join(', ')})`);
+  }
+  if (typeof manifest.service !== 'string' || !manifest.service)
+    fail(file, '"service" must name the service');
+  if (!Number.isInteger(manifest.timeout) || manifest.timeout < 1)
+    fail(file, '"timeout" must be whole seconds');
+  /** @type {string[]} */
+  const routes = manifest.routes ?? [];
+  /** @type {string[]} */
+  const calls = manifest.calls ?? [];
+  for (const route of [...routes, ...calls]) {
+    if (!ROUTE.test(route)) fail(file, `"${route}" is not "METHOD /path"`);
+  }
+  if (routes.length === 0 && !manifest.schedule) fail(file, 'a function needs routes or a schedule');
+  const tables = manifest.tables ?? {};
+  const indexes = manifest.indexes ?? {};
+  for (const [table, actions] of Object.entries({ ...tables, ...indexes })) {
+    if (
+      !Array.isArray(actions) ||
+      actions.length === 0 ||
+      !actions.every((a) => DYNAMODB_ACTION.test(String(a)))
+    ) {
+      fail(file, `"${table}" needs a list of DynamoDB actions such as [GetItem, PutItem]`);
+    }
+  }
+  for (const index of Object.keys(indexes)) {
+    if (!/^\w+\/[\w.-]+$/.test(index)) fail(file, `index "${index}" must be "<table>/<index name>"`);
+  }
+  return {
+    name,
+    key: camelCase(name),
+    logicalId: pascalCase(name),
+    service: manifest.service,
+    timeout: manifest.timeout,
+    public: manifest.public === true,
+    routes,
+    schedule: manifest.schedule,
+    tables,
+    indexes,
+    calls,
+    environment: manifest.environment ?? {},
+  };
+}
+
+/**
+ * Every function with a manifest, in folder order.
+ * @param {string} functionsDir
+ */
+function loadManifests(functionsDir) {
+  return readdirSync(functionsDir)
+    .filter((name) => existsSync(path.join(functionsDir, name, MANIFEST)))
+    .sort()
+    .map((name) => readManifest(functionsDir, name));
+}
+
+/**
+ * "GET /order/{id}" → { method: "GET", path: "/order/{id}" } (routes are checked when read).
+ * @param {string} route
+ */
+function splitRoute(route) {
+  const [, method = '', routePath = ''] = ROUTE.exec(route) ?? [];
+  return { method, path: routePath };
+}
+
+/**
+ * serverless.yml's `functions:` block.
+ * @param {Manifest[]} manifests
+ */
+function functionBlocks(manifests) {
+  return Object.fromEntries(
+    manifests.map((fn) => {
+      /** @type {Array<Record<string, object>>} */
+      const events = fn.routes.map((route) => {
+        const { method, path: routePath } = splitRoute(route);
+        return {
+          http: {
+            method: method.toLowerCase(),
+            path: routePath,
+            ...(fn.public ? {} : { authorizer: '${param:internalAuthorizer}' }),
+          },
+        };
+      });
+      if (fn.schedule) {
+        events.push({ schedule: { rate: fn.schedule.rate, enabled: '${param:schedulesEnabled}' } });
+      }
+      const tableVariables = Object.fromEntries(
+        Object.keys(fn.tables).map((table) => [tableVariable(table), `\${self:custom.tables.${table}}`]),
+      );
+      return [
+        fn.key,
+        {
+          name: `\${self:service}-\${sls:stage}-${fn.name}`,
+          handler: `dist/functions/${fn.name}/handler.handler`,
+          role: `${fn.logicalId}Role`,
+          timeout: fn.timeout,
+          environment: { OTEL_SERVICE_NAME: fn.service, ...tableVariables, ...fn.environment },
+          events,
+        },
+      ];
+    }),
+  );
+}
+
+const arn = (/** @type {string} */ rest) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:${rest}` });
+const invokeArn = (/** @type {string} */ route) => {
+  const { method, path: routePath } = splitRoute(route);
+  const resource = routePath.replace(/\{\w+\}/g, '*');
+  return arn(
+    `execute-api:\${AWS::Region}:\${AWS::AccountId}:\${ApiGatewayRestApi}/\${sls:stage}/${method}${resource}`,
+  );
+};
+
+/**
+ * One role per function: its log group, the OTLP headers parameter, its tables' actions, its calls.
+ * @param {Manifest} fn
+ */
+function roleOf(fn) {
+  /** @type {Array<Record<string, unknown>>} */
+  const statements = [
+    {
+      Sid: 'OwnLogGroup',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': [`${fn.logicalId}LogGroup`, 'Arn'] },
+    },
+    {
+      Sid: 'OtlpHeadersParameter',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: arn(
+        'ssm:${AWS::Region}:${AWS::AccountId}:parameter/${self:service}/${sls:stage}/otlp-headers',
+      ),
+    },
+    // Transactions need the item-level actions of every table they touch: TransactWriteItems is not an action.
+    ...Object.entries(fn.tables).map(([table, actions]) => ({
+      Sid: pascalCase(table),
+      Effect: 'Allow',
+      Action: actions.map((action) => `dynamodb:${action}`),
+      Resource: { 'Fn::GetAtt': [`${pascalCase(table)}Table`, 'Arn'] },
+    })),
+    ...Object.entries(fn.indexes).map(([index, actions]) => {
+      const [table = '', indexName = ''] = index.split('/');
+      return {
+        Sid: `${pascalCase(table)}Index${pascalCase(indexName)}`.replace(/\W/g, ''),
+        Effect: 'Allow',
+        Action: actions.map((action) => `dynamodb:${action}`),
+        Resource: { 'Fn::Sub': `\${${pascalCase(table)}Table.Arn}/index/${indexName}` },
+      };
+    }),
+  ];
+  if (fn.calls.length > 0) {
+    statements.push({
+      Sid: 'InvokeInternalRoutes',
+      Effect: 'Allow',
+      Action: 'execute-api:Invoke',
+      Resource: fn.calls.map(invokeArn),
+    });
+  }
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      },
+      Policies: [
+        {
+          PolicyName: `${fn.name}-least-privilege`,
+          PolicyDocument: { Version: '2012-10-17', Statement: statements },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Checks what only the whole set can show: every call has a function serving it, no route is served twice.
+ * @param {string} functionsDir
+ * @param {Manifest[]} manifests
+ */
+function checkCalls(functionsDir, manifests) {
+  /** @type {Map<string, string>} */
+  const servedBy = new Map();
+  for (const fn of manifests) {
+    for (const route of fn.routes) {
+      if (servedBy.has(route)) {
+        fail(path.join(functionsDir, fn.name, MANIFEST), `${route} is also served by ${servedBy.get(route)}`);
+      }
+      servedBy.set(route, fn.name);
+    }
+  }
+  for (const fn of manifests) {
+    for (const call of fn.calls) {
+      if (!servedBy.has(call)) fail(path.join(functionsDir, fn.name, MANIFEST), `no function serves ${call}`);
+    }
+  }
+  return servedBy;
+}
+
+/** Everything derived from the manifests in `functionsDir`. */
+function derive(functionsDir = FUNCTIONS_DIR) {
+  const manifests = loadManifests(functionsDir);
+  checkCalls(functionsDir, manifests);
+  return {
+    manifests,
+    functions: functionBlocks(manifests),
+    roles: { Resources: Object.fromEntries(manifests.map((fn) => [`${fn.logicalId}Role`, roleOf(fn)])) },
+    offlineSchedules: Object.fromEntries(
+      manifests.flatMap((fn) => (fn.schedule ? [[fn.key, fn.schedule.offlineEverySeconds ?? 0]] : [])),
+    ),
+  };
+}
+
+// The Framework calls the exported function (with its own arguments) once per `${file(...):property}` it
+// resolves, and reads the property named: the manifests are read and checked once.
+/** @type {ReturnType<typeof derive> | undefined} */
+let derived;
+module.exports = () => {
+  derived ??= derive();
+  return derived;
+};
+module.exports.derive = derive;
+module.exports.tableVariable = tableVariable;

@@ -1,0 +1,178 @@
+'use strict';
+/**
+ * The Serverless Framework plugin that makes `serverless offline start` behave like Lambda for this project,
+ * however it is started (`npm start`, or the literal `npx serverless offline start`), and that packages each
+ * function as its own bundle. It only wires the jobs, each in a module of its own (docs/architecture.md):
+ *
+ * - offline-patches.cjs: serverless-offline's instances run the handler as the function's runtime does, with
+ *   tracing preloaded, capped per function with the rest queued, and replaced when they crash;
+ * - tables.cjs: the DynamoDB tables created and seeded before the API starts;
+ * - prewarm.cjs, schedules.cjs, reload.cjs, memory-report.cjs, telemetry-probe.cjs: once the API listens;
+ * - bundle.cjs: `serverless package` gives every function a zip of its own.
+ */
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
+const { bundleFunctions } = require('./bundle.cjs');
+const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
+const { reportMemoryOnSignal } = require('./memory-report.cjs');
+const { applyPatches } = require('./offline-patches.cjs');
+const { PRIMING_MODULE, PROJECT_ROOT, FUNCTIONS_BUILD, TRACING_PRELOAD, build } = require('./project.cjs');
+const { LAMBDA_INSTANCES_READY } = require('./ready-lines.cjs');
+const { prewarm } = require('./prewarm.cjs');
+const { reloadOnChange } = require('./reload.cjs');
+const { startSchedules } = require('./schedules.cjs');
+const { ensureTables } = require('./tables.cjs');
+const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
+
+/**
+ * The parts of the Framework's `serverless` object the plugin reads.
+ * @typedef {object} Serverless
+ * @property {string} [serviceDir]
+ * @property {{
+ *   custom?: Record<string, any>,
+ *   provider: { region?: string, runtime: string, environment?: Record<string, string> },
+ *   resources?: unknown,
+ *   getAllFunctions(): string[],
+ *   getFunction(key: string): { name: string, handler: string, runtime?: string, package?: object },
+ * }} service
+ */
+/** @typedef {{ notice?: (line: string) => void, warning?: (line: string) => void }} FrameworkLog */
+
+class LocalRuntimePlugin {
+  /** @type {import('./instance-pool.cjs').PoolControls | undefined} */
+  pool;
+  prepared = false;
+
+  /**
+   * @param {Serverless} serverless
+   * @param {unknown} _options
+   * @param {{ log?: FrameworkLog }} [utilities]
+   */
+  constructor(serverless, _options, { log } = {}) {
+    this.serverless = serverless;
+    this.log = log ?? {};
+    this.hooks = {
+      'before:offline:start:init': () => this.prepareOffline(),
+      'before:offline:start': () => this.prepareOffline(),
+      'after:offline:start:init': () => this.afterOfflineStarted(),
+      'before:package:createDeploymentArtifacts': () => this.packageBundles(),
+    };
+  }
+
+  /** custom.localRuntime: the local runtime's settings. */
+  get settings() {
+    return this.serverless.service.custom?.localRuntime ?? {};
+  }
+
+  /** Before serverless-offline starts: a build if there is none, the patches, the tables. */
+  async prepareOffline() {
+    if (this.prepared) return;
+    this.prepared = true;
+    if (!existsSync(TRACING_PRELOAD)) build();
+    const { service } = this.serverless;
+    process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
+    this.pool = await applyPatches({
+      maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
+      tracingPreload: TRACING_PRELOAD,
+      primingModule: PRIMING_MODULE,
+      runtimeOf: (functionKey) => service.getFunction(functionKey)?.runtime ?? service.provider.runtime,
+      instanceExecArgv: instanceExecArgv(service.custom),
+    });
+    await ensureTables({
+      endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+      region: service.provider.region,
+      resources: service.resources,
+      seed: service.custom?.seed ?? {},
+      log: (/** @type {string} */ message) => this.notice(message),
+    });
+  }
+
+  /** Once the API listens: the build watched, instances prewarmed, schedules started; then lines saying so. */
+  async afterOfflineStarted() {
+    const functionKeys = this.serverless.service.getAllFunctions();
+    if (isOn(this.settings.reloadOnChange)) {
+      reloadOnChange(FUNCTIONS_BUILD, async () => {
+        this.notice(
+          `dist/functions changed: ${this.pool?.resetAll()} instance(s) reset, the next request loads the new build`,
+        );
+        if (isOn(this.settings.prewarm)) this.notice(`reloaded: ${await this.prewarm(functionKeys)}`);
+      });
+      this.notice(`reloading on changes to ${path.relative(PROJECT_ROOT, FUNCTIONS_BUILD)}`);
+    }
+    if (process.env.OFFLINE_MEMORY_REPORT) reportMemoryOnSignal(process.env.OFFLINE_MEMORY_REPORT);
+    const telemetry = telemetryStatus(this.serverless.service.provider.environment ?? {});
+    let instances = 'started on first use (OFFLINE_PREWARM=false)';
+    if (isOn(this.settings.prewarm)) instances = await this.prewarm(functionKeys);
+    this.notice(await telemetry);
+    const warn = (/** @type {string} */ line) => this.log.warning?.(line);
+    for (const line of startSchedules(this.settings.scheduleEverySeconds ?? {}, this.invoke, warn))
+      this.notice(line);
+    this.notice(`${LAMBDA_INSTANCES_READY} ${instances}`);
+  }
+
+  /** @param {string[]} functionKeys */
+  async prewarm(functionKeys) {
+    const { summary, failures } = await prewarm(functionKeys, this.invoke);
+    for (const failure of failures) this.log.warning?.(`prewarm: ${failure}`);
+    return summary;
+  }
+
+  /**
+   * A function invoked through serverless-offline's Lambda API; answers what went wrong, if anything.
+   * @param {string} functionKey
+   * @param {unknown} event
+   */
+  invoke = (functionKey, event) => {
+    const apiUrl = lambdaApiUrl(this.serverless.service.custom?.['serverless-offline']);
+    return invokeFunction(apiUrl, this.serverless.service.getFunction(functionKey).name, event);
+  };
+
+  /**
+   * `serverless package`: compiles, then gives every function its own bundled zip (bundle.cjs), which the
+   * Framework then uses as that function's artifact instead of zipping the project.
+   */
+  async packageBundles() {
+    build();
+    const service = this.serverless.service;
+    const functionKeys = service.getAllFunctions();
+    const started = performance.now();
+    const bundles = await bundleFunctions({
+      functionKeys,
+      handlerOf: (functionKey) => service.getFunction(functionKey).handler,
+      runtime: service.provider.runtime,
+      // The Framework builds every package in .serverless/ (and moves it to `--package DIR` at the end).
+      outDir: path.join(this.serverless.serviceDir ?? PROJECT_ROOT, '.serverless'),
+    });
+    const bundleOf = (/** @type {string} */ key) =>
+      /** @type {import('./bundle.cjs').Bundle} */ (bundles[key]);
+    for (const functionKey of functionKeys) {
+      const functionObject = service.getFunction(functionKey);
+      functionObject.package = { ...functionObject.package, artifact: bundleOf(functionKey).zip };
+    }
+    const sizes = functionKeys.map((key) => `${key} ${(bundleOf(key).bytes / 1024).toFixed(0)} KB`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
+    const handedOver = [...new Set(functionKeys.flatMap((key) => bundleOf(key).handedOver))];
+    this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);
+  }
+
+  /** @param {string} message */
+  notice(message) {
+    if (this.log.notice) this.log.notice(message);
+    else console.log(message);
+  }
+}
+
+/**
+ * The Node options every Lambda instance runs with (serverless.yml's custom.instanceNodeOptions), as argv.
+ * @param {{ instanceNodeOptions?: string } | undefined} custom
+ */
+function instanceExecArgv(custom) {
+  return String(custom?.instanceNodeOptions ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+module.exports = LocalRuntimePlugin;
+module.exports.instanceExecArgv = instanceExecArgv;

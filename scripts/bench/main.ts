@@ -1,0 +1,267 @@
+/**
+ * `npm run bench`: POST /api/order end to end through the six functions of the order path (the reaper runs on a schedule), measured side by side in one run:
+ *   (a) floor: the handlers behind a minimal node:http router, no serverless-offline, no telemetry
+ *   (b) serverless-offline, telemetry off
+ *   (c) serverless-offline, traces and logs on, sent to local receivers
+ *   (d) as (c), with the trace and log backends down
+ * and besides them: the per-span cost (bench-spans.ts), cold starts per function traced and untraced
+ * (bench-cold.ts), memory per instance, a memory-drift slope fitted over a long run in mode (c), and the
+ * deployed artifact's cold start, flush cost and size (bench-deployed.ts).
+ * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
+ * --modes a,b,c,d, --cold-instances N, --span-iterations N, --deployed-runs N, --flush-orders N (0 skips a
+ * part), --quick.
+ * The last line printed is a JSON summary.
+ */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
+import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
+import { putStock } from '../lib/local-tables';
+import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
+import { freePort } from '../lib/ports';
+import { measureColdStarts } from './cold';
+import { measureDeployed } from './deployed';
+import { drive, measureDrift, rssMb } from './load';
+import {
+  type Extras,
+  type InstanceMemory,
+  levelResults,
+  type PooledLevel,
+  printExtras,
+  printTable,
+  summary,
+} from './report';
+import { measureSpanCosts } from './spans';
+import { median } from './stats';
+import { MODE_NAMES, type Mode, modeEnvironments, startFloorTarget, startTarget } from './targets';
+
+interface Options {
+  coldInstances: number;
+  deployedRuns: number;
+  flushOrders: number;
+  spanIterations: number;
+  requests: number;
+  concurrency: number[];
+  driftOrders: number;
+  modes: Mode[];
+  warmup: number;
+  rounds: number;
+  quick: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const value = (name: string) => {
+    const index = argv.indexOf(`--${name}`);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  return {
+    coldInstances: Number(value('cold-instances') ?? (quick ? 1 : 5)),
+    deployedRuns: Number(value('deployed-runs') ?? (quick ? 1 : 5)),
+    flushOrders: Number(value('flush-orders') ?? (quick ? 2 : 20)),
+    spanIterations: Number(value('span-iterations') ?? (quick ? 200 : 3_000)),
+    requests: Number(value('requests') ?? (quick ? 20 : 400)),
+    concurrency: (value('concurrency') ?? '1,8,32').split(',').map(Number),
+    driftOrders: Number(value('drift-orders') ?? (quick ? 100 : 20_000)),
+    modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
+    warmup: quick ? 10 : 100,
+    rounds: Number(value('rounds') ?? (quick ? 1 : 2)),
+    quick,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const database = await benchDatabase();
+  const otlp = await new OtlpReceiver({ keepSpans: false }).start();
+  const loki = await new OtlpLogsReceiver({ keepRecords: false }).start();
+  const memoryReportFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'memory.json');
+  const envFor = modeEnvironments(
+    {
+      AWS_ENDPOINT_URL_DYNAMODB: database.endpoint,
+      FRAUD_PERCENTAGE: '0',
+      CHAOS: '',
+      OFFLINE_MEMORY_REPORT: memoryReportFile,
+    },
+    { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },
+  );
+
+  // DynamoDB Local is a JVM: it gets faster for a while. Warm it first, so that whichever mode runs first
+  // is not measured against a colder database than the others.
+  const warmOrders = options.quick ? 100 : 1_000;
+  process.stderr.write(`warming up DynamoDB Local (${warmOrders} orders through the floor)\n`);
+  const floor = await startFloorTarget(envFor.a);
+  const extras: Extras = {};
+  try {
+    await database.restock();
+    await drive(floor.url, warmOrders, 8, 'warm-up');
+    if (options.spanIterations > 0) {
+      process.stderr.write('per-span cost: each piece with tracing off and on, in processes of their own\n');
+      extras.spanCosts = await measureSpanCosts({
+        iterations: options.spanIterations,
+        repeats: options.quick ? 1 : 3,
+        execArgv: floor.instanceNodeOptions,
+      });
+    }
+    if (options.coldInstances > 0) {
+      process.stderr.write('cold starts: a new instance of one function at a time meets an order\n');
+      extras.coldStarts = await measureColdStarts({
+        floor,
+        instances: options.coldInstances,
+        ordersPerInstance: 20,
+        telemetry: { otlp: otlp.url, loki: loki.url },
+        restock: database.restock,
+      });
+    }
+  } finally {
+    await floor.stop();
+  }
+
+  if (options.deployedRuns > 0) {
+    extras.deployed = await measureDeployed({
+      coldRuns: options.deployedRuns,
+      flushOrders: options.flushOrders,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  }
+
+  const rounds = await runRounds(options, envFor, database, { otlp, memoryReportFile });
+  Object.assign(extras, rounds.extras);
+  await otlp.stop();
+  await loki.stop();
+  await database.stop();
+
+  const results = levelResults(rounds.samples, options.modes, options.concurrency);
+  printTable(results, rounds.memory);
+  printExtras(extras);
+  console.log(JSON.stringify(summary(results, options, extras)));
+}
+
+/** DynamoDB Local in memory, with the bench's stock and a way to start every mode from empty tables. */
+async function benchDatabase() {
+  const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: LOCAL_DEFAULTS.region,
+    credentials: localCredentials(),
+  });
+  const db = DynamoDBDocumentClient.from(client);
+  return {
+    endpoint: dynamo.endpoint,
+    restock: () => putStock(db, 'bench', 1e9, { 'Warehouse-A': 1e9 }),
+    /** Every mode starts from empty tables (recreated and seeded as it starts), so none runs on a bigger database. */
+    reset: async () => {
+      const { TableNames = [] } = await client.send(new ListTablesCommand({}));
+      for (const name of TableNames) await client.send(new DeleteTableCommand({ TableName: name }));
+    },
+    stop: async () => {
+      client.destroy();
+      await dynamo.stop();
+    },
+  };
+}
+
+/**
+ * Modes run in interleaved rounds (a b c d, a b c d, ...) and each level's latencies are pooled over the
+ * rounds, so that slow drifts of the machine or the database weigh on every mode alike.
+ */
+async function runRounds(
+  options: Options,
+  envFor: Record<Mode, NodeJS.ProcessEnv>,
+  database: Awaited<ReturnType<typeof benchDatabase>>,
+  observe: { otlp: OtlpReceiver; memoryReportFile: string },
+) {
+  const samples = new Map<string, PooledLevel>();
+  const memory: Record<string, { before: number; after: number }> = {};
+  const extras: Extras = { memoryPerInstance: {} };
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const mode of options.modes) {
+      process.stderr.write(`round ${round}/${options.rounds}, (${mode}) ${MODE_NAMES[mode]}: starting\n`);
+      await database.reset();
+      const target = await startTarget(mode, envFor[mode]);
+      try {
+        await database.restock();
+        await drive(target.url, options.warmup, Math.max(...options.concurrency), `(${mode}) warm-up`);
+        const before = rssMb(target.pid);
+        const spansBefore = observe.otlp.spanCount;
+        let orders = 0;
+        for (const concurrency of options.concurrency) {
+          orders += options.requests;
+          await database.restock();
+          const run = await drive(target.url, options.requests, concurrency, `(${mode}) c=${concurrency}`);
+          const pooled = samples.get(`${mode}@${concurrency}`) ?? { latencies: [], errors: 0, seconds: 0 };
+          pooled.latencies.push(...run.latencies);
+          pooled.errors += run.errors;
+          pooled.seconds += run.seconds;
+          samples.set(`${mode}@${concurrency}`, pooled);
+        }
+        if (round === 1) memory[mode] = { before, after: rssMb(target.pid) };
+        if (round === 1 && mode !== 'a' && extras.memoryPerInstance) {
+          extras.memoryPerInstance[mode] = await memoryPerInstance(target.pid, observe.memoryReportFile);
+        }
+        if (mode === 'c' && round === 1) {
+          extras.spansPerOrder = ((await settledCount(() => observe.otlp.spanCount)) - spansBefore) / orders;
+        }
+        if (mode === 'c' && round === options.rounds && options.driftOrders > 0) {
+          extras.drift = await measureDrift(target, options.driftOrders, database.restock);
+        }
+      } finally {
+        await target.stop();
+      }
+    }
+  }
+  return { samples, memory, extras };
+}
+
+/** The offline process's RSS per Lambda instance, and each instance's own memory (local-runtime.cjs's report). */
+async function memoryPerInstance(pid: number, file: string): Promise<InstanceMemory> {
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  const report = await until(10_000, () => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { rss: number; instances: NodeJS.MemoryUsage[] };
+    } catch {
+      return undefined;
+    }
+  });
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return {
+    instances: report.instances.length,
+    rssPerInstanceMb: mb(report.rss) / report.instances.length,
+    instanceMb: median(report.instances.map((usage) => mb(usage.heapTotal + usage.external))),
+  };
+}
+
+/** A counter's value once it has stopped moving for a second: the batch processors have exported. */
+async function settledCount(read: () => number): Promise<number> {
+  let last = -1;
+  let stableSince = performance.now();
+  return until(15_000, () => {
+    const value = read();
+    if (value !== last) {
+      last = value;
+      stableSince = performance.now();
+    }
+    return performance.now() - stableSince >= 1_000 ? value : undefined;
+  });
+}
+
+async function until<T>(deadlineMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`nothing after ${deadlineMs} ms`);
+    await sleep(100);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+/**
+ * `npm start`: DynamoDB Local (unless AWS_ENDPOINT_URL_DYNAMODB already answers), tables and seed data,
+ * then serverless offline with one prewarmed instance per function. Ctrl-C stops everything it started.
+ * `npm run dev` (`--watch`) also runs `tsc --watch`, and each rebuild reaches the next request.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { TELEMETRY_STATUS } from '#local-runtime/ready-lines.cjs';
+import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
+import { type DynamoDbLocal, isReachable, startDynamoDbLocal } from '../lib/dynamodb-local';
+import { dynamodbEndpoint, grafanaUrl } from '../lib/endpoints';
+import { type Offline, startOffline } from '../lib/offline';
+import { lineFormatter, terminalOptions } from '../lib/terminal';
+
+/** `tsc --watch`; resolves once its first build is done, so the API starts on current code. */
+async function startCompilerWatch(): Promise<ChildProcess> {
+  const tsc = spawn(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT, '--watch', '--preserveWatchOutput'],
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let pending = '';
+    tsc.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines.filter((text) => text.trim())) {
+        console.log(`tsc | ${line.replace(/^\[[^\]]+\] /, '')}`);
+        if (/Watching for file changes/.test(line)) resolve();
+      }
+    });
+    tsc.once('exit', (code) => reject(new Error(`tsc --watch exited (${code})`)));
+  });
+  return tsc;
+}
+
+async function main(): Promise<void> {
+  const endpoint = dynamodbEndpoint();
+  const watching = process.argv.includes('--watch');
+  const terminal = terminalOptions(process.env, process.argv, Boolean(process.stdout.isTTY));
+  const show = lineFormatter(terminal);
+  let dynamo: DynamoDbLocal | undefined;
+  let offline: Offline | undefined;
+  let compiler: ChildProcess | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    compiler?.kill('SIGTERM');
+    await offline?.stop();
+    await dynamo?.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    if (watching) compiler = await startCompilerWatch();
+    if (await isReachable(endpoint)) {
+      console.log(`using the DynamoDB at ${endpoint}`);
+    } else {
+      const port = Number(new URL(endpoint).port || new URL(LOCAL_DEFAULTS.dynamodbEndpoint).port);
+      console.log(`starting DynamoDB Local on port ${port} (data in .dynamodb/data)...`);
+      dynamo = await startDynamoDbLocal({ port, inMemory: false });
+    }
+    let telemetry = `${TELEMETRY_STATUS} unknown`;
+    offline = await startOffline({
+      env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint, ...(watching ? { OFFLINE_RELOAD: 'true' } : {}) },
+      // Long-running: what was printed is shown, not kept.
+      keepOutput: false,
+      onLine: (line) => {
+        if (line.startsWith(TELEMETRY_STATUS)) {
+          telemetry = line;
+          return;
+        }
+        const shown = show(line);
+        if (shown !== undefined) console.log(shown);
+      },
+    });
+    offline.process.once('exit', (code) => void shutdown(code ?? 1));
+    const logs =
+      terminal.format === 'pretty'
+        ? 'pretty (LOG_FORMAT=json prints the JSON lines)'
+        : 'JSON lines (LOG_FORMAT=pretty makes them readable)';
+    console.log(
+      [
+        '',
+        `  Orders API   POST ${offline.url}/api/order   (GET ${offline.url}/api/order/<order_id> reads it back)`,
+        '  Try it       npm run order   (or ./create_order.sh): prints the trace and its Grafana link',
+        `  Grafana      ${grafanaUrl()}   (dashboard "Orders")`,
+        `  Telemetry    ${telemetry.slice(TELEMETRY_STATUS.length).trim()}`,
+        `  Logs         ${logs}${terminal.verbose ? '' : "; --verbose shows serverless-offline's own"}`,
+        watching ? '  Reload       on: saving a .ts file rebuilds it, and the next request runs it' : '',
+        '',
+      ]
+        .filter((line, index, lines) => line !== '' || index === 0 || index === lines.length - 1)
+        .join('\n'),
+    );
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    await shutdown(1);
+  }
+}
+
+void main();

