@@ -4,9 +4,9 @@
  * Every function's facts live in its own `functions/<name>/function.yml`: its service name, timeout, routes,
  * schedule, the tables (and indexes) it touches with which actions, the routes it calls, and its own settings.
  * Everything else is derived here, once: serverless.yml's function blocks, one least-privilege IAM role per
- * function, the offline schedules, and (through scripts/manifests.ts) the expectations of the tests.
+ * function, the offline schedules, and (through scripts/lib/manifests.ts) the expectations of the tests.
  *
- * serverless.yml reads it as `${file(./plugins/function-manifests.cjs):functions}` (and `:roles`,
+ * serverless.yml reads it as `${file(./local-runtime/manifests.cjs):functions}` (and `:roles`,
  * `:offlineSchedules`); the `${...}` variables a manifest holds are resolved by the Framework afterwards.
  */
 const { readdirSync, readFileSync, existsSync } = require('node:fs');

@@ -10,15 +10,10 @@
  *   untraced, traced with a receiver that answers at once, and traced with one 50 ms away, interleaved.
  */
 
-import {
-  createStageTables,
-  DeployedStack,
-  type Packaged,
-  packageStage,
-  removeDirs,
-  SsmStandIn,
-  scheduleEvent,
-} from '../deployed/runtime';
+import { scheduleEvent } from '../deployed/api';
+import { createStageTables, type Packaged, packageStage, removeDirs } from '../deployed/package';
+import { SsmStandIn } from '../deployed/ssm-stand-in';
+import { DeployedStack } from '../deployed/stack';
 import { SEED_ORDER } from '../dev/order';
 import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { MANIFESTS } from '../lib/manifests';

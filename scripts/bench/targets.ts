@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startOffline } from '../lib/offline';
 import { freePort } from '../lib/ports';
-import type { ColdStart, FloorRequest } from './floor-server';
+import type { FloorRequest } from './floor-process';
+import type { ColdStart } from './floor-server';
 
 export type Mode = 'a' | 'b' | 'c' | 'd';
 export const MODE_NAMES: Record<Mode, string> = {
@@ -19,7 +20,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-/** The floor's new instances, started in its process (floor-server.ts, serveOverIpc). */
+/** The floor's new instances, started in its process (floor-process.ts). */
 export interface RemoteInstance {
   coldStart(): Promise<ColdStart>;
   memoryUsage(): Promise<NodeJS.MemoryUsage>;
@@ -34,7 +35,7 @@ export interface FloorTarget extends Target {
 /** The floor (mode (a)) in a process of its own, on a free port. */
 export async function startFloorTarget(env: NodeJS.ProcessEnv): Promise<FloorTarget> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, 'floor-server.js')], {
+  const child = spawn(process.execPath, [path.join(__dirname, 'floor-process.js')], {
     env: { ...process.env, ...env, FLOOR_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
 import {
   decodeAttributes,
@@ -8,7 +7,7 @@ import {
   type OtlpValue,
   type ReceivedSpan,
 } from './otlp';
-import { type LoopbackServer, listenOnLoopback } from './ports';
+import { type LoopbackServer, listenOnLoopback, readBody } from './ports';
 
 export { decodeOtlpSpans, type OtlpTraces, type ReceivedSpan, SPAN_KIND } from './otlp';
 
@@ -21,12 +20,6 @@ export interface ReceivedLogRecord {
   attributes: Record<string, unknown>;
   traceId: string;
   spanId: string;
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 abstract class Receiver {

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  createStageTables,
-  DeployedStack,
-  type InvocationOutcome,
-  type Packaged,
-  packageStage,
-  removeDirs,
-  SsmStandIn,
-  scheduleEvent,
-} from '../../scripts/deployed/runtime';
+import { scheduleEvent } from '../../scripts/deployed/api';
+import { createStageTables, type Packaged, packageStage, removeDirs } from '../../scripts/deployed/package';
+import type { InvocationOutcome } from '../../scripts/deployed/sandbox';
+import { SsmStandIn } from '../../scripts/deployed/ssm-stand-in';
+import { DeployedStack } from '../../scripts/deployed/stack';
 import { SEED_ORDER } from '../../scripts/dev/order';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
 import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';

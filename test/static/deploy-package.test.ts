@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
-import { packageStage } from '../../scripts/deployed/runtime';
+import { packageStage } from '../../scripts/deployed/package';
 import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };

@@ -86,9 +86,10 @@ describe('trace export warnings', () => {
       shutdown: async () => {},
     };
     const written: string[] = [];
-    const exporter = new WarnOnceExporter(inner, 'http://tempo:4318/v1/traces', 'trace', (line) =>
-      written.push(line),
-    );
+    const exporter = new WarnOnceExporter(inner, 'http://tempo:4318/v1/traces', {
+      serviceName: 'order-service',
+      write: (line) => written.push(line),
+    });
     const codes: number[] = [];
     for (let index = 0; index < 5; index++)
       exporter.export([] as ReadableSpan[], (result) => codes.push(result.code));

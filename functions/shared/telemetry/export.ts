@@ -19,9 +19,21 @@ export class WarnOnceExporter<Item> implements Exporter<Item> {
   constructor(
     private readonly inner: Exporter<Item>,
     private readonly endpoint: string,
-    private readonly signal: 'trace' | 'log' = 'trace',
-    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    private readonly options: {
+      serviceName: string;
+      signal?: 'trace' | 'log';
+      write?: (line: string) => void;
+    },
   ) {}
+
+  private get signal(): 'trace' | 'log' {
+    return this.options.signal ?? 'trace';
+  }
+
+  private write(line: string): void {
+    if (this.options.write) this.options.write(line);
+    else process.stderr.write(`${line}\n`);
+  }
 
   export(items: Item[], resultCallback: (result: ExportResult) => void): void {
     this.inner.export(items, (result) => {
@@ -33,7 +45,7 @@ export class WarnOnceExporter<Item> implements Exporter<Item> {
           JSON.stringify({
             level: ok ? 'info' : 'warn',
             time: new Date().toISOString(),
-            service_name: process.env.OTEL_SERVICE_NAME,
+            service_name: this.options.serviceName,
             msg: ok
               ? `${what} recovered`
               : `${what} is failing; ${this.signal}s are dropped until it recovers`,

@@ -3,17 +3,23 @@ import https from 'node:https';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 
+/** Where SSM answers: the region, and an endpoint (AWS_ENDPOINT_URL_SSM or AWS_ENDPOINT_URL) if not AWS's own. */
+export interface SsmLocation {
+  region: string;
+  endpoint?: string;
+}
+
 /**
  * When deployed, the OTLP headers (e.g. the basic-auth header of a hosted Grafana stack) live in an SSM
  * SecureString, never in the template. They are read once, at the first export, and cached; a missing
  * parameter means no extra headers, so an endpoint without auth still works.
  */
-export function headersFromSsm(name: string): () => Promise<Record<string, string>> {
+export function headersFromSsm(name: string, ssm: SsmLocation): () => Promise<Record<string, string>> {
   let headers: Promise<Record<string, string>> | undefined;
   return () => {
     headers ??= (async () => {
       try {
-        return parseHeaderList(await secureParameter(name));
+        return parseHeaderList(await secureParameter(name, ssm));
       } catch (error) {
         if ((error as Error).name === 'ParameterNotFound') return {};
         headers = undefined; // try again at the next export
@@ -41,12 +47,9 @@ export function parseHeaderList(list: string): Record<string, string> {
  * Its endpoint honours AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL, as the SDK does. Untraced: the request is
  * the exporter's business, not the invocation's.
  */
-async function secureParameter(name: string): Promise<string> {
+async function secureParameter(name: string, { region, endpoint: given }: SsmLocation): Promise<string> {
   const { signerFor } = require('../runtime/aws-signing') as typeof import('../runtime/aws-signing');
-  const region = process.env.AWS_REGION ?? 'us-east-1';
-  const endpoint = new URL(
-    process.env.AWS_ENDPOINT_URL_SSM ?? process.env.AWS_ENDPOINT_URL ?? `https://ssm.${region}.amazonaws.com`,
-  );
+  const endpoint = new URL(given ?? `https://ssm.${region}.amazonaws.com`);
   const body = JSON.stringify({ Name: name, WithDecryption: true });
   const signed = await signerFor('ssm', region).sign({
     method: 'POST',

@@ -26,6 +26,11 @@ export function telemetrySettings(env: NodeJS.ProcessEnv = process.env) {
   return loadEnv(
     {
       IS_OFFLINE: booleanFlag(false),
+      OTEL_SERVICE_NAME: unsetIfEmpty(z.string().default('unknown-service')),
+      // Set by Lambda in every sandbox; the SSM endpoint overrides as the SDK honours them.
+      AWS_REGION: unsetIfEmpty(z.string().default('us-east-1')),
+      AWS_ENDPOINT_URL_SSM: unsetIfEmpty(httpUrl().optional()),
+      AWS_ENDPOINT_URL: unsetIfEmpty(httpUrl().optional()),
       STAGE: unsetIfEmpty(z.string().default('local')),
       OTEL_EXPORTER_OTLP_ENDPOINT: unsetIfEmpty(httpUrl().default('http://localhost:4318')),
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(httpUrl().optional()),

@@ -47,7 +47,11 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
   const baseEndpoint = settings.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '');
   const endpoint = settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${baseEndpoint}/v1/traces`;
   const headersParameter = settings.OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER;
-  const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter) } : {};
+  const ssm = {
+    region: settings.AWS_REGION,
+    endpoint: settings.AWS_ENDPOINT_URL_SSM ?? settings.AWS_ENDPOINT_URL,
+  };
+  const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter, ssm) } : {};
   // Asked now, during init: SSM's round trip then overlaps the handler's loading instead of delaying the
   // first invocation's flush. A failure is retried at the first export.
   headers.headers?.().catch(() => {});
@@ -68,7 +72,9 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     sampler: samplerOf(settings),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint),
+        exporter: new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
+          serviceName: settings.OTEL_SERVICE_NAME,
+        }),
         scheduledDelayMillis: settings.OTEL_BSP_SCHEDULE_DELAY,
         maxQueueSize: settings.OTEL_BSP_MAX_QUEUE_SIZE,
       }),
@@ -82,7 +88,10 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     processors: logsUrl
       ? [
           new BatchLogRecordProcessor({
-            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, 'log'),
+            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, {
+              serviceName: settings.OTEL_SERVICE_NAME,
+              signal: 'log',
+            }),
             scheduledDelayMillis: settings.OTEL_BLRP_SCHEDULE_DELAY,
             maxQueueSize: settings.OTEL_BLRP_MAX_QUEUE_SIZE,
           }),
