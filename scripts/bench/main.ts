@@ -4,9 +4,9 @@
  *   (b) serverless-offline, telemetry off
  *   (c) serverless-offline, traces and logs on, sent to local receivers
  *   (d) as (c), with the trace and log backends down
- * and besides them: the per-span cost (bench-spans.ts), cold starts per function traced and untraced
- * (bench-cold.ts), memory per instance, a memory-drift slope fitted over a long run in mode (c), and the
- * deployed artifact's cold start, flush cost and size (bench-deployed.ts).
+ * and besides them: the per-span cost (spans.ts), cold starts per function traced and untraced
+ * (cold.ts), memory per instance, a memory-drift slope fitted over a long run in mode (c), and the
+ * deployed artifact's cold start, flush cost and size (deployed.ts).
  * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
  * --modes a,b,c,d, --cold-instances N, --span-iterations N, --deployed-runs N, --flush-orders N (0 skips a
  * part), --quick.
@@ -218,7 +218,7 @@ async function runRounds(
   return { samples, memory, extras };
 }
 
-/** The offline process's RSS per Lambda instance, and each instance's own memory (local-runtime.cjs's report). */
+/** The offline process's RSS per Lambda instance, and each instance's own memory (local-runtime/memory-report.cjs). */
 async function memoryPerInstance(pid: number, file: string): Promise<InstanceMemory> {
   rmSync(file, { force: true });
   process.kill(pid, 'SIGUSR2');

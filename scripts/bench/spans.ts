@@ -1,6 +1,6 @@
 /**
  * Per-span cost: each piece one order exercises, measured in processes of its own with tracing off and on
- * (bench-span-case.ts), side by side in one run. An order makes 6 SERVER spans, 5 HTTP and 7 DynamoDB
+ * (span-case.ts), side by side in one run. An order makes 6 SERVER spans, 5 HTTP and 7 DynamoDB
  * CLIENT spans and about 25 log lines; `perOrderUs` adds the pieces up in those numbers.
  */
 import { execFile } from 'node:child_process';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { median } from './stats';
 
-/** The pieces, each run by bench-span-case.ts in a process of its own. */
+/** The pieces, each run by span-case.ts in a process of its own. */
 export const SPAN_CASES = [
   'span',
   'propagation',

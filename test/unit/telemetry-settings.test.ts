@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { telemetrySettings } from '../../functions/shared/telemetry/settings';
+import { sdkDisabled } from '../../functions/shared/telemetry/tracing';
 import { samplerOf } from '../../functions/shared/telemetry/tracing-sdk';
 
 describe('the tracing preload’s settings', () => {
@@ -21,6 +22,15 @@ describe('the tracing preload’s settings', () => {
     assert.equal(settings.OTEL_BSP_MAX_QUEUE_SIZE, 2_048);
     assert.equal(settings.STAGE, 'local');
     assert.equal(settings.IS_OFFLINE, false);
+  });
+
+  it('reads OTEL_SDK_DISABLED as every other flag, and refuses a value that is neither true nor false', () => {
+    assert.equal(sdkDisabled('true'), true);
+    assert.equal(sdkDisabled('1'), true);
+    assert.equal(sdkDisabled(''), false);
+    assert.equal(sdkDisabled(undefined), false);
+    assert.equal(sdkDisabled('false'), false);
+    assert.throws(() => sdkDisabled('yes'), /OTEL_SDK_DISABLED: must be true or false, got "yes"/);
   });
 
   it('stops the start with the variable’s name on a malformed value, instead of a silent fallback', () => {

@@ -68,7 +68,7 @@ registerPrimer(async () => {
 
 /**
  * Turns a function's endpoints into one Lambda handler for API Gateway proxy events: match the route (keyed
- * "METHOD /resource", API Gateway's resource template), then run the steps (http-steps.ts) around the
+ * "METHOD /resource", API Gateway's resource template), then run the steps (steps.ts) around the
  * endpoint. Every response, success or failure, is JSON and carries the trace id in its body and in
  * `x-trace-id`.
  */

@@ -32,7 +32,7 @@ export interface RequestInfo {
 /**
  * The HTTP adapter's cross-cutting concerns, one small step each, in the spirit of middy's middleware: a step
  * gets the exchange and the rest of the pipeline (`next`), and may act before it, after it, or instead of it.
- * httpRouter (lambda-http.ts) puts them in order; each can be tested alone.
+ * httpRouter (router.ts) puts them in order; each can be tested alone.
  */
 export interface Exchange {
   event: APIGatewayProxyEvent;

@@ -4,7 +4,7 @@ import { context } from '@opentelemetry/api';
  * Work an instance can do before its first request, so that request does not pay for it: the first call of
  * a client costs 40–55 ms (the SDK's and axios's first request: their code paths' first run and a new
  * connection) against 7–18 ms after. The modules that own a client register a cheap call that changes
- * nothing; offline prewarming (plugins/local-runtime.cjs) runs them after loading the handler, as an init phase
+ * nothing; offline prewarming (local-runtime/prewarm.cjs) runs them after loading the handler, as an init phase
  * would. Deployed, nothing runs them (so no role needs the actions they use).
  */
 /** A cheap call that changes nothing, made once so that a client's first real call is not its first. */

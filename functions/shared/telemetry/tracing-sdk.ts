@@ -1,6 +1,6 @@
 /**
  * Starts the OpenTelemetry SDK in a Lambda instance; loaded by tracing.ts (the preload) only when tracing is
- * on, so an untraced instance never loads the SDK. It installs the hooks (telemetry-hooks.ts) through which
+ * on, so an untraced instance never loads the SDK. It installs the hooks (hooks.ts) through which
  * handlers get their invocation span and bundled modules their instrumentation. The exporter wrapper, the OTLP
  * headers and the span hooks are modules of their own.
  *
@@ -149,7 +149,7 @@ interface ModuleDefinition {
 }
 
 /**
- * Patches a module that a bundle hands over (telemetry-hooks.ts) with the instrumentation that names it, as
+ * Patches a module that a bundle hands over (hooks.ts) with the instrumentation that names it, as
  * the instrumentation's require hook would: the package's entry point through its module definition, an
  * inner file through its file definition. The bundler checked the version against the supported ranges.
  */

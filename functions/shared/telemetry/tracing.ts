@@ -8,12 +8,22 @@ import { enableCompileCache } from 'node:module';
 
 const instanceStartTime = Date.now();
 
+/**
+ * OTEL_SDK_DISABLED, read as every other flag is (env.ts's booleanFlag) but without loading zod, which an
+ * untraced instance never needs: a value that is neither stops the instance with the variable's name.
+ */
+export function sdkDisabled(value = ''): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0' || value === '') return false;
+  throw new Error(`Invalid environment: OTEL_SDK_DISABLED: must be true or false, got "${value}"`);
+}
+
 if (process.env._HANDLER) {
   // Offline, the instances of every function load the same files: V8's compiled code is cached on disk
   // (os.tmpdir()/node-compile-cache) and reused by the next instance and the next start. Deployed, each
   // sandbox starts with an empty /tmp, so it would only cost the writing.
   if (process.env.IS_OFFLINE === 'true') enableCompileCache();
-  if (process.env.OTEL_SDK_DISABLED !== 'true') {
+  if (!sdkDisabled(process.env.OTEL_SDK_DISABLED)) {
     (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
   }
 }
