@@ -89,7 +89,7 @@ describe('the prod package, run as Lambda runs it', () => {
       assert.ok(fn.zipBytes <= 2 * 1024 * 1024, `${fn.functionName}: ${fn.zipBytes} bytes`);
       assert.match(
         String(fn.variables.NODE_OPTIONS),
-        /^--require \/var\/task\/dist\/functions\/shared\/tracing\.js\s*$/,
+        /^--require \/var\/task\/dist\/functions\/shared\/telemetry\/tracing\.js\s*$/,
       );
     }
   });
