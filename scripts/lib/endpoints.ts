@@ -34,11 +34,20 @@ export function lokiUrl(env: NodeJS.ProcessEnv = process.env): string {
 /** The Grafana datasource uids (fixed in observability/grafana/provisioning/datasources). */
 export const DATASOURCE_UIDS = { tempo: 'tempo', loki: 'loki', prometheus: 'prometheus' } as const;
 
-/**
- * Grafana Explore with the trace open in the Tempo datasource. The `panes` parameter is Explore's state as
- * JSON: one pane ("t"), its datasource uid, one TraceQL query whose text is the trace id, and a time range.
- */
+/** Grafana Explore with the trace open in the Tempo datasource. */
 export function traceExploreUrl(traceId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return traceqlExploreUrl(traceId, 'now-1h', env);
+}
+
+/**
+ * Grafana Explore running a TraceQL query (a trace id is one too) in the Tempo datasource. The `panes`
+ * parameter is Explore's state as JSON: one pane ("t"), its datasource uid, one query, and a time range.
+ */
+export function traceqlExploreUrl(
+  traceql: string,
+  from: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const panes = {
     t: {
       datasource: DATASOURCE_UIDS.tempo,
@@ -47,10 +56,10 @@ export function traceExploreUrl(traceId: string, env: NodeJS.ProcessEnv = proces
           refId: 'A',
           datasource: { type: 'tempo', uid: DATASOURCE_UIDS.tempo },
           queryType: 'traceql',
-          query: traceId,
+          query: traceql,
         },
       ],
-      range: { from: 'now-1h', to: 'now' },
+      range: { from, to: 'now' },
     },
   };
   const query = new URLSearchParams({ schemaVersion: '1', panes: JSON.stringify(panes), orgId: '1' });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { skipPromtool } from '../support/promtool';
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
 const yamlFile = (file: string) => parse(read(file));
@@ -98,15 +99,6 @@ describe('docker-compose.yml', () => {
   });
 });
 
-/**
- * promtool comes from Debian's `prometheus` package, which .ci/run installs. Elsewhere a machine with only Node
- * and Java still passes `npm test`: the check is skipped by name, saying how to enable it. Never under CI.
- */
-const promtoolMissing = spawnSync('promtool', ['--version']).error !== undefined;
-const skipPromtool =
-  promtoolMissing && process.env.CI !== 'true'
-    ? 'promtool is not installed: `apt-get install prometheus` (Debian) enables this check; CI runs it'
-    : false;
 if (skipPromtool) console.log(`# skipped \`promtool check config\`: ${skipPromtool}`);
 
 describe('Prometheus, Tempo and Loki configuration', () => {

@@ -1,0 +1,109 @@
+/**
+ * The Order SLOs dashboard: for each SLO of the spec (observability/prometheus/slos/), the error budget left
+ * in the period, the burn rate over each alert window, the alerts firing, and the failing orders in Tempo.
+ * It reads the recordings the SLO rules write (slo:*), so it shows exactly what the alerts see.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import { ALERT_WINDOWS, promDuration, type SloSpec } from '../slo-rules';
+import { at, DATASOURCES, promQuery, timeSeries, traceqlQuery } from './panels';
+
+/** The dashboard's uid: the alerts' `dashboard` annotation links here. */
+export const ORDER_SLOS_UID = 'order-slos';
+
+export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
+  const service = `sloth_service="${spec.service}"`;
+  const windows = [
+    ...new Set(Object.values(ALERT_WINDOWS).flatMap((pairs) => pairs.flatMap((w) => [w.short, w.long]))),
+  ]
+    .sort((a, b) => a - b)
+    .map(promDuration);
+  const stats = (title: string, unit: string) =>
+    new stat.PanelBuilder()
+      .title(title)
+      .datasource(DATASOURCES.prometheus)
+      .unit(unit)
+      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
+      .colorMode(common.BigValueColorMode.Value)
+      .textMode(common.BigValueTextMode.ValueAndName);
+  const builder = new dashboard.DashboardBuilder('Order SLOs')
+    .uid(ORDER_SLOS_UID)
+    .tags(['orders', 'slo'])
+    .timezone('browser')
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .withPanel(
+      stats('Error budget remaining (30 days)', 'percentunit')
+        .id(1)
+        .description('1 − the period burn rate: below 0, the objective is missed for the period.')
+        .gridPos(at(0, 0, 8, 6))
+        .withTarget(promQuery('A', `slo:period_error_budget_remaining:ratio{${service}}`, '{{sloth_slo}}')),
+    )
+    .withPanel(
+      stats('SLI over the period against its objective', 'percentunit')
+        .id(2)
+        .description('The share of good orders over 30 days, and the objective it must stay above.')
+        .gridPos(at(8, 0, 8, 6))
+        .decimals(3)
+        .withTarget(promQuery('A', `1 - slo:sli_error:ratio_rate30d{${service}}`, '{{sloth_slo}}'))
+        .withTarget(promQuery('B', `slo:objective:ratio{${service}}`, '{{sloth_slo}} objective')),
+    )
+    .withPanel(
+      stats('Budget alerts firing', 'short')
+        .id(3)
+        .description(
+          'Page and ticket alerts firing now (README, "Service level objectives" says what to do).',
+        )
+        .gridPos(at(16, 0, 8, 6))
+        .decimals(0)
+        .withTarget(
+          promQuery(
+            'A',
+            `sum by (sloth_severity) (ALERTS{${service}, alertstate="firing"}) or on() vector(0)`,
+            '{{sloth_severity}}',
+          ),
+        ),
+    )
+    .withPanel(
+      timeSeries('Burn rate per window', 'x')
+        .id(4)
+        .description(
+          'How fast each window spends the budget (1× spends it exactly over 30 days). A page fires at 14.4× over 1 h and 5 m, or 6× over 6 h and 30 m; a ticket at 3× over 1 d and 2 h, or 1× over 3 d and 6 h.',
+        )
+        .gridPos(at(0, 6, 24, 9))
+        .withTarget(
+          promQuery(
+            'A',
+            `{__name__=~"slo:sli_error:ratio_rate(${windows.join('|')})", ${service}} / on(sloth_id, sloth_slo, sloth_service) group_left() slo:error_budget:ratio{${service}}`,
+            '{{sloth_slo}} {{sloth_window}}',
+          ),
+        ),
+    )
+    .withPanel(
+      timeSeries('Error ratio of the order API', 'percentunit')
+        .id(5)
+        .description('The SLIs over the shortest window, against each SLO’s error budget.')
+        .gridPos(at(0, 15, 24, 8))
+        .withTarget(promQuery('A', `slo:sli_error:ratio_rate5m{${service}}`, '{{sloth_slo}}'))
+        .withTarget(promQuery('B', `slo:error_budget:ratio{${service}}`, '{{sloth_slo}} budget')),
+    );
+  for (const [index, slo] of spec.slos.entries()) {
+    // Each SLO's bad events in Tempo: the TraceQL its alerts link to (the spec's `traceql` annotation).
+    const traceql = slo.alerting.annotations.traceql;
+    if (!traceql) continue;
+    builder.withPanel(
+      new table.PanelBuilder()
+        .id(6 + index)
+        .title(`Orders spending the ${slo.name} budget`)
+        .description(slo.description)
+        .datasource(DATASOURCES.tempo)
+        .gridPos(at(12 * (index % 2), 23 + 8 * Math.floor(index / 2), 12, 8))
+        .withTarget(traceqlQuery(traceql)),
+    );
+  }
+  return builder.build();
+}
