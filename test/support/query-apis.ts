@@ -60,6 +60,22 @@ export function queryApis(stack: RealStack) {
       return body.data.result;
     },
 
+    /** The alerts Prometheus holds now (pending or firing), as its alerts API lists them. */
+    async alerts(): Promise<Array<{ labels: Record<string, string>; state: string }>> {
+      const body = await getJson<{
+        data: { alerts: Array<{ labels: Record<string, string>; state: string }> };
+      }>(stack.prometheusUrl, '/api/v1/alerts', {});
+      return body.data.alerts;
+    },
+
+    /** The rule groups Prometheus loaded, with each rule's health. */
+    async ruleGroups(): Promise<Array<{ name: string; rules: Array<{ name: string; health: string }> }>> {
+      const body = await getJson<{
+        data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> };
+      }>(stack.prometheusUrl, '/api/v1/rules', {});
+      return body.data.groups;
+    },
+
     async promExemplars(expr: string, window: TimeWindow): Promise<PromExemplars[]> {
       const body = await getJson<{ data: PromExemplars[] }>(stack.prometheusUrl, '/api/v1/query_exemplars', {
         query: expr,

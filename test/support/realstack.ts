@@ -60,11 +60,16 @@ interface ComposeService {
  * mounts there (a project file, or a fresh directory for a named volume). The flags themselves are written
  * once, in docker-compose.yml.
  */
-export function nativeCommand(service: ComposeService, dataDir: string): string[] {
+export function nativeCommand(
+  service: ComposeService,
+  dataDir: string,
+  replacedMounts: Record<string, string> = {},
+): string[] {
   const mounts = (service.volumes ?? []).map((volume) => {
     const [source = '', target = ''] = volume.split(':');
     const isBind = source.startsWith('.') || source.startsWith('/');
-    return { target, host: isBind ? path.resolve(PROJECT_ROOT, source) : dataDir };
+    const host = replacedMounts[target] ?? (isBind ? path.resolve(PROJECT_ROOT, source) : dataDir);
+    return { target, host };
   });
   const hostPath = (value: string) => {
     const mount = mounts.find(({ target }) => value === target || value.startsWith(`${target}/`));
@@ -86,12 +91,32 @@ function composeServices(): Record<string, ComposeService> {
   return compose.services;
 }
 
-export async function startRealStack(source: RealStackSource): Promise<RealStack> {
-  if (source.kind === 'none') throw new Error(`no real stack: ${source.reason}; ${HOW_TO_ENABLE}`);
-  return source.kind === 'docker' ? startWithDocker() : startBinaries(source);
+/**
+ * How a test may change the stack: a folder mounted in place of one of compose's (the SLO test's copy of
+ * observability/prometheus with its rules' windows scaled), and variables the configs expand.
+ */
+export interface RealStackOptions {
+  replacedMounts?: Record<string, string>;
+  env?: Record<string, string>;
 }
 
-async function startBinaries(binaries: Record<Server, string>): Promise<RealStack> {
+export async function startRealStack(
+  source: RealStackSource,
+  options: RealStackOptions = {},
+): Promise<RealStack> {
+  if (source.kind === 'none') throw new Error(`no real stack: ${source.reason}; ${HOW_TO_ENABLE}`);
+  if (source.kind === 'docker' && (options.replacedMounts || options.env)) {
+    throw new Error(
+      'this test changes the stack, which it can do with TEMPO_BIN, LOKI_BIN and PROMETHEUS_BIN only',
+    );
+  }
+  return source.kind === 'docker' ? startWithDocker() : startBinaries(source, options);
+}
+
+async function startBinaries(
+  binaries: Record<Server, string>,
+  options: RealStackOptions,
+): Promise<RealStack> {
   const services = composeServices();
   const root = mkdtempSync(path.join(tmpdir(), 'orders-realstack-'));
   const ports = {
@@ -116,6 +141,7 @@ async function startBinaries(binaries: Record<Server, string>): Promise<RealStac
     LOKI_HTTP_PORT: String(ports.loki),
     LOKI_GRPC_PORT: String(ports.lokiGrpc),
     LOKI_DATA_DIR: path.join(root, 'loki'),
+    ...options.env,
   };
   const extraArguments: Record<Server, string[]> = {
     tempo: [],
@@ -125,7 +151,7 @@ async function startBinaries(binaries: Record<Server, string>): Promise<RealStac
   let output = '';
   const children: ChildProcess[] = SERVERS.map((server) => {
     const args = [
-      ...nativeCommand(services[server] ?? {}, path.join(root, server)),
+      ...nativeCommand(services[server] ?? {}, path.join(root, server), options.replacedMounts),
       ...extraArguments[server],
     ];
     const child = spawn(binaries[server], args, {

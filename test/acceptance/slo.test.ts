@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { SLO_RULES, sloRulesFile, sloSpec } from '../../scripts/observability/generate';
+import { eventually } from '../support/eventually';
+import { grafanaQuery, queryApis, type TimeWindow } from '../support/query-apis';
+import { findRealStack, HOW_TO_ENABLE, type RealStack, startRealStack } from '../support/realstack';
+import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+
+/**
+ * The SLO alerts on the real Prometheus, fed by the real Tempo's span metrics from orders placed through
+ * serverless offline: with clean traffic nothing fires; with seeded chaos failing half the orders, the
+ * availability page fires. A 30-day SLO cannot be watched for days here, so Prometheus loads a copy of the
+ * generated rules whose windows are 30 times shorter (5 m → 10 s, 1 h → 2 m, …), evaluated every 2 s, and
+ * Tempo writes its metrics every 2 s: the same alerts, on the same thresholds, over shorter windows.
+ */
+
+const TIME_SCALE = 30;
+const INTERVAL = '2s';
+const SERVICE = sloSpec().service;
+const dashboard = JSON.parse(
+  readFileSync(path.join(PROJECT_ROOT, 'observability/grafana/dashboards/order-slos.json'), 'utf8'),
+) as {
+  panels: Array<{
+    title: string;
+    targets?: Array<{ datasource?: { type?: string }; expr?: string; query?: string }>;
+  }>;
+};
+
+const source = findRealStack();
+const mustRun = process.env.CI === 'true';
+const skip =
+  source.kind !== 'binaries' && !mustRun
+    ? `needs the real servers as processes, to load the scaled rules: ${HOW_TO_ENABLE.split(', or')[0]}`
+    : false;
+if (skip) console.log(`# SLO acceptance skipped: ${skip}`);
+const check = (name: string, fn: () => Promise<void>) => it(name, { skip }, fn);
+
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('the order SLOs on the real Prometheus', () => {
+  let real: RealStack;
+  let apis: ReturnType<typeof queryApis>;
+  let stack: Stack | undefined;
+  const scaledConfig = mkdtempSync(path.join(tmpdir(), 'slo-prometheus-'));
+  const started = now() - 60;
+  const window = (): TimeWindow => ({ start: started, end: now() + 1 });
+
+  /** Orders placed one after another: their answers' statuses. */
+  const placeOrders = async (count: number) => {
+    const statuses: number[] = [];
+    for (let index = 0; index < count; index++)
+      statuses.push((await (stack as Stack).post('/api/order', SEED_PAYLOAD)).status);
+    return statuses;
+  };
+  const tracedStack = (env: NodeJS.ProcessEnv) =>
+    startStack({
+      env: {
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: real.otlpUrl,
+        LOKI_URL: real.lokiUrl,
+        // Every instance loaded before the first order: a cold start is not what the latency SLO measures.
+        OFFLINE_PREWARM: 'true',
+        ...env,
+      },
+    });
+
+  before(async () => {
+    if (skip) return;
+    // The project's Prometheus folder, with the SLO rules replaced by their scaled copy.
+    cpSync(path.join(PROJECT_ROOT, 'observability/prometheus'), scaledConfig, { recursive: true });
+    writeFileSync(
+      path.join(scaledConfig, path.relative('observability/prometheus', SLO_RULES)),
+      sloRulesFile({ timeScale: TIME_SCALE, interval: INTERVAL }),
+    );
+    real = await startRealStack(source, {
+      replacedMounts: { '/etc/prometheus': scaledConfig },
+      env: { TEMPO_METRICS_INTERVAL: INTERVAL },
+    });
+    apis = queryApis(real);
+  });
+  after(async () => {
+    await stack?.stop();
+    await real?.stop();
+    rmSync(scaledConfig, { recursive: true, force: true });
+  });
+
+  check('loads every SLO rule group, each rule healthy', async () => {
+    const groups = await apis.ruleGroups();
+    const expected = sloSpec().slos.flatMap((slo) =>
+      ['sli-recordings', 'meta-recordings', 'alerts'].map(
+        (kind) => `sloth-slo-${kind}-${SERVICE}-${slo.name}`,
+      ),
+    );
+    assert.deepEqual(groups.map((group) => group.name).sort(), expected.sort());
+    const unhealthy = groups.flatMap((group) => group.rules.filter((rule) => rule.health === 'err'));
+    assert.deepEqual(unhealthy, []);
+  });
+
+  check('fires nothing while the orders succeed', async () => {
+    stack = await tracedStack({});
+    const first = now();
+    // Enough orders that one slow one stays under the latency ticket's 1× budget (1%).
+    const statuses = await placeOrders(150);
+    assert.deepEqual([...new Set(statuses)], [201], 'every clean order succeeded');
+    const last = now();
+    // The rules have seen all of it: a recording of the 1 h (scaled: 2 m) window, evaluated after the last
+    // order's metrics arrived and its short window (10 s) had passed.
+    let seen = '';
+    await eventually(
+      async () => {
+        const [sample] = await apis.promRange(
+          `timestamp(slo:sli_error:ratio_rate1h{sloth_service="${SERVICE}", sloth_slo="order-availability"})`,
+          { start: now() - 5, end: now() },
+          1,
+        );
+        const evaluatedAt = Number(sample?.values?.at(-1)?.[1] ?? 0);
+        seen = `last evaluation at ${evaluatedAt}, last order at ${last}`;
+        return evaluatedAt >= last + 15 ? true : undefined;
+      },
+      { what: 'the SLO rules evaluated after the clean orders', seen: () => seen, timeoutMs: 90_000 },
+    );
+    const alerts = await apis.promRange(
+      `ALERTS{sloth_service="${SERVICE}"}`,
+      { start: first, end: now() },
+      2,
+    );
+    assert.deepEqual(
+      alerts.map((series) => series.metric),
+      [],
+      'no SLO alert was pending or firing at any evaluation during or after the clean orders',
+    );
+    await stack.stop();
+    stack = undefined;
+  });
+
+  check('pages on availability when seeded chaos fails half the orders', async () => {
+    stack = await tracedStack({
+      // Half the order invocations fail before any work (a 5xx to the client); the fraud check takes 1.1 s,
+      // so the orders that get through are slow (the latency SLO's panels and alert have data too).
+      CHAOS: 'order:failure=0.5,point=before;fraud:latency=1100',
+      CHAOS_SEED: '7',
+    });
+    const statuses = await placeOrders(40);
+    assert.ok(statuses.filter((status) => status >= 500).length >= 10, `5xx among ${statuses}`);
+    let seen = '';
+    await eventually(
+      async () => {
+        const alerts = await apis.alerts();
+        seen = JSON.stringify(alerts.map((alert) => ({ ...alert.labels, state: alert.state })));
+        return alerts.some(
+          (alert) =>
+            alert.state === 'firing' &&
+            alert.labels.alertname === 'OrderAvailabilityBudgetBurn' &&
+            alert.labels.sloth_severity === 'page',
+        )
+          ? true
+          : undefined;
+      },
+      { what: 'OrderAvailabilityBudgetBurn (page) firing', seen: () => seen, timeoutMs: 120_000 },
+    );
+  });
+
+  describe('every Order SLOs dashboard query returns data', () => {
+    for (const panel of dashboard.panels) {
+      for (const [index, target] of (panel.targets ?? []).entries()) {
+        check(`${panel.title} [${index}]`, async () => {
+          const query = grafanaQuery(String(target.expr ?? target.query), {
+            rangeSeconds: window().end - window().start,
+            rateInterval: '1m',
+          });
+          let seen = '';
+          await eventually(
+            async () => {
+              const count =
+                target.datasource?.type === 'tempo'
+                  ? (await apis.traceqlSearch(query, window())).length
+                  : (await apis.promRange(query, window(), 5)).length;
+              seen = `${count} results`;
+              return count > 0 ? true : undefined;
+            },
+            { what: `data for ${query}`, seen: () => seen, timeoutMs: 90_000 },
+          );
+        });
+      }
+    }
+  });
+});
