@@ -24,14 +24,7 @@ const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require(
 const os = require('node:os');
 const path = require('node:path');
 
-const {
-  PRELOAD_STAND_INS,
-  handOverInstrumentedModules,
-  instrumentedModuleDefinitions,
-  keepSeparate,
-  resolveAsRequire,
-  standIns,
-} = require('./esbuild-plugins.cjs');
+const plugins = require('./esbuild-plugins.cjs');
 const { PROJECT_ROOT, TRACING_PRELOAD } = require('./project.cjs');
 
 /** The preload, at the path NODE_OPTIONS names under the task root. */
@@ -82,7 +75,7 @@ function bundleOptions({ entry, outfile, runtime, plugins }) {
 async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir }) {
   const esbuild = require('esbuild');
   const JSZip = require('jszip');
-  const definitions = instrumentedModuleDefinitions();
+  const definitions = plugins.instrumentedModuleDefinitions();
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'orders-bundles-'));
   try {
     return await bundleInto(scratch, {
@@ -130,10 +123,10 @@ async function bundleInto(
         outfile,
         runtime,
         plugins: [
-          keepSeparate(separate),
-          standIns(stand),
-          ...(awsSdkAsRequire ? [resolveAsRequire(definitions)] : []),
-          handOverInstrumentedModules(definitions, handedOver),
+          plugins.keepSeparate(separate),
+          plugins.standIns(stand),
+          ...(awsSdkAsRequire ? [plugins.resolveAsRequire(definitions)] : []),
+          plugins.handOverInstrumentedModules(definitions, handedOver),
         ],
       }),
     );
@@ -145,7 +138,10 @@ async function bundleInto(
     separate: [`./${path.basename(PRELOAD_SDK, '.js')}`],
     awsSdkAsRequire: false,
   });
-  const sdk = await bundle(PRELOAD_SDK, preloadDir, { awsSdkAsRequire: false, stand: PRELOAD_STAND_INS });
+  const sdk = await bundle(PRELOAD_SDK, preloadDir, {
+    awsSdkAsRequire: false,
+    stand: plugins.PRELOAD_STAND_INS,
+  });
   /** @type {Record<string, Bundle>} */
   const results = {};
   for (const functionKey of functionKeys) {

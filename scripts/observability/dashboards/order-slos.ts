@@ -4,11 +4,10 @@
  * It reads the recordings the SLO rules write (slo:*), so it shows exactly what the alerts see.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import * as table from '@grafana/grafana-foundation-sdk/table';
 import { ALERT_WINDOWS, promDuration, type SloSpec } from '../slo-rules';
-import { at, DATASOURCES, promQuery, timeSeries, traceqlQuery } from './panels';
+import { at, DATASOURCES, projectDashboard, promQuery, timeSeries, traceTable } from './panels';
 
 /** The dashboard's uid: the alerts' `dashboard` annotation links here. */
 export const ORDER_SLOS_UID = 'order-slos';
@@ -28,14 +27,7 @@ export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
       .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
       .colorMode(common.BigValueColorMode.Value)
       .textMode(common.BigValueTextMode.ValueAndName);
-  const builder = new dashboard.DashboardBuilder('Order SLOs')
-    .uid(ORDER_SLOS_UID)
-    .tags(['orders', 'slo'])
-    .timezone('browser')
-    .editable()
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .refresh('30s')
-    .time({ from: 'now-6h', to: 'now' })
+  const builder = projectDashboard('Order SLOs', ORDER_SLOS_UID, ['orders', 'slo'], '30s', 'now-6h')
     .withPanel(
       stats('Error budget remaining (30 days)', 'percentunit')
         .id(1)
@@ -95,14 +87,11 @@ export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
     // Each SLO's bad events in Tempo: the TraceQL its alerts link to (the spec's `traceql` annotation).
     const traceql = slo.alerting.annotations.traceql;
     if (!traceql) continue;
+    const place = at(12 * (index % 2), 23 + 8 * Math.floor(index / 2), 12, 8);
     builder.withPanel(
-      new table.PanelBuilder()
-        .id(6 + index)
-        .title(`Orders spending the ${slo.name} budget`)
-        .description(slo.description)
-        .datasource(DATASOURCES.tempo)
-        .gridPos(at(12 * (index % 2), 23 + 8 * Math.floor(index / 2), 12, 8))
-        .withTarget(traceqlQuery(traceql)),
+      traceTable(6 + index, `Orders spending the ${slo.name} budget`, place, traceql).description(
+        slo.description,
+      ),
     );
   }
   return builder.build();

@@ -3,13 +3,12 @@
  * the service graph, recent, failed and recovered orders in Tempo, and the functions' logs in Loki.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as logs from '@grafana/grafana-foundation-sdk/logs';
 import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as tempo from '@grafana/grafana-foundation-sdk/tempo';
-import { at, DATASOURCES, lokiQuery, promQuery, timeSeries, traceqlQuery } from './panels';
+import { at, DATASOURCES, lokiQuery, projectDashboard, promQuery, timeSeries, traceTable } from './panels';
 
 const SERVER = 'span_kind="SPAN_KIND_SERVER"';
 const ORDERS = `service="api-gateway", ${SERVER}, order_status!=""`;
@@ -22,14 +21,7 @@ const latency = (quantile: number, refId: string) =>
   );
 
 export function ordersDashboard(): dashboard.Dashboard {
-  return new dashboard.DashboardBuilder('Orders')
-    .uid('orders')
-    .tags(['orders', 'tempo', 'loki'])
-    .timezone('browser')
-    .editable()
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .refresh('10s')
-    .time({ from: 'now-30m', to: 'now' })
+  return projectDashboard('Orders', 'orders', ['orders', 'tempo', 'loki'], '10s', 'now-30m')
     .withPanel(
       timeSeries('Request rate per function', 'reqps')
         .id(1)
@@ -109,36 +101,24 @@ export function ordersDashboard(): dashboard.Dashboard {
         ),
     )
     .withPanel(
-      new table.PanelBuilder()
-        .id(7)
-        .title('Recent orders')
-        .datasource(DATASOURCES.tempo)
-        .gridPos(at(0, 37, 12, 10))
-        .withTarget(traceqlQuery('{ resource.service.name = "api-gateway" && kind = server }')),
+      traceTable(
+        7,
+        'Recent orders',
+        at(0, 37, 12, 10),
+        '{ resource.service.name = "api-gateway" && kind = server }',
+      ),
     )
+    .withPanel(traceTable(8, 'Failed orders', at(12, 37, 12, 10), '{ span.order.status = "failed" }'))
     .withPanel(
-      new table.PanelBuilder()
-        .id(8)
-        .title('Failed orders')
-        .datasource(DATASOURCES.tempo)
-        .gridPos(at(12, 37, 12, 10))
-        .withTarget(traceqlQuery('{ span.order.status = "failed" }')),
-    )
-    .withPanel(
-      new table.PanelBuilder()
-        .id(10)
-        .title('Recovered orders')
-        .description(
-          "Orders whose function died mid-saga, rescued by the reaper. Each recovery span links to the order's own trace.",
-        )
-        .datasource(DATASOURCES.tempo)
-        .gridPos(at(0, 47, 24, 10))
-        .withTarget(
-          traceqlQuery(
-            '{ name = "reaper.recover" && span.reaper.outcome = "recovered" }',
-            tempo.SearchTableType.Spans,
-          ),
-        ),
+      traceTable(
+        10,
+        'Recovered orders',
+        at(0, 47, 24, 10),
+        '{ name = "reaper.recover" && span.reaper.outcome = "recovered" }',
+        tempo.SearchTableType.Spans,
+      ).description(
+        "Orders whose function died mid-saga, rescued by the reaper. Each recovery span links to the order's own trace.",
+      ),
     )
     .withPanel(
       new logs.PanelBuilder()

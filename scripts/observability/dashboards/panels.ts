@@ -3,8 +3,10 @@
  * and the panel settings the dashboards share. Built with Grafana's Foundation SDK.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as tempo from '@grafana/grafana-foundation-sdk/tempo';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { DATASOURCE_UIDS } from '../../lib/endpoints';
@@ -54,6 +56,34 @@ export function timeSeries(title: string, unit: string) {
         .calcs(['lastNotNull']),
     )
     .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi));
+}
+
+/** A dashboard of this project: browser time, editable, one crosshair across its panels. */
+export function projectDashboard(title: string, uid: string, tags: string[], refresh: string, from: string) {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .tags(tags)
+    .timezone('browser')
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .refresh(refresh)
+    .time({ from, to: 'now' });
+}
+
+/** A table of the traces (or spans) a TraceQL query finds; a row opens its trace. */
+export function traceTable(
+  id: number,
+  title: string,
+  gridPos: dashboard.GridPos,
+  traceql: string,
+  tableType?: tempo.SearchTableType,
+) {
+  return new table.PanelBuilder()
+    .id(id)
+    .title(title)
+    .datasource(DATASOURCES.tempo)
+    .gridPos(gridPos)
+    .withTarget(traceqlQuery(traceql, tableType));
 }
 
 /** A panel's place on the 24-column grid. */
