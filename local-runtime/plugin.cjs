@@ -20,6 +20,7 @@ const { applyPatches } = require('./offline-patches.cjs');
 const { PRIMING_MODULE, PROJECT_ROOT, FUNCTIONS_BUILD, TRACING_PRELOAD, build } = require('./project.cjs');
 const { LAMBDA_INSTANCES_READY } = require('./ready-lines.cjs');
 const { prewarm } = require('./prewarm.cjs');
+const { assertRunsOnRuntimeNode } = require('./runtimes.cjs');
 const { reloadOnChange } = require('./reload.cjs');
 const { startSchedules } = require('./schedules.cjs');
 const { ensureTables } = require('./tables.cjs');
@@ -29,6 +30,7 @@ const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
  * The parts of the Framework's `serverless` object the plugin reads.
  * @typedef {object} Serverless
  * @property {string} [serviceDir]
+ * @property {{ Error: new (message: string) => Error }} [classes] the Framework's error: it prints the message alone
  * @property {{
  *   custom?: Record<string, any>,
  *   provider: { region?: string, runtime: string, environment?: Record<string, string> },
@@ -69,14 +71,22 @@ class LocalRuntimePlugin {
   async prepareOffline() {
     if (this.prepared) return;
     this.prepared = true;
-    if (!existsSync(TRACING_PRELOAD)) build();
     const { service } = this.serverless;
+    const runtimeOf = (/** @type {string} */ functionKey) =>
+      service.getFunction(functionKey)?.runtime ?? service.provider.runtime;
+    try {
+      assertRunsOnRuntimeNode(service.getAllFunctions().map(runtimeOf));
+    } catch (error) {
+      const FrameworkError = this.serverless.classes?.Error ?? Error;
+      throw new FrameworkError(error instanceof Error ? error.message : String(error));
+    }
+    if (!existsSync(TRACING_PRELOAD)) build();
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
     this.pool = await applyPatches({
       maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
       tracingPreload: TRACING_PRELOAD,
       primingModule: PRIMING_MODULE,
-      runtimeOf: (functionKey) => service.getFunction(functionKey)?.runtime ?? service.provider.runtime,
+      runtimeOf,
       instanceExecArgv: instanceExecArgv(service.custom),
     });
     await ensureTables({

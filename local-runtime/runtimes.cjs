@@ -10,12 +10,42 @@ function executionEnvFor(runtime) {
 }
 
 /**
+ * The Node major a Lambda runtime runs: "nodejs24.x" → 24; undefined for a runtime that is not Node's.
+ * @param {string} runtime
+ */
+function nodeMajorOf(runtime) {
+  const major = /^nodejs(\d+)\.x$/.exec(String(runtime))?.[1];
+  return major === undefined ? undefined : Number(major);
+}
+
+/**
+ * Refuses to run the functions offline on a Node major other than their runtime's: worker threads run on the
+ * offline process's own Node, so they would behave as another runtime does (Node 20 refuses the instances'
+ * options outright, and every order would get an empty 502).
+ * @param {string[]} runtimes every function's runtime
+ * @param {string} running process.version
+ */
+function assertRunsOnRuntimeNode(runtimes, running = process.version) {
+  const major = Number(running.replace(/^v/, '').split('.')[0]);
+  const other = runtimes.find((runtime) => {
+    const wanted = nodeMajorOf(runtime);
+    return wanted !== undefined && wanted !== major;
+  });
+  if (other === undefined) return;
+  throw new Error(
+    `serverless offline is running on Node ${running}, but the functions run on ${other} (Node ${nodeMajorOf(other)}): ` +
+      `offline they would not behave as Lambda runs them. Run it on Node ${nodeMajorOf(other)} ` +
+      '(`npm start` and `npm run offline` fetch the version .nvmrc names).',
+  );
+}
+
+/**
  * Whether `runtime` (e.g. "nodejs24.x") is one whose runtime interface client is aws-lambda-ric 4.x.
  * @param {string} runtime
  */
 function loadsWithImport(runtime) {
-  const major = /^nodejs(\d+)\.x$/.exec(String(runtime))?.[1];
-  return major !== undefined && Number(major) >= 24;
+  const major = nodeMajorOf(runtime);
+  return major !== undefined && major >= 24;
 }
 
-module.exports = { executionEnvFor, loadsWithImport };
+module.exports = { assertRunsOnRuntimeNode, executionEnvFor, loadsWithImport, nodeMajorOf };

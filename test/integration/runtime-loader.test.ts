@@ -11,6 +11,24 @@ import { eventually } from '../support/eventually';
  * serverless-offline's own loader does: a callback handler is refused at init, a handler only `import()` can
  * load runs, and the context is the runtime's. A handler that would break deployed breaks here.
  */
+describe("serverless offline refuses a Node other than the functions' runtime", () => {
+  it('stops, naming both versions, when the functions run on nodejs22.x and it runs on Node 24', async () => {
+    await assert.rejects(
+      startOffline({
+        cwd: path.join(PROJECT_ROOT, 'test', 'fixtures', 'runtime-loader'),
+        env: {
+          HTTP_PORT: String(await freePort()),
+          OFFLINE_LAMBDA_PORT: String(await freePort()),
+          FIXTURE_RUNTIME: 'nodejs22.x',
+        },
+      }),
+      new RegExp(
+        `running on Node ${process.version.replaceAll('.', '\\.')}, but the functions run on nodejs22\\.x \\(Node 22\\)`,
+      ),
+    );
+  });
+});
+
 describe('serverless offline loads handlers as the nodejs24.x runtime does', () => {
   let offline: Offline;
 

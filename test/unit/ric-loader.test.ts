@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { assertRunsOnRuntimeNode } from '#local-runtime/runtimes.cjs';
 
 /** local-runtime/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
 interface RicLoader {
@@ -94,5 +95,23 @@ describe('the nodejs24.x runtime’s handler loader', () => {
       name: 'Runtime.MalformedHandlerName',
     });
     await assert.rejects(ric.loadHandler(taskRoot, 'nodot'), { name: 'Runtime.MalformedHandlerName' });
+  });
+});
+
+describe("the local runtime refuses a Node major other than the functions' runtime", () => {
+  it("accepts the runtime of every function on its own major, and any runtime that is not Node's", () => {
+    assertRunsOnRuntimeNode(['nodejs24.x', 'nodejs24.x'], 'v24.22.3');
+    assertRunsOnRuntimeNode(['provided.al2023'], 'v24.22.3');
+  });
+
+  it('stops with both versions named when one function runs on another major', () => {
+    assert.throws(
+      () => assertRunsOnRuntimeNode(['nodejs24.x', 'nodejs22.x'], 'v24.22.3'),
+      /running on Node v24\.22\.3, but the functions run on nodejs22\.x \(Node 22\).*Run it on Node 22/,
+    );
+    assert.throws(
+      () => assertRunsOnRuntimeNode(['nodejs24.x'], 'v20.19.5'),
+      /Node v20\.19\.5.*nodejs24\.x \(Node 24\)/,
+    );
   });
 });
