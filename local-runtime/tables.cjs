@@ -138,8 +138,8 @@ async function listTables(client, endpoint) {
     const { code, name } = /** @type {{ code?: string, name?: string }} */ (error ?? {});
     throw new Error(
       `DynamoDB is not reachable at ${endpoint} (${code ?? name}). ` +
-        'Start it with `npm start` (which runs DynamoDB Local on Java 17+), or `docker compose up -d dynamodb-local`, ' +
-        'or point AWS_ENDPOINT_URL_DYNAMODB at a running one.',
+        'Start DynamoDB Local alone with `npm run dynamodb` (Java 17+) or `docker compose up -d dynamodb-local`, ' +
+        'or point AWS_ENDPOINT_URL_DYNAMODB at a running one; `npm start` starts it together with the API.',
     );
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,8 @@ import { PATCHED_VERSION } from '#local-runtime/offline-internals.cjs';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { PRIMING_KEY } from '../../functions/shared/runtime/priming';
-import { localCredentials } from '../../scripts/lib/dynamodb-local';
+import { isReachable, localCredentials } from '../../scripts/lib/dynamodb-local';
+import { startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
 
 import { eventually } from '../support/eventually';
@@ -124,5 +125,53 @@ describe('npm start', () => {
     assert.match(start.output(), /DynamoDB Local needs Java 17 or later/);
     assert.match(start.output(), /docker compose up -d dynamodb-local/);
     assert.match(start.output(), /AWS_ENDPOINT_URL_DYNAMODB/);
+  });
+});
+
+describe('npm run dynamodb, for the literal `serverless offline start`', () => {
+  it('starts DynamoDB Local alone on the functions’ endpoint, and Ctrl-C stops it', async () => {
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const data = mkdtempSync(path.join(tmpdir(), 'orders-dynamodb-'));
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/scripts/dev/dynamodb.js')], {
+      env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint, DYNAMODB_LOCAL_DATA_DIR: data },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await eventually(() => (output.includes(`DynamoDB Local answers at ${endpoint}`) ? true : undefined), {
+        what: 'npm run dynamodb saying it answers',
+        seen: () => output,
+        giveUpIf: () => (child.exitCode === null ? undefined : `it exited (${child.exitCode})`),
+        timeoutMs: 60_000,
+      });
+      assert.ok(await isReachable(endpoint), `DynamoDB answers at ${endpoint}`);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.equal(await isReachable(endpoint), false, 'Ctrl-C stopped it');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  it('is what `serverless offline start` names when it finds no DynamoDB', async () => {
+    await assert.rejects(
+      startOffline({
+        env: {
+          HTTP_PORT: String(await freePort()),
+          OFFLINE_LAMBDA_PORT: String(await freePort()),
+          AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await freePort()}`,
+          OFFLINE_PREWARM: 'false',
+        },
+      }),
+      /DynamoDB is not reachable at http:\/\/127\.0\.0\.1:\d+ .*`npm run dynamodb`/s,
+    );
   });
 });
