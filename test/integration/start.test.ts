@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
 
 import { eventually } from '../support/eventually';
-import { projectCopy, runStart as run } from '../support/npm-start';
+import { projectCopy, runStart as run, runScript } from '../support/npm-start';
 import { getItem, SEED_PAYLOAD, TABLES } from '../support/stack';
 
 const isRunning = (pid: number | undefined) => {
@@ -132,25 +132,20 @@ describe('npm run dynamodb, for the literal `serverless offline start`', () => {
   it('starts DynamoDB Local alone on the functions’ endpoint, and Ctrl-C stops it', async () => {
     const endpoint = `http://127.0.0.1:${await freePort()}`;
     const data = mkdtempSync(path.join(tmpdir(), 'orders-dynamodb-'));
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/scripts/dev/dynamodb.js')], {
-      env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint, DYNAMODB_LOCAL_DATA_DIR: data },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, output, exited } = runScript('dist/scripts/dev/dynamodb.js', {
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      DYNAMODB_LOCAL_DATA_DIR: data,
     });
-    let output = '';
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      await eventually(() => (output.includes(`DynamoDB Local answers at ${endpoint}`) ? true : undefined), {
-        what: 'npm run dynamodb saying it answers',
-        seen: () => output,
-        giveUpIf: () => (child.exitCode === null ? undefined : `it exited (${child.exitCode})`),
-        timeoutMs: 60_000,
-      });
+      await eventually(
+        () => (output().includes(`DynamoDB Local answers at ${endpoint}`) ? true : undefined),
+        {
+          what: 'npm run dynamodb saying it answers',
+          seen: output,
+          giveUpIf: () => (child.exitCode === null ? undefined : `it exited (${child.exitCode})`),
+          timeoutMs: 60_000,
+        },
+      );
       assert.ok(await isReachable(endpoint), `DynamoDB answers at ${endpoint}`);
       child.kill('SIGINT');
       assert.equal(await exited, 0);

@@ -21,15 +21,15 @@ export interface StartedProcess {
   ready: () => Promise<void>;
 }
 
-/** `npm start` (or `npm run dev` with `--watch`), as a user runs it, from `root`'s build. */
-export function runStart(
+/** A compiled script run as a user runs it, with everything it prints kept. */
+export function runScript(
+  script: string,
   env: NodeJS.ProcessEnv,
   { root = PROJECT_ROOT, args = [] as string[] } = {},
-): StartedProcess {
-  const child = spawn(process.execPath, [path.join(root, 'dist/scripts/dev/start.js'), ...args], {
+): Omit<StartedProcess, 'ready'> {
+  const child = spawn(process.execPath, [path.join(root, script), ...args], {
     cwd: root,
-    // The seed's 5% random fraud flag is off: the orders of these tests must succeed every time.
-    env: { ...process.env, LOKI_URL: '', OTEL_SDK_DISABLED: 'true', FRAUD_PERCENTAGE: '0', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -40,15 +40,30 @@ export function runStart(
     output += chunk;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** `npm start` (or `npm run dev` with `--watch`), as a user runs it, from `root`'s build. */
+export function runStart(
+  env: NodeJS.ProcessEnv,
+  { root = PROJECT_ROOT, args = [] as string[] } = {},
+): StartedProcess {
+  // The seed's 5% random fraud flag is off: the orders of these tests must succeed every time.
+  const started = runScript(
+    'dist/scripts/dev/start.js',
+    { LOKI_URL: '', OTEL_SDK_DISABLED: 'true', FRAUD_PERCENTAGE: '0', ...env },
+    { root, args },
+  );
+  const { child, output } = started;
   const ready = async () => {
-    await eventually(() => (output.includes('Orders API') ? true : undefined), {
+    await eventually(() => (output().includes('Orders API') ? true : undefined), {
       what: 'the "Orders API" banner of npm start',
-      seen: () => output,
+      seen: output,
       giveUpIf: () => (child.exitCode === null ? undefined : `npm start exited (${child.exitCode})`),
       timeoutMs: 120_000,
     });
   };
-  return { child, output: () => output, exited, ready };
+  return { ...started, ready };
 }
 
 /**
