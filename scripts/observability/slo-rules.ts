@@ -75,7 +75,7 @@ export const ALERT_WINDOWS = {
 } as const;
 
 /** The SLI windows Sloth records: every alert window. */
-const SLI_WINDOWS = [
+export const SLI_WINDOWS = [
   ...new Set(Object.values(ALERT_WINDOWS).flatMap((pair) => pair.flatMap((w) => [w.short, w.long]))),
 ].sort((a, b) => a - b);
 

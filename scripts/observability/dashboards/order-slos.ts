@@ -6,7 +6,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import { ALERT_WINDOWS, promDuration, type SloSpec } from '../slo-rules';
+import { promDuration, SLI_WINDOWS, type SloSpec } from '../slo-rules';
 import { at, DATASOURCES, projectDashboard, promQuery, timeSeries, traceTable } from './panels';
 
 /** The dashboard's uid: the alerts' `dashboard` annotation links here. */
@@ -14,11 +14,7 @@ export const ORDER_SLOS_UID = 'order-slos';
 
 export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
   const service = `sloth_service="${spec.service}"`;
-  const windows = [
-    ...new Set(Object.values(ALERT_WINDOWS).flatMap((pairs) => pairs.flatMap((w) => [w.short, w.long]))),
-  ]
-    .sort((a, b) => a - b)
-    .map(promDuration);
+  const windows = SLI_WINDOWS.map(promDuration);
   const stats = (title: string, unit: string) =>
     new stat.PanelBuilder()
       .title(title)
