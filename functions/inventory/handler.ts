@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { loadEnv } from '../shared/config/env';
 import { documentClient } from '../shared/data/dynamodb';
-import { releaseEndpoint } from '../shared/http/release-endpoint';
+import { commitEndpoint, releaseEndpoint } from '../shared/http/reservation-endpoints';
 import { httpRouter } from '../shared/http/router';
 import { createServiceClient } from '../shared/http/service-client';
 import { registerPrimer } from '../shared/runtime/priming';
@@ -23,4 +23,5 @@ export const handler = httpRouter({
     return { statusCode: 200, body: await inventory.reserve(body) };
   },
   'POST /inventory/release': releaseEndpoint((orderId) => inventory.release(orderId)),
+  'POST /inventory/commit': commitEndpoint((orderId) => inventory.commit(orderId)),
 });

@@ -90,6 +90,15 @@ export class InventoryService {
     return { status: 'reserved', items, allocations };
   }
 
+  /**
+   * Marks this order's inventory and warehouse reservations sold, once its order completed; safe to repeat.
+   * Inventory commits first: a release, which starts here too, is refused from then on.
+   */
+  async commit(orderId: string): Promise<void> {
+    await this.ledger.commit(orderId);
+    await this.warehouse.post('POST /warehouse/commit', { order_id: orderId });
+  }
+
   /** Releases this order's inventory and warehouse reservations; safe to call any number of times. */
   async release(orderId: string): Promise<ReservedLine[]> {
     const released = await this.releaseOwn(orderId);

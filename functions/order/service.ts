@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '../shared/contracts/errors';
+import { DomainError, isAmbiguousFailure } from '../shared/contracts/errors';
 import type { OrderRequest } from '../shared/contracts/schemas';
 import type { OrderRecord, OrderStore } from '../shared/data/order-store';
 import { crashPoint } from '../shared/faults/chaos';
@@ -33,8 +33,8 @@ const MAX_SAGA_MS = 15 * 60 * 1000;
 
 /**
  * The order saga: record the order, reserve stock (inventory, which reserves in the warehouse), authorize
- * payment (which consults fraud), record the outcome. Any failure after the reservation was attempted
- * releases it before the order is marked FAILED.
+ * payment (which consults fraud), record the outcome, commit the stock. Any failure that may leave stock
+ * held releases it before the order is marked FAILED.
  */
 export async function createOrder(request: OrderRequest, deps: OrderDependencies): Promise<CreatedOrder> {
   const orderId = randomUUID();
@@ -70,12 +70,16 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
   // The logger redacts the card and the address; the rest of the order is what an operator needs.
   logger.info({ order: request }, `order ${orderId} recorded as PENDING`);
 
+  let mayHoldStock = true;
   try {
-    await deps.inventory.post('POST /inventory/reserve', {
-      order_id: orderId,
-      items: request.items,
-      hold_until: deadline,
-    });
+    await deps.inventory
+      .post('POST /inventory/reserve', { order_id: orderId, items: request.items, hold_until: deadline })
+      .catch((error: unknown) => {
+        // A definite refusal (sold out, unknown item) comes after inventory gave back whatever it took, so a
+        // sold-out order costs no release round trip; only an unknown outcome needs compensation.
+        mayHoldStock = isAmbiguousFailure(error);
+        throw error;
+      });
     await crashPoint('reserved');
     await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
     const { authorization_id } = await deps.payment.post('POST /payment/authorize', {
@@ -89,11 +93,13 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     await deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', { authorization_id });
     annotate({ 'order.status': 'success' });
     logger.info(`order ${orderId} completed`);
+    await crashPoint('completed');
+    await commitStock(orderId, deps);
     return { order_id: orderId, authorization_id };
   } catch (error) {
     const failure =
       error instanceof DomainError ? error : new DomainError('internal', 'The order could not be completed');
-    const compensated = await compensate(orderId, failure, deps);
+    const compensated = mayHoldStock ? await compensate(orderId, failure, deps) : true;
     await deps.store
       .transition(orderId, ['PENDING', 'RESERVED'], 'FAILED', {
         failure_category: failure.category,
@@ -103,6 +109,19 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       .catch((storeError) => logger.error({ err: storeError }, `could not mark order ${orderId} FAILED`));
     annotate({ 'order.status': 'failed', 'order.failure_category': failure.category });
     throw error;
+  }
+}
+
+/**
+ * The order is sold: its reservations become final, so no release can give its stock back. A commit that
+ * fails here leaves the order unsettled, and the reaper commits it once the order is overdue.
+ */
+async function commitStock(orderId: string, deps: OrderDependencies): Promise<void> {
+  try {
+    await deps.inventory.post('POST /inventory/commit', { order_id: orderId }, { purpose: 'settlement' });
+    await deps.store.settleCompleted(orderId, new Date().toISOString());
+  } catch (error) {
+    logger.warn({ err: error }, `order ${orderId} completed, but its stock is not committed yet; the reaper will`);
   }
 }
 

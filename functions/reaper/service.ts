@@ -1,4 +1,5 @@
 import { type Link, TraceFlags, trace } from '@opentelemetry/api';
+import { DomainError } from '../shared/contracts/errors';
 import type { OrderRecord, RecoveryStore } from '../shared/data/order-store';
 import type { ServiceClient } from '../shared/http/service-client';
 import { remainingMs } from '../shared/runtime/invocation';
@@ -19,6 +20,10 @@ export interface ReapSummary {
   recovered: number;
   /** Already FAILED, but their own compensation had not given everything back: now it has. */
   released: number;
+  /** Completed, but their function died before committing the stock: now it is committed. */
+  committed: number;
+  /** Completed, but their stock had been released before it could be committed: settled, and logged as an error. */
+  conflicted: number;
   /** Settled between the query and the write (a late completion wins): left alone. */
   skipped: number;
   /** Could not be recovered this run (e.g. inventory unreachable); the next run retries them. */
@@ -39,7 +44,15 @@ const RUN_FLOOR_MS = 2_000;
  */
 export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Date()): Promise<ReapSummary> {
   const overdue = await deps.store.overdue(now.toISOString(), deps.batchSize);
-  const summary: ReapSummary = { overdue: overdue.length, recovered: 0, released: 0, skipped: 0, failed: 0 };
+  const summary: ReapSummary = {
+    overdue: overdue.length,
+    recovered: 0,
+    released: 0,
+    committed: 0,
+    conflicted: 0,
+    skipped: 0,
+    failed: 0,
+  };
   for (const order of overdue) {
     if (remainingMs() < RUN_FLOOR_MS) break;
     try {
@@ -56,20 +69,30 @@ export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Da
     'reaper.overdue': summary.overdue,
     'reaper.recovered': summary.recovered,
     'reaper.released': summary.released,
+    'reaper.committed': summary.committed,
     'reaper.failed': summary.failed,
   });
   return summary;
 }
 
-type Outcome = 'recovered' | 'released' | 'skipped';
+type Outcome = 'recovered' | 'released' | 'committed' | 'conflicted' | 'skipped';
 
-/** One order, in a span linked to the trace that created it: Tempo jumps from the rescue to the order. */
+/**
+ * One order, in a span linked to the trace that created it: Tempo jumps from the rescue to the order. An
+ * order that died before completing goes back (its stock is released); one that completed goes forward (its
+ * stock is committed): once payment is authorized and the order recorded COMPLETED, the sale stands.
+ */
 function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome> {
   return withSpan(
     'reaper.recover',
     { 'order.id': order.order_id, 'order.trace_id': order.trace_id, 'order.status_before': order.status },
     async (span) => {
       const now = new Date().toISOString();
+      if (order.status === 'COMPLETED') {
+        const outcome = await commitCompleted(order, deps, now);
+        span.setAttribute('reaper.outcome', outcome);
+        return outcome;
+      }
       let abandoned = false;
       if (order.status === 'PENDING' || order.status === 'RESERVED') {
         abandoned = await deps.store.abandon(order.order_id, now, ABANDONED_REASON);
@@ -101,6 +124,28 @@ function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome>
     },
     linkTo(order),
   );
+}
+
+/** Finishes what a completed order's function could not: committing its reservations. */
+async function commitCompleted(order: OrderRecord, deps: ReaperDependencies, now: string): Promise<Outcome> {
+  try {
+    await deps.inventory.post('POST /inventory/commit', { order_id: order.order_id });
+  } catch (error) {
+    if (!(error instanceof DomainError && error.category === 'conflict')) throw error;
+    // Settled all the same: retrying cannot bring released stock back, and an operator must look at it.
+    await deps.store.settleCompleted(order.order_id, now, error.message);
+    logger.error(
+      { order_id: order.order_id, order_trace_id: order.trace_id, reason: error.message },
+      `reaper: completed order ${order.order_id} could not be committed: ${error.message}`,
+    );
+    return 'conflicted';
+  }
+  await deps.store.settleCompleted(order.order_id, now);
+  logger.info(
+    { order_id: order.order_id, order_trace_id: order.trace_id, outcome: 'committed' },
+    `reaper: committed the stock of completed order ${order.order_id}`,
+  );
+  return 'committed';
 }
 
 function linkTo(order: OrderRecord): Link[] {

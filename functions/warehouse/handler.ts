@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { loadEnv } from '../shared/config/env';
 import { documentClient } from '../shared/data/dynamodb';
-import { releaseEndpoint } from '../shared/http/release-endpoint';
+import { commitEndpoint, releaseEndpoint } from '../shared/http/reservation-endpoints';
 import { httpRouter } from '../shared/http/router';
 import { registerPrimer } from '../shared/runtime/priming';
 import { WarehouseService } from './service';
@@ -22,4 +22,5 @@ export const handler = httpRouter({
     return { statusCode: 200, body: { status: 'reserved', allocations } };
   },
   'POST /warehouse/release': releaseEndpoint((orderId) => warehouse.release(orderId)),
+  'POST /warehouse/commit': commitEndpoint((orderId) => warehouse.commit(orderId)),
 });

@@ -61,6 +61,10 @@ export class WarehouseService {
     throw new DomainError('out_of_stock', 'Warehouse stock changed too often to reserve; try again');
   }
 
+  commit(orderId: string): Promise<void> {
+    return this.ledger.commit(orderId);
+  }
+
   release(orderId: string): Promise<Allocation[]> {
     return this.ledger.release(orderId, (lines) => lines.map((line) => this.giveBack(line)));
   }

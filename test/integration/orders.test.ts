@@ -41,6 +41,27 @@ describe('orders through the six functions of the order path on serverless-offli
     const stock = await stack.stock();
     assert.equal(stock.inventory.sku001, 999);
     assert.equal(stock.warehouse['sku001@Warehouse-A'], 999);
+    for (const table of ['inventoryReservations', 'warehouseReservations'] as const) {
+      const reservation = (await stack.scan(table)).find((record) => record.order_id === orderId);
+      assert.equal(reservation?.status, 'COMMITTED', `${table}: the completed order's stock is sold`);
+    }
+  });
+
+  it('refuses to release the stock of a completed order: 409 committed, and nothing changes', async () => {
+    const created = await stack.post('/api/order', SEED_PAYLOAD);
+    assert.equal(created.status, 201);
+    const before = await stack.stock();
+    const release = await stack.post('/inventory/release', { order_id: created.body.order_id });
+    assert.equal(release.status, 409);
+    assertJsonBody(release, {
+      status: 'failure',
+      message: `The inventory reservation of order ${created.body.order_id} is committed: its order completed, and sold stock is not released`,
+      category: 'committed',
+    });
+    const direct = await stack.post('/warehouse/release', { order_id: created.body.order_id });
+    assert.equal(direct.status, 409);
+    assert.equal(direct.body.category, 'committed');
+    assert.deepEqual(await stack.stock(), before);
   });
 
   it('answers 404 for an unknown sku and writes no stock', async () => {

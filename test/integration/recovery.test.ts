@@ -20,6 +20,8 @@ interface CrashCase {
   orderFunctionDies: boolean;
   /** The order's status when its function died. */
   statusAtCrash?: string;
+  /** Which way the order goes: back (stock released, FAILED) or forward (stock committed, COMPLETED). */
+  goes: 'back' | 'forward';
 }
 
 const CRASHES: CrashCase[] = [
@@ -28,17 +30,27 @@ const CRASHES: CrashCase[] = [
     chaos: 'order:crash=1,crash_at=reserved',
     orderFunctionDies: true,
     statusAtCrash: 'PENDING',
+    goes: 'back',
   },
   {
     point: 'the order function, after payment authorized',
     chaos: 'order:crash=1,crash_at=authorized',
     orderFunctionDies: true,
     statusAtCrash: 'RESERVED',
+    goes: 'back',
+  },
+  {
+    point: 'the order function, between completing the order and committing its stock',
+    chaos: 'order:crash=1,crash_at=completed',
+    orderFunctionDies: true,
+    statusAtCrash: 'COMPLETED',
+    goes: 'forward',
   },
   {
     point: 'inventory, after the warehouse reserved',
     chaos: 'inventory:crash=1,crash_at=warehouse_reserved',
     orderFunctionDies: false,
+    goes: 'back',
   },
 ];
 
@@ -92,7 +104,11 @@ describe('recovery of orders whose function died mid-saga', () => {
         );
       });
 
-      it('gives the stock back once the deadline has passed, at the next reaper run', async (t) => {
+      const settlement =
+        crash.goes === 'back'
+          ? 'gives the stock back once the deadline has passed, at the next reaper run'
+          : 'commits the stock once the deadline has passed, at the next reaper run: the sale stands';
+      it(settlement, async (t) => {
         assert.ok(order, 'the first test placed the order');
         const ofThisSku = async () =>
           (await stack.scan('orders')).filter((o) => JSON.stringify(o.items).includes(`"${sku}"`));
@@ -114,17 +130,20 @@ describe('recovery of orders whose function died mid-saga', () => {
         );
         const settled = orders.find((o) => o.order_id === order.order_id) as unknown as OrderRecord;
         const stock = await stack.stock();
-        // Both orders of the first test crashed the same way: all ten units are back.
-        assert.equal(stock.inventory[sku], 10, 'inventory');
-        assert.equal(stock.warehouse[`${sku}@Warehouse-A`], 10, 'warehouse');
+        // Both orders of the first test crashed the same way: all ten units are back, or six are sold.
+        const left = crash.goes === 'back' ? 10 : 4;
+        assert.equal(stock.inventory[sku], left, 'inventory');
+        assert.equal(stock.warehouse[`${sku}@Warehouse-A`], left, 'warehouse');
         for (const table of ['inventoryReservations', 'warehouseReservations'] as const) {
           const reservation = (await stack.scan(table)).find((r) => r.order_id === order.order_id);
-          assert.equal(reservation?.status, 'RELEASED', `${table}: ${JSON.stringify(reservation)}`);
+          const expected = crash.goes === 'back' ? 'RELEASED' : 'COMMITTED';
+          assert.equal(reservation?.status, expected, `${table}: ${JSON.stringify(reservation)}`);
         }
-        assert.equal(settled.status, 'FAILED');
-        assert.equal(settled.compensated, true);
-        if (settled.recovered_at) {
-          const lateMs = Date.parse(settled.recovered_at) - Date.parse(order.deadline);
+        assert.equal(settled.status, crash.goes === 'back' ? 'FAILED' : 'COMPLETED');
+        if (crash.goes === 'back') assert.equal(settled.compensated, true);
+        const settledAt = settled.recovered_at ?? (crash.goes === 'forward' ? settled.committed_at : undefined);
+        if (settledAt) {
+          const lateMs = Date.parse(settledAt) - Date.parse(order.deadline);
           assert.ok(lateMs >= 0, 'never recovered before the deadline');
           t.diagnostic(
             `recovered ${lateMs} ms after the deadline (reaper interval ${REAPER_INTERVAL_MS} ms)`,
@@ -132,7 +151,35 @@ describe('recovery of orders whose function died mid-saga', () => {
         }
       });
 
-      if (crash.orderFunctionDies) {
+      if (crash.goes === 'forward') {
+        it('stays sold: a release of its committed reservation is refused with 409 and changes nothing', async () => {
+          const before = await stack.stock();
+          const release = await stack.post('/inventory/release', { order_id: order.order_id });
+          assert.equal(release.status, 409, JSON.stringify(release.body));
+          assert.equal(release.body.category, 'committed');
+          assert.match(String(release.body.message), /committed/);
+          assert.deepEqual(await stack.stock(), before);
+          const read = await stack.get(`/api/order/${order.order_id}`);
+          assert.equal(read.body.status, 'COMPLETED');
+        });
+
+        it('is committed in a reaper span linked to the order', async () => {
+          let spans: ReceivedSpan[] = [];
+          const commit = await eventually(
+            () => {
+              spans = otlp.spans.filter((span) => span.name === 'reaper.recover');
+              return spans.find((span) => span.attributes['order.id'] === order.order_id);
+            },
+            { what: `a reaper.recover span for ${order.order_id}`, seen: () => describeSpans(spans) },
+          );
+          assert.equal(commit.attributes['reaper.outcome'], 'committed');
+          assert.equal(commit.attributes['order.status_before'], 'COMPLETED');
+          assert.deepEqual(
+            commit.links.map((link) => ({ traceId: link.traceId, spanId: link.spanId })),
+            [{ traceId, spanId: order.span_id }],
+          );
+        });
+      } else if (crash.orderFunctionDies) {
         it('ends FAILED/abandoned, and the order API says when and why', async () => {
           const response = await stack.get(`/api/order/${order.order_id}`);
           assert.equal(response.status, 200);
@@ -223,9 +270,9 @@ describe('recovery of orders whose function died mid-saga', () => {
           const final = await store.get(orderId);
           assert.equal(final?.status, completed ? 'COMPLETED' : 'FAILED', `race ${race}`);
           assert.equal(
-            final?.unsettled === undefined,
-            completed,
-            `race ${race}: only a reaped order awaits release`,
+            final?.unsettled,
+            'yes',
+            `race ${race}: either way it awaits settlement: a commit if completed, a release if reaped`,
           );
         }
       } finally {

@@ -11,15 +11,22 @@ class MemoryStore implements OrderStore {
   readonly records = new Map<string, OrderRecord>();
   async create(record: OrderRecord) {
     assert.ok(!this.records.has(record.order_id));
-    this.records.set(record.order_id, { ...record });
+    this.records.set(record.order_id, { ...record, unsettled: 'yes' });
   }
   async transition(orderId: string, from: OrderStatus[], to: OrderStatus, fields: Partial<OrderRecord> = {}) {
     const record = this.records.get(orderId);
     if (!record || !from.includes(record.status)) throw new Error(`illegal transition to ${to}`);
     Object.assign(record, fields, { status: to });
+    if (to === 'FAILED' && fields.compensated === true) delete record.unsettled;
   }
   async get(orderId: string) {
     return this.records.get(orderId);
+  }
+  async settleCompleted(orderId: string, now: string, conflict?: string) {
+    const record = this.records.get(orderId);
+    assert.equal(record?.status, 'COMPLETED', 'only a COMPLETED order settles by a commit');
+    Object.assign(record, conflict ? { commit_conflict: conflict } : { committed_at: now });
+    delete record.unsettled;
   }
 }
 
@@ -64,7 +71,8 @@ describe('order saga', () => {
     assert.equal(record?.card_last4, '4242');
     assert.equal(record?.trace_id, 'a'.repeat(32));
     assert.ok(!JSON.stringify(record).includes('4242424242424242'));
-    assert.deepEqual(inventory.calls, ['POST /inventory/reserve']);
+    assert.deepEqual(inventory.calls, ['POST /inventory/reserve', 'POST /inventory/commit']);
+    assert.equal(typeof record?.committed_at, 'string', 'the sold stock is committed');
     const view = await findOrder(created.order_id, store);
     assert.equal(view.order_trace_id, 'a'.repeat(32));
     assert.equal('shipping_address' in view, false);
@@ -85,6 +93,38 @@ describe('order saga', () => {
     assert.equal(record?.status, 'FAILED');
     assert.equal(record?.failure_category, 'payment_declined');
     assert.equal(record?.compensated, true);
+  });
+
+  it('records FAILED without a release round trip when inventory refuses outright (sold out)', async () => {
+    const store = new MemoryStore();
+    const inventory = downstream({
+      'POST /inventory/reserve': [new DomainError('out_of_stock', 'Insufficient stock for sku001')],
+    });
+    const payment = downstream({});
+    await assert.rejects(
+      inInvocation(() => createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 })),
+      (error: unknown) => error instanceof DomainError && error.status === 409,
+    );
+    assert.deepEqual(inventory.calls, ['POST /inventory/reserve']);
+    const [record] = store.records.values();
+    assert.equal(record?.status, 'FAILED');
+    assert.equal(record?.failure_category, 'out_of_stock');
+    assert.equal(record?.compensated, true, 'nothing was held');
+  });
+
+  it('stays COMPLETED and unsettled, for the reaper to commit, when the commit fails', async () => {
+    const store = new MemoryStore();
+    const inventory = downstream({
+      'POST /inventory/commit': [new DomainError('downstream_failure', 'inventory-service failed')],
+    });
+    const payment = downstream({ 'POST /payment/authorize': [{ authorization_id: 'auth-2' }] });
+    const created = await inInvocation(() =>
+      createOrder(request, { store, inventory, payment, abandonMarginMs: 1_000 }),
+    );
+    const record = store.records.get(created.order_id);
+    assert.equal(record?.status, 'COMPLETED');
+    assert.equal(record?.unsettled, 'yes');
+    assert.equal(record?.committed_at, undefined);
   });
 
   it('compensates after an inventory timeout, retrying the release until it succeeds', async () => {

@@ -4,6 +4,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ABANDONED_REASON, reapAbandonedOrders } from '../../functions/reaper/service';
+import { DomainError } from '../../functions/shared/contracts/errors';
 import type { OrderRecord, OrderStatus, RecoveryStore } from '../../functions/shared/data/order-store';
 
 const exporter = new InMemorySpanExporter();
@@ -70,6 +71,12 @@ class MemoryRecoveryStore implements RecoveryStore {
     record.compensated = false;
     return true;
   }
+  async settleCompleted(orderId: string, now: string, conflict?: string) {
+    const record = this.records.get(orderId) as OrderRecord;
+    assert.equal(record.status, 'COMPLETED', 'only a COMPLETED order is settled by a commit');
+    Object.assign(record, conflict ? { commit_conflict: conflict } : { committed_at: now });
+    delete record.unsettled;
+  }
   async settleReleased(orderId: string, now: string) {
     const record = this.records.get(orderId) as OrderRecord;
     assert.equal(record.status, 'FAILED', 'only a FAILED order is settled by a release');
@@ -78,14 +85,21 @@ class MemoryRecoveryStore implements RecoveryStore {
   }
 }
 
-function inventory(fail = false) {
+/** A fake inventory: records releases and commits; `commitRefusal` answers every commit with that error. */
+function inventory(fail = false, commitRefusal?: Error) {
   const released: string[] = [];
+  const committed: string[] = [];
   return {
     released,
+    committed,
     async post<T>(path: string, body: unknown): Promise<T> {
-      assert.equal(path, 'POST /inventory/release');
+      assert.ok(['POST /inventory/release', 'POST /inventory/commit'].includes(path), path);
       if (fail) throw new Error('inventory unreachable');
-      released.push((body as { order_id: string }).order_id);
+      const orderId = (body as { order_id: string }).order_id;
+      if (path === 'POST /inventory/commit') {
+        if (commitRefusal) throw commitRefusal;
+        committed.push(orderId);
+      } else released.push(orderId);
       return {} as T;
     },
   };
@@ -98,7 +112,7 @@ describe('reaper', () => {
     const store = new MemoryRecoveryStore([order('o-1', 'RESERVED')]);
     const client = inventory();
     const summary = await reapAbandonedOrders({ store, inventory: client, batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 1, released: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, { overdue: 1, recovered: 1, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
     assert.deepEqual(client.released, ['o-1']);
     const record = store.records.get('o-1');
     assert.equal(record?.status, 'FAILED');
@@ -130,7 +144,7 @@ describe('reaper', () => {
     };
     const client = inventory();
     const summary = await reapAbandonedOrders({ store, inventory: client, batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, skipped: 1, failed: 0 });
+    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 1, failed: 0 });
     assert.deepEqual(client.released, [], 'a sold order keeps its stock');
     assert.equal(store.records.get('o-2')?.status, 'COMPLETED');
   });
@@ -139,7 +153,7 @@ describe('reaper', () => {
     const failed = order('o-3', 'FAILED', { failure_category: 'downstream_timeout', compensated: false });
     const store = new MemoryRecoveryStore([failed]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 1, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 1, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
     const record = store.records.get('o-3');
     assert.equal(record?.failure_category, 'downstream_timeout');
     assert.equal(record?.compensated, true);
@@ -148,12 +162,48 @@ describe('reaper', () => {
   it('leaves an order unsettled for the next run when its stock cannot be released yet', async () => {
     const store = new MemoryRecoveryStore([order('o-4', 'PENDING')]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(true), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, skipped: 0, failed: 1 });
+    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 1 });
     const record = store.records.get('o-4');
     assert.equal(record?.status, 'FAILED', 'abandoned: it can no longer complete');
     assert.equal(record?.unsettled, 'yes', 'still in the index');
     const retry = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(retry, { overdue: 1, recovered: 0, released: 1, skipped: 0, failed: 0 });
+    assert.deepEqual(retry, { overdue: 1, recovered: 0, released: 1, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
+  });
+
+  it('commits the stock of a completed order whose function died before committing it', async () => {
+    const store = new MemoryRecoveryStore([order('o-6', 'COMPLETED', { authorization_id: 'auth-6' })]);
+    const client = inventory();
+    const summary = await reapAbandonedOrders({ store, inventory: client, batchSize: 10 }, NOW);
+    assert.deepEqual(summary, {
+      overdue: 1,
+      recovered: 0,
+      released: 0,
+      committed: 1,
+      conflicted: 0,
+      skipped: 0,
+      failed: 0,
+    });
+    assert.deepEqual(client.committed, ['o-6']);
+    assert.deepEqual(client.released, [], 'a completed order goes forward, never back');
+    const record = store.records.get('o-6');
+    assert.equal(record?.status, 'COMPLETED');
+    assert.equal(typeof record?.committed_at, 'string');
+    assert.equal(record?.unsettled, undefined);
+    const [span] = exporter.getFinishedSpans();
+    assert.equal(span?.attributes['reaper.outcome'], 'committed');
+  });
+
+  it('settles a completed order whose stock was released before it could be committed, and says so', async () => {
+    const store = new MemoryRecoveryStore([order('o-7', 'COMPLETED')]);
+    const refusal = new DomainError('conflict', 'The inventory reservation of order o-7 was released');
+    const summary = await reapAbandonedOrders(
+      { store, inventory: inventory(false, refusal), batchSize: 10 },
+      NOW,
+    );
+    assert.equal(summary.conflicted, 1);
+    const record = store.records.get('o-7');
+    assert.equal(record?.commit_conflict, refusal.message);
+    assert.equal(record?.unsettled, undefined, 'out of the index: a retry cannot bring the stock back');
   });
 
   it('leaves orders before their deadline alone', async () => {
@@ -161,7 +211,7 @@ describe('reaper', () => {
       order('o-5', 'PENDING', { deadline: '2026-01-01T00:02:00.000Z' }),
     ]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 0, recovered: 0, released: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, { overdue: 0, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
     assert.equal(exporter.getFinishedSpans().length, 0);
   });
 });

@@ -10,6 +10,8 @@ export const STATUS_BY_CATEGORY = {
   method_not_allowed: 405,
   out_of_stock: 409,
   conflict: 409,
+  /** A release of stock that an order has already sold. */
+  committed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_conflict: 422,

@@ -138,6 +138,10 @@ export const releaseResult = z.object({
 });
 export type ReleaseResult = z.output<typeof releaseResult>;
 
+/** Commits are idempotent too: committing a committed reservation answers the same. */
+export const commitResult = z.object({ status: z.literal('committed') });
+export type CommitResult = z.output<typeof commitResult>;
+
 export const FRAUD_VERDICTS = ['legitimate', 'fraudulent'] as const;
 /** `status` says the check ran, as every other answer's does; what it found is the verdict. */
 export const fraudAssessment = z.object({
@@ -178,8 +182,10 @@ export const API = {
   'GET /order/{id}': { params: orderPath, response: orderView },
   'POST /inventory/reserve': { body: reservationRequest, response: inventoryReservation },
   'POST /inventory/release': { body: releaseRequest, response: releaseResult },
+  'POST /inventory/commit': { body: releaseRequest, response: commitResult },
   'POST /warehouse/reserve': { body: reservationRequest, response: warehouseReservation },
   'POST /warehouse/release': { body: releaseRequest, response: releaseResult },
+  'POST /warehouse/commit': { body: releaseRequest, response: commitResult },
   'POST /payment/authorize': { body: paymentRequest, response: paymentAuthorization },
   'POST /fraud/check': { body: fraudRequest, response: fraudAssessment },
 } as const;

@@ -10,7 +10,10 @@ import type { OrderRequest } from '../contracts/schemas';
 import type { Primer } from '../runtime/priming';
 import { writePathPrimers } from './dynamodb-priming';
 
-/** PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. */
+/**
+ * PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. A COMPLETED order stays unsettled
+ * until its reservations are committed (settleCompleted).
+ */
 export type OrderStatus = 'PENDING' | 'RESERVED' | 'COMPLETED' | 'FAILED';
 
 /** Why an order failed: a category a caller saw, or `abandoned` when its function died mid-saga. */
@@ -49,6 +52,10 @@ export interface OrderRecord {
   compensated?: boolean;
   /** When the reaper gave an abandoned order's stock back. */
   recovered_at?: string;
+  /** When a completed order's reservations were committed: its stock is sold for good. */
+  committed_at?: string;
+  /** Why a completed order's reservations could not be committed (they had been released): for an operator. */
+  commit_conflict?: string;
 }
 
 export interface OrderStore {
@@ -60,6 +67,11 @@ export interface OrderStore {
     fields?: Partial<OrderRecord>,
   ): Promise<void>;
   get(orderId: string): Promise<OrderRecord | undefined>;
+  /**
+   * Records that a completed order's reservations are committed (or, with `conflict`, could not be): it
+   * leaves the index.
+   */
+  settleCompleted(orderId: string, now: string, conflict?: string): Promise<void>;
 }
 
 /** What the reaper needs beyond the order function's view of the table. */
@@ -72,9 +84,12 @@ export interface RecoveryStore extends OrderStore {
   settleReleased(orderId: string, now: string): Promise<void>;
 }
 
-/** An order settles once it cannot hold stock any more: completed (sold), or failed and given back. */
+/**
+ * A failed order settles once its stock is given back. A completed one settles later, once its stock is
+ * committed (settleCompleted): until then the reaper may have to finish the commit.
+ */
 function settles(to: OrderStatus, fields: Partial<OrderRecord>): boolean {
-  return to === 'COMPLETED' || (to === 'FAILED' && fields.compensated === true);
+  return to === 'FAILED' && fields.compensated === true;
 }
 
 export class DynamoOrderStore implements RecoveryStore {
@@ -170,6 +185,25 @@ export class DynamoOrderStore implements RecoveryStore {
       if ((error as Error).name === 'ConditionalCheckFailedException') return false;
       throw error;
     }
+  }
+
+  async settleCompleted(orderId: string, now: string, conflict?: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { order_id: orderId },
+        UpdateExpression: conflict
+          ? 'SET commit_conflict = :conflict, updated_at = :now REMOVE #unsettled'
+          : 'SET committed_at = :now, updated_at = :now REMOVE #unsettled',
+        ConditionExpression: '#status = :completed',
+        ExpressionAttributeNames: { '#status': 'status', '#unsettled': UNSETTLED_KEY },
+        ExpressionAttributeValues: {
+          ':now': now,
+          ':completed': 'COMPLETED',
+          ...(conflict ? { ':conflict': conflict } : {}),
+        },
+      }),
+    );
   }
 
   async settleReleased(orderId: string, now: string): Promise<void> {

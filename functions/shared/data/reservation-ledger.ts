@@ -3,7 +3,9 @@ import {
   GetCommand,
   PutCommand,
   TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { DomainError } from '../contracts/errors';
 import type { Primer } from '../runtime/priming';
 import { backOff } from '../runtime/retry';
 import { withSpan } from '../telemetry/api';
@@ -30,12 +32,14 @@ export function stockUpdate(
 
 export interface ReservationRecord<Line> {
   order_id: string;
-  status: 'RESERVED' | 'RELEASED';
+  /** RESERVED holds stock for an order in flight; COMMITTED is sold and final; RELEASED gave it back. */
+  status: 'RESERVED' | 'COMMITTED' | 'RELEASED';
   lines: Line[];
   created_at: string;
   /** The order's deadline, when its caller gave one: the hold is abandoned past it unless the order completed. */
   hold_until?: string;
   released_at?: string;
+  committed_at?: string;
 }
 
 export type ReserveOutcome<Line> =
@@ -53,7 +57,8 @@ const MAX_CONFLICT_RETRIES = 8;
  * Reservations of stock for an order, kept next to the stock they hold. A reservation and its stock
  * changes commit in one transaction, guarded by conditions, never read-modify-write. Release is safe to
  * repeat and may arrive first: a release with nothing to release leaves a tombstone, so that a slow
- * reservation landing afterwards is refused instead of holding stock no one will give back.
+ * reservation landing afterwards is refused instead of holding stock no one will give back. Once the order
+ * completes, its reservation is committed: sold stock is final, and a release of it is refused.
  */
 export class ReservationLedger<Line extends { quantity: number }> {
   /** `owner` names the spans and log lines: "inventory" gives an `inventory.release` span. */
@@ -105,6 +110,35 @@ export class ReservationLedger<Line extends { quantity: number }> {
   }
 
   /**
+   * Marks the order's reservation sold. Safe to repeat; it never touches stock, which the reservation took
+   * already. A reservation that was released, or never made, cannot be committed: that is a conflict.
+   */
+  async commit(orderId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { order_id: orderId },
+          UpdateExpression: 'SET #status = :committed, committed_at = :now',
+          ConditionExpression: '#status = :reserved',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':committed': 'COMMITTED', ':reserved': 'RESERVED', ':now': now() },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const existing = await this.get(orderId);
+      if (existing?.status === 'COMMITTED') return;
+      throw new DomainError(
+        'conflict',
+        existing
+          ? `The ${this.owner} reservation of order ${orderId} was released and cannot be committed`
+          : `Order ${orderId} has no ${this.owner} reservation to commit`,
+      );
+    }
+  }
+
+  /**
    * Compensation: gives the stock back once, in a span of its own so a failed order's trace shows what was
    * released. Returns the lines released, or none when there was nothing (left) to release.
    */
@@ -124,6 +158,12 @@ export class ReservationLedger<Line extends { quantity: number }> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const existing = await this.get(orderId);
       if (existing?.status === 'RELEASED') return [];
+      if (existing?.status === 'COMMITTED') {
+        throw new DomainError(
+          'committed',
+          `The ${this.owner} reservation of order ${orderId} is committed: its order completed, and sold stock is not released`,
+        );
+      }
       if (!existing) {
         const tombstoned = await this.putTombstone(orderId);
         if (tombstoned) return [];
@@ -145,7 +185,8 @@ export class ReservationLedger<Line extends { quantity: number }> {
         ]);
         return existing.lines;
       } catch (error) {
-        if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') return []; // released concurrently
+        // Released or committed meanwhile: the next read says which.
+        if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') continue;
         throw error;
       }
     }

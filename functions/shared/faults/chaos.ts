@@ -25,10 +25,11 @@ export interface ChaosSettings {
 }
 
 /**
- * Where a function can be made to die mid-saga: the order function once inventory has reserved, or once
- * payment has authorized; inventory once the warehouse has reserved.
+ * Where a function can be made to die mid-saga: the order function once inventory has reserved, once
+ * payment has authorized, or once the order is recorded COMPLETED but its stock not yet committed;
+ * inventory once the warehouse has reserved.
  */
-export const CRASH_POINTS = ['reserved', 'authorized', 'warehouse_reserved'] as const;
+export const CRASH_POINTS = ['reserved', 'authorized', 'completed', 'warehouse_reserved'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 const NO_CHAOS: ChaosSettings = {

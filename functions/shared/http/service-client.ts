@@ -52,8 +52,11 @@ export function pathOf(route: ApiRoute, params: Record<string, string> = {}): st
 }
 
 export interface CallOptions {
-  /** Compensation calls may use the reserve that forward calls leave untouched. */
-  purpose?: 'forward' | 'compensation';
+  /**
+   * Compensation and settlement (committing a completed order's stock) may use the reserve that forward
+   * calls leave untouched.
+   */
+  purpose?: 'forward' | 'compensation' | 'settlement';
 }
 
 export class ServiceClient {
@@ -83,7 +86,7 @@ export class ServiceClient {
     options: CallOptions,
   ): Promise<ResponseOf<K>> {
     const method = route.slice(0, route.indexOf(' '));
-    const reserve = options.purpose === 'compensation' ? 100 : clientEnv.COMPENSATION_RESERVE_MS;
+    const reserve = (options.purpose ?? 'forward') === 'forward' ? clientEnv.COMPENSATION_RESERVE_MS : 100;
     const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
     if (timeout <= 0) {
       throw new DomainError('downstream_timeout', `No time left to call ${this.serviceName}`);
