@@ -1,10 +1,44 @@
 'use strict';
 /**
  * serverless-offline starts a new instance for every concurrent request, without limit. This caps them per
- * function and queues the rest in order, as reserved concurrency does, and replaces a crashed instance's
- * runtime, as Lambda replaces a crashed sandbox.
+ * function, as reserved concurrency does: a request that finds none free within a short wait is throttled, as
+ * Lambda throttles at once. A crashed instance's runtime is replaced, as Lambda replaces a crashed sandbox.
+ * What a client of the API sees when no function answered (a throttle, a crash, a timeout) is what the
+ * deployed API answers: its Gateway Responses (gateway-responses.cjs).
  */
+const { GATEWAY_RESPONSES, renderGatewayResponse } = require('./gateway-responses.cjs');
 const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
+
+/**
+ * @typedef {object} PoolSettings
+ * @property {number} maxInstances instances per function at most
+ * @property {number} throttleAfterMs how long a request may wait for a free instance before it is throttled
+ * @property {(line: string) => void} [warn] where the one-line reports of throttles, crashes and timeouts go
+ */
+
+/** How often the throttles of a function are reported: one line per interval, not one per request. */
+const THROTTLE_REPORT_MS = 1_000;
+
+/** Lambda's answer to an invocation over the concurrency limit, through the invoke API. */
+class TooManyRequestsError extends Error {
+  /** @param {string} functionKey */
+  constructor(functionKey) {
+    super(`[429] Rate Exceeded: ${functionKey} is at its concurrency limit`);
+    this.name = 'TooManyRequestsException';
+  }
+}
+
+/**
+ * An API Gateway proxy event carries its request id; events of the invoke API (prewarm, schedules) do not.
+ * @param {unknown} event
+ * @returns {string | undefined}
+ */
+function apiRequestIdOf(event) {
+  const { httpMethod, requestContext } =
+    /** @type {{ httpMethod?: unknown, requestContext?: { requestId?: unknown } }} */ (event ?? {});
+  const requestId = requestContext?.requestId;
+  return typeof httpMethod === 'string' && typeof requestId === 'string' ? requestId : undefined;
+}
 
 /**
  * How the pool is steered: what `npm run dev` resets on a new build, and what tests and diagnostics read.
@@ -17,15 +51,19 @@ const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
  */
 
 /**
- * Caps the instances of each function at `maxInstances` (like reserved concurrency) and queues the requests
- * beyond it in arrival order, instead of starting a worker for every concurrent request. An instance whose
- * runtime exited gets a fresh runtime for its next request, as Lambda replaces a crashed sandbox; since
- * 14.7.4 serverless-offline does the same itself after a timeout. Answers the pool's controls.
+ * Caps the instances of each function at `maxInstances` (like reserved concurrency). A request beyond it waits
+ * in arrival order, at most `throttleAfterMs`, then is throttled: an API request gets the API's throttle
+ * answer (429), an invoke API call Lambda's TooManyRequestsException. An instance whose runtime exited gets a
+ * fresh runtime for its next request, as Lambda replaces a crashed sandbox; since 14.7.4 serverless-offline
+ * does the same itself after a timeout. Answers the pool's controls.
  * @param {import('./offline-internals.cjs').OfflineClasses} classes
- * @param {number} maxInstances
+ * @param {PoolSettings} settings
  * @returns {PoolControls}
  */
-function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
+function patchLambdaPool(
+  { LambdaFunction, LambdaFunctionPool },
+  { maxInstances, throttleAfterMs, warn = console.warn },
+) {
   if (LambdaFunctionPool.prototype.get.controls) return LambdaFunctionPool.prototype.get.controls;
 
   /** The instances serverless-offline's pool holds, per function: it removes them only through cleanup(). */
@@ -53,6 +91,16 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
   const originalCleanup = LambdaFunction.prototype.cleanup;
   const resetRuntime = (/** @type {Instance} */ instance) => originalCleanup.call(instance).catch(() => {});
 
+  /** The event each instance runs now: serverless-offline keeps it private. */
+  /** @type {WeakMap<Instance, unknown>} */
+  const eventOf = new WeakMap();
+  const originalSetEvent = LambdaFunction.prototype.setEvent;
+  /** @this {Instance} */
+  LambdaFunction.prototype.setEvent = function setEvent(/** @type {unknown} */ event) {
+    eventOf.set(this, event);
+    return originalSetEvent.call(this, event);
+  };
+
   const originalRun = LambdaFunction.prototype.runHandler;
   /** @this {Instance} */
   LambdaFunction.prototype.runHandler = async function runHandler() {
@@ -60,7 +108,11 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
       return await originalRun.call(this);
     } catch (error) {
       if (error instanceof Error && RUNTIME_EXITED.test(error.message)) await resetRuntime(this);
-      throw error;
+      const requestId = apiRequestIdOf(eventOf.get(this));
+      if (requestId === undefined) throw error;
+      // A function error (a crash, a timeout) behind the API: API Gateway answers 502, in the API's own words.
+      warn(`${this.functionKeyForPool}: ${errorMessageOf(error)}; answered 502 (request ${requestId})`);
+      return renderGatewayResponse(GATEWAY_RESPONSES.functionFailed, requestId, 502);
     } finally {
       if (resetWhenIdle.delete(this)) await resetRuntime(this);
       const next = waitersByKey.get(String(this.functionKeyForPool))?.shift();
@@ -107,6 +159,23 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
     return queuedInvocation(() => take(this, functionKey, functionDefinition), functionKey);
   }
 
+  /** Throttles per function since the last report line. */
+  /** @type {Map<string, number>} */
+  const unreportedThrottles = new Map();
+  const reportThrottle = (/** @type {string} */ functionKey) => {
+    const count = unreportedThrottles.get(functionKey) ?? 0;
+    unreportedThrottles.set(functionKey, count + 1);
+    if (count > 0) return;
+    setTimeout(() => {
+      const throttled = unreportedThrottles.get(functionKey);
+      unreportedThrottles.delete(functionKey);
+      warn(
+        `${functionKey}: throttled ${throttled} request(s) at its limit of ${maxInstances} instances ` +
+          `(OFFLINE_MAX_INSTANCES) in the last second`,
+      );
+    }, THROTTLE_REPORT_MS).unref();
+  };
+
   /** @type {PoolControls} */
   const controls = {
     /** Replaces every instance's runtime: idle ones now, busy ones when their invocation ends. */
@@ -136,6 +205,32 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
   return controls;
 
   /**
+   * Waits for a turn, at most until `deadline`; false when the wait ran out (and the turn is given up).
+   * @param {string} functionKey
+   * @param {number} deadline
+   * @param {'back' | 'front'} place
+   */
+  function waitForTurn(functionKey, deadline, place) {
+    const waiters = waitersOf(functionKey);
+    return new Promise((/** @type {(woken: boolean) => void} */ resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(
+        () => {
+          const index = waiters.indexOf(wake);
+          if (index >= 0) waiters.splice(index, 1);
+          resolve(false);
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      if (place === 'back') waiters.push(wake);
+      else waiters.unshift(wake);
+    });
+  }
+
+  /**
    * Stands in for an instance until one is free; serverless-offline only calls these three methods.
    * @param {() => Instance | undefined} acquire
    * @param {string} functionKey
@@ -153,13 +248,19 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
         clientContext = value;
       },
       async runHandler() {
-        const waiters = waitersOf(functionKey);
-        await new Promise((/** @type {(value?: unknown) => void} */ resolve) => waiters.push(resolve));
-        let instance = acquire();
+        const deadline = performance.now() + throttleAfterMs;
+        let instance;
+        let place = /** @type {'back' | 'front'} */ ('back');
         // Woken, but a request that found no queue took the instance first: wait again, at the front.
         while (!instance) {
-          await new Promise((/** @type {(value?: unknown) => void} */ resolve) => waiters.unshift(resolve));
+          if (!(await waitForTurn(functionKey, deadline, place))) {
+            reportThrottle(functionKey);
+            const requestId = apiRequestIdOf(event);
+            if (requestId === undefined) throw new TooManyRequestsError(functionKey);
+            return renderGatewayResponse(GATEWAY_RESPONSES.functionThrottled, requestId, 500);
+          }
           instance = acquire();
+          place = 'front';
         }
         if (clientContext !== undefined) instance.setClientContext(clientContext);
         instance.setEvent(event);
@@ -169,4 +270,9 @@ function patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances) {
   }
 }
 
-module.exports = { patchLambdaPool };
+/** @param {unknown} error */
+function errorMessageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+module.exports = { patchLambdaPool, TooManyRequestsError };

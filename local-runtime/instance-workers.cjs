@@ -49,6 +49,8 @@ function patchLambdaWorkers({
     static isLambdaWorker = true;
     /** @type {InstanceChannel | undefined} */
     #channel;
+    /** Stopped by the local runtime (a timeout, a reload, shutdown), not dead by itself. */
+    #stopping = false;
 
     /**
      * @param {string | URL} filename
@@ -83,6 +85,16 @@ function patchLambdaWorkers({
       this.on('exit', () => running.delete(this));
     }
 
+    /**
+     * serverless-offline stops an instance after a timeout, whose caller was answered already: the invocation
+     * left open is closed quietly, not reported again as a crash with its stack trace.
+     * @override
+     */
+    terminate() {
+      this.#stopping = true;
+      return super.terminate();
+    }
+
     /** The instance's own process.memoryUsage(): its heap and external memory are its isolate's alone. */
     async memoryUsage() {
       const answer = await this.#channel?.ask({ memoryUsage: true });
@@ -107,7 +119,7 @@ function patchLambdaWorkers({
         .ask(request)
         .then(
           (answer) => port.postMessage(answer.error ? errorFromMessage(answer.error) : answer.result),
-          (error) => port.postMessage(error),
+          (error) => port.postMessage(this.#stopping ? undefined : error),
         )
         .finally(() => port.close());
     }

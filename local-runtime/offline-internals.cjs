@@ -21,6 +21,7 @@ const INTERNAL_MODULES = {
   lambdaFunction: path.join('lambda', 'LambdaFunction.js'),
   lambdaFunctionPool: path.join('lambda', 'LambdaFunctionPool.js'),
   inProcessRunner: path.join('lambda', 'handler-runner', 'in-process-runner', 'index.js'),
+  httpServer: path.join('events', 'http', 'HttpServer.js'),
   userFunction: path.join(
     'lambda',
     'handler-runner',
@@ -75,8 +76,9 @@ function assertPatchable(root = offlineRoot()) {
 }
 
 /**
- * serverless-offline's LambdaFunction (one instance of a function) and LambdaFunctionPool classes.
- * @typedef {{ LambdaFunction: any, LambdaFunctionPool: any }} OfflineClasses
+ * serverless-offline's LambdaFunction (one instance of a function) and LambdaFunctionPool classes, and the
+ * HttpServer of its API.
+ * @typedef {{ LambdaFunction: any, LambdaFunctionPool: any, HttpServer?: any }} OfflineClasses
  */
 
 /**
@@ -84,7 +86,7 @@ function assertPatchable(root = offlineRoot()) {
  * @param {Partial<OfflineClasses>} classes
  * @param {string} found the installed version, for the message
  */
-function assertPoolShape({ LambdaFunction, LambdaFunctionPool }, found) {
+function assertPoolShape({ LambdaFunction, LambdaFunctionPool, HttpServer }, found) {
   const problems = [];
   const status = Object.getOwnPropertyDescriptor(LambdaFunction?.prototype ?? {}, 'status');
   if (typeof status?.get !== 'function') problems.push('LambdaFunction has no `status` getter');
@@ -96,6 +98,8 @@ function assertPoolShape({ LambdaFunction, LambdaFunctionPool }, found) {
   if (typeof LambdaFunctionPool?.prototype?.get !== 'function') {
     problems.push('LambdaFunctionPool.prototype.get is not a function');
   }
+  if (typeof HttpServer?.prototype?.start !== 'function')
+    problems.push('HttpServer.prototype.start is not a function');
   if (problems.length > 0) throw new PatchMismatchError(found, problems);
 }
 

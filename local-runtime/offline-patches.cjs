@@ -16,16 +16,45 @@ const { patchLambdaWorkers } = require('./instance-workers.cjs');
 
 /**
  * Checks, then patches the workers and the pool. Answers the pool's controls.
- * @param {import('./instance-workers.cjs').InstanceSettings & { maxInstances: number }} settings
+ * @param {import('./instance-workers.cjs').InstanceSettings & import('./instance-pool.cjs').PoolSettings &
+ *   { beforeListening: () => Promise<void> }} settings
  * @returns {Promise<import('./instance-pool.cjs').PoolControls>}
  */
-async function applyPatches({ maxInstances, root = offlineRoot(), ...instances }) {
+async function applyPatches({
+  maxInstances,
+  throttleAfterMs,
+  warn,
+  beforeListening,
+  root = offlineRoot(),
+  ...instances
+}) {
   const found = assertPatchable(root);
   const { default: LambdaFunction } = await importOfflineModule(root, 'lambdaFunction');
   const { default: LambdaFunctionPool } = await importOfflineModule(root, 'lambdaFunctionPool');
-  assertPoolShape({ LambdaFunction, LambdaFunctionPool }, found);
+  const { default: HttpServer } = await importOfflineModule(root, 'httpServer');
+  assertPoolShape({ LambdaFunction, LambdaFunctionPool, HttpServer }, found);
   patchLambdaWorkers({ ...instances, root });
-  return patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, maxInstances);
+  holdApiUntil(HttpServer, beforeListening);
+  return patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, { maxInstances, throttleAfterMs, warn });
+}
+
+/**
+ * The API listens, and serverless-offline prints "Server ready", only once `beforeListening` is done: a
+ * client that waits for the line finds the instances started. serverless-offline starts its Lambda invoke
+ * API first, so the work can invoke functions through it.
+ * @param {any} HttpServer
+ * @param {() => Promise<void>} beforeListening
+ */
+function holdApiUntil(HttpServer, beforeListening) {
+  const originalStart = HttpServer.prototype.start;
+  if (originalStart.heldUntilReady) return;
+  /** @this {unknown} */
+  async function start() {
+    await beforeListening();
+    return originalStart.call(this);
+  }
+  start.heldUntilReady = true;
+  HttpServer.prototype.start = start;
 }
 
 module.exports = { applyPatches };

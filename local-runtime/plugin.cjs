@@ -7,7 +7,8 @@
  * - offline-patches.cjs: serverless-offline's instances run the handler as the function's runtime does, with
  *   tracing preloaded, capped per function with the rest queued, and replaced when they crash;
  * - tables.cjs: the DynamoDB tables created and seeded before the API starts;
- * - prewarm.cjs, schedules.cjs, reload.cjs, memory-report.cjs, telemetry-probe.cjs: once the API listens;
+ * - prewarm.cjs: before the API listens (and says "Server ready");
+ * - schedules.cjs, reload.cjs, memory-report.cjs, telemetry-probe.cjs: once the API listens;
  * - bundle.cjs: `serverless package` gives every function a zip of its own.
  */
 const { existsSync } = require('node:fs');
@@ -45,6 +46,8 @@ class LocalRuntimePlugin {
   /** @type {import('./instance-pool.cjs').PoolControls | undefined} */
   pool;
   prepared = false;
+  /** How the instances started: prewarmed before the API listened (the summary), or on first use. */
+  instancesStarted = 'started on first use (OFFLINE_PREWARM=false)';
 
   /**
    * @param {Serverless} serverless
@@ -84,6 +87,9 @@ class LocalRuntimePlugin {
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
     this.pool = await applyPatches({
       maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
+      throttleAfterMs: Number(this.settings.throttleAfterMs ?? 100),
+      warn: (/** @type {string} */ line) => (this.log.warning ?? console.warn)(line),
+      beforeListening: () => this.prewarmBeforeListening(),
       tracingPreload: TRACING_PRELOAD,
       primingModule: PRIMING_MODULE,
       runtimeOf,
@@ -112,13 +118,18 @@ class LocalRuntimePlugin {
     }
     if (process.env.OFFLINE_MEMORY_REPORT) reportMemoryOnSignal(process.env.OFFLINE_MEMORY_REPORT);
     const telemetry = telemetryStatus(this.serverless.service.provider.environment ?? {});
-    let instances = 'started on first use (OFFLINE_PREWARM=false)';
-    if (isOn(this.settings.prewarm)) instances = await this.prewarm(functionKeys);
     this.notice(await telemetry);
     const warn = (/** @type {string} */ line) => this.log.warning?.(line);
     for (const line of startSchedules(this.settings.scheduleEverySeconds ?? {}, this.invoke, warn))
       this.notice(line);
-    this.notice(`${LAMBDA_INSTANCES_READY} ${instances}`);
+    this.notice(`${LAMBDA_INSTANCES_READY} ${this.instancesStarted}`);
+  }
+
+  /** Runs before the API listens and prints "Server ready" (offline-patches.cjs). */
+  async prewarmBeforeListening() {
+    if (!isOn(this.settings.prewarm)) return;
+    this.instancesStarted = await this.prewarm(this.serverless.service.getAllFunctions());
+    this.notice(`prewarm: ${this.instancesStarted}`);
   }
 
   /** @param {string[]} functionKeys */

@@ -40,6 +40,7 @@ export class InventoryService {
    */
   async reserve(request: ReservationRequest): Promise<InventoryReservation> {
     const lines = request.items.map(({ item_id, quantity }) => ({ item_id, quantity }));
+    await this.refuseWhatCannotFit(lines);
     const outcome = await this.ledger.reserve(
       request.order_id,
       lines,
@@ -49,13 +50,10 @@ export class InventoryService {
     if (outcome.kind === 'released')
       throw new DomainError('conflict', `Order ${request.order_id} was already cancelled`);
     if (outcome.kind === 'stock_rejected') {
-      const line = lines[outcome.index] as ReservedLine;
       const available = outcome.current?.availability?.N;
-      annotate({ 'inventory.item_id': line.item_id, 'inventory.requested_quantity': line.quantity });
-      if (available === undefined) throw new DomainError('not_found', `Unknown item ${line.item_id}`);
-      throw new DomainError(
-        'out_of_stock',
-        `Insufficient stock for ${line.item_id}: ${available} available, ${line.quantity} requested`,
+      throw refusal(
+        lines[outcome.index] as ReservedLine,
+        available === undefined ? undefined : Number(available),
       );
     }
 
@@ -97,6 +95,19 @@ export class InventoryService {
   async commit(orderId: string): Promise<void> {
     await this.ledger.commit(orderId);
     await this.warehouse.post('POST /warehouse/commit', { order_id: orderId });
+  }
+
+  /**
+   * A sold-out item is refused on one read, before any transaction: on a hot item, the orders that cannot be
+   * served then answer at once instead of queueing in transaction conflicts behind the ones that can. The
+   * transaction's own conditions still decide every order that passes this read.
+   */
+  private async refuseWhatCannotFit(lines: ReservedLine[]): Promise<void> {
+    const availability = await this.availabilityOf(lines.map((line) => line.item_id));
+    for (const line of lines) {
+      const available = availability.get(line.item_id);
+      if (available === undefined || available < line.quantity) throw refusal(line, available);
+    }
   }
 
   /** Releases this order's inventory and warehouse reservations; safe to call any number of times. */
@@ -162,4 +173,14 @@ export class InventoryService {
       ':now': new Date().toISOString(),
     });
   }
+}
+
+/** Why a line cannot be reserved: its item is unknown (`available` undefined) or has too little stock. */
+function refusal(line: ReservedLine, available: number | undefined): DomainError {
+  annotate({ 'inventory.item_id': line.item_id, 'inventory.requested_quantity': line.quantity });
+  if (available === undefined) return new DomainError('not_found', `Unknown item ${line.item_id}`);
+  return new DomainError(
+    'out_of_stock',
+    `Insufficient stock for ${line.item_id}: ${available} available, ${line.quantity} requested`,
+  );
 }

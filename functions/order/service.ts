@@ -121,7 +121,10 @@ async function commitStock(orderId: string, deps: OrderDependencies): Promise<vo
     await deps.inventory.post('POST /inventory/commit', { order_id: orderId }, { purpose: 'settlement' });
     await deps.store.settleCompleted(orderId, new Date().toISOString());
   } catch (error) {
-    logger.warn({ err: error }, `order ${orderId} completed, but its stock is not committed yet; the reaper will`);
+    logger.warn(
+      { err: error },
+      `order ${orderId} completed, but its stock is not committed yet; the reaper will`,
+    );
   }
 }
 

@@ -14,6 +14,7 @@ import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 export const SIMULATOR_PACKAGE = 'amplify-dynamodb-simulator@2.9.30';
 const HOME = path.join(PROJECT_ROOT, '.dynamodb');
 const EMULATOR_DIR = path.join(HOME, 'emulator');
+const LOOPBACK_LAUNCHER = path.join(PROJECT_ROOT, 'scripts', 'lib', 'LoopbackDynamoDB.java');
 
 export function localCredentials() {
   return { ...LOCAL_DEFAULTS.credentials };
@@ -89,6 +90,34 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
+/**
+ * DynamoDB Local's own main bound to 127.0.0.1 (LoopbackDynamoDB.java), when this Java can run a source file
+ * (a JDK); a runtime without the compiler runs the jar as it is, listening on every interface, and says so.
+ */
+function launcher(emulator: string): string[] {
+  const jar = path.join(emulator, 'DynamoDBLocal.jar');
+  if (javaCompiles()) {
+    return [
+      '-cp',
+      [jar, path.join(emulator, 'DynamoDBLocal_lib', '*')].join(path.delimiter),
+      LOOPBACK_LAUNCHER,
+    ];
+  }
+  console.warn(
+    'DynamoDB Local listens on every interface: this Java has no compiler (jdk.compiler) to run ' +
+      'scripts/lib/LoopbackDynamoDB.java, which binds it to 127.0.0.1. Install a JDK (e.g. openjdk-17-jdk-headless).',
+  );
+  return ['-jar', jar];
+}
+
+function javaCompiles(): boolean {
+  try {
+    return execFileSync('java', ['--list-modules'], { encoding: 'utf8' }).includes('jdk.compiler@');
+  } catch {
+    return false;
+  }
+}
+
 /** Starts DynamoDB Local on loopback; in memory, or persisted under DYNAMODB_LOCAL_DATA_DIR (.dynamodb/data). */
 export async function startDynamoDbLocal(options: {
   port: number;
@@ -104,8 +133,7 @@ export async function startDynamoDbLocal(options: {
     [
       `-Djava.library.path=${path.join(emulator, 'DynamoDBLocal_lib')}`,
       '-Xmx1g',
-      '-jar',
-      path.join(emulator, 'DynamoDBLocal.jar'),
+      ...launcher(emulator),
       // One database for every access key and region, so the seed and the functions see the same tables.
       '-sharedDb',
       '-port',

@@ -141,7 +141,8 @@ describe('recovery of orders whose function died mid-saga', () => {
         }
         assert.equal(settled.status, crash.goes === 'back' ? 'FAILED' : 'COMPLETED');
         if (crash.goes === 'back') assert.equal(settled.compensated, true);
-        const settledAt = settled.recovered_at ?? (crash.goes === 'forward' ? settled.committed_at : undefined);
+        const settledAt =
+          settled.recovered_at ?? (crash.goes === 'forward' ? settled.committed_at : undefined);
         if (settledAt) {
           const lateMs = Date.parse(settledAt) - Date.parse(order.deadline);
           assert.ok(lateMs >= 0, 'never recovered before the deadline');

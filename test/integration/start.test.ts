@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -129,8 +129,9 @@ describe('npm start', () => {
 });
 
 describe('npm run dynamodb, for the literal `serverless offline start`', () => {
-  it('starts DynamoDB Local alone on the functions’ endpoint, and Ctrl-C stops it', async () => {
-    const endpoint = `http://127.0.0.1:${await freePort()}`;
+  it('starts DynamoDB Local alone on the functions’ endpoint, on loopback only, and Ctrl-C stops it', async (t) => {
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
     const data = mkdtempSync(path.join(tmpdir(), 'orders-dynamodb-'));
     const { child, output, exited } = runScript('dist/scripts/dev/dynamodb.js', {
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
@@ -147,6 +148,11 @@ describe('npm run dynamodb, for the literal `serverless offline start`', () => {
         },
       );
       assert.ok(await isReachable(endpoint), `DynamoDB answers at ${endpoint}`);
+      const external = externalAddress();
+      if (external) {
+        const outside = `http://${external}:${port}`;
+        assert.equal(await isReachable(outside), false, `not on ${outside}: it binds to 127.0.0.1`);
+      } else t.diagnostic('this machine has no address but loopback: nothing else to try');
       child.kill('SIGINT');
       assert.equal(await exited, 0);
       assert.equal(await isReachable(endpoint), false, 'Ctrl-C stopped it');
@@ -170,3 +176,10 @@ describe('npm run dynamodb, for the literal `serverless offline start`', () => {
     );
   });
 });
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+function externalAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+}

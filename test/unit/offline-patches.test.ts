@@ -83,7 +83,7 @@ function fakeOffline() {
 
 type Fake = ReturnType<typeof fakeOffline>;
 /** serverless-offline's own use of the pool: get, set the event, run. */
-function invoke(pool: InstanceType<Fake['LambdaFunctionPool']>, event: string) {
+function invoke(pool: InstanceType<Fake['LambdaFunctionPool']>, event: unknown) {
   const instance = pool.get('order') as unknown as {
     setEvent(e: unknown): void;
     runHandler(): Promise<unknown>;
@@ -92,6 +92,12 @@ function invoke(pool: InstanceType<Fake['LambdaFunctionPool']>, event: string) {
   return instance.runHandler();
 }
 const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Pool settings whose waits never run out within a test: the queue, without throttling. */
+const queueing = (maxInstances: number) => ({ maxInstances, throttleAfterMs: 60_000, warn: () => {} });
+
+/** An API Gateway proxy event, as serverless-offline builds one. */
+const apiEvent = (requestId: string) => ({ httpMethod: 'POST', requestContext: { requestId } });
 
 describe('serverless-offline patches: the version check', () => {
   it(`accepts the installed serverless-offline (${patches.PATCHED_VERSION}, as package.json pins it)`, () => {
@@ -133,7 +139,7 @@ describe('serverless-offline patches: the version check', () => {
 describe('serverless-offline patches: the instance pool', () => {
   it('caps the instances per function and queues the rest', async () => {
     const fake = fakeOffline();
-    const controls = patches.patchLambdaPool(fake, 2);
+    const controls = patches.patchLambdaPool(fake, queueing(2));
     const pool = new fake.LambdaFunctionPool();
     const answers = ['a', 'b', 'c'].map((event) => invoke(pool, event));
     await settled();
@@ -155,7 +161,7 @@ describe('serverless-offline patches: the instance pool', () => {
 
   it('serves queued requests in arrival order; a newcomer never jumps the queue', async () => {
     const fake = fakeOffline();
-    patches.patchLambdaPool(fake, 1);
+    patches.patchLambdaPool(fake, queueing(1));
     const pool = new fake.LambdaFunctionPool();
     const answers = [invoke(pool, 'first'), invoke(pool, 'second'), invoke(pool, 'third')];
     await settled();
@@ -175,7 +181,7 @@ describe('serverless-offline patches: the instance pool', () => {
 
   it("replaces a crashed instance's runtime and keeps the instance, so nothing leaks or waits on it", async () => {
     const fake = fakeOffline();
-    const controls = patches.patchLambdaPool(fake, 1);
+    const controls = patches.patchLambdaPool(fake, queueing(1));
     const pool = new fake.LambdaFunctionPool();
     const crashed = invoke(pool, 'dies');
     await settled();
@@ -192,7 +198,7 @@ describe('serverless-offline patches: the instance pool', () => {
 
   it('resetAll replaces idle runtimes now and busy ones when their invocation ends', async () => {
     const fake = fakeOffline();
-    const controls = patches.patchLambdaPool(fake, 2);
+    const controls = patches.patchLambdaPool(fake, queueing(2));
     const pool = new fake.LambdaFunctionPool();
     const first = invoke(pool, 'one');
     const second = invoke(pool, 'two');
@@ -210,7 +216,7 @@ describe('serverless-offline patches: the instance pool', () => {
 
   it("forgets an instance serverless-offline's idle cleaner removed, so the cap counts live ones only", async () => {
     const fake = fakeOffline();
-    const controls = patches.patchLambdaPool(fake, 1);
+    const controls = patches.patchLambdaPool(fake, queueing(1));
     const pool = new fake.LambdaFunctionPool();
     const only = invoke(pool, 'x');
     await settled();
@@ -225,5 +231,58 @@ describe('serverless-offline patches: the instance pool', () => {
     assert.equal(fake.runs[1]?.instance, 2, 'a new instance, not a queue behind a removed one');
     fake.runs[1]?.done.resolve('y');
     assert.equal(await fresh, 'y');
+  });
+
+  it('throttles a request that finds no instance free within the wait: the API answers 429 as deployed', async () => {
+    const fake = fakeOffline();
+    const warnings: string[] = [];
+    patches.patchLambdaPool(fake, {
+      maxInstances: 1,
+      throttleAfterMs: 0,
+      warn: (line) => warnings.push(line),
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const busy = invoke(pool, apiEvent('req-busy'));
+    await settled();
+    const throttled = (await invoke(pool, apiEvent('req-throttled'))) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    };
+    assert.equal(throttled.statusCode, 429);
+    assert.deepEqual(throttled.headers, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+    assert.deepEqual(JSON.parse(throttled.body), {
+      status: 'failure',
+      message:
+        'Too many requests: the function is at its concurrency limit. Retry after the Retry-After seconds.',
+      category: 'throttled',
+      trace_id: 'req-throttled',
+    });
+    await assert.rejects(invoke(pool, { source: 'schedule' }), {
+      name: 'TooManyRequestsException',
+      message: '[429] Rate Exceeded: order is at its concurrency limit',
+    });
+    assert.equal(fake.runs.length, 1, 'neither throttled request ran');
+    fake.runs[0]?.done.resolve('ok');
+    assert.equal(await busy, 'ok');
+  });
+
+  it('answers a crashed API invocation as API Gateway does: 502 with the JSON body, in one warning line', async () => {
+    const fake = fakeOffline();
+    const warnings: string[] = [];
+    patches.patchLambdaPool(fake, {
+      maxInstances: 1,
+      throttleAfterMs: 0,
+      warn: (line) => warnings.push(line),
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const crashed = invoke(pool, apiEvent('req-crash'));
+    await settled();
+    fake.runs[0]?.done.reject(new Error('[504] - Lambda timeout.'));
+    const answer = (await crashed) as { statusCode: number; body: string };
+    assert.equal(answer.statusCode, 502);
+    assert.equal(JSON.parse(answer.body).category, 'downstream_failure');
+    assert.equal(JSON.parse(answer.body).trace_id, 'req-crash');
+    assert.deepEqual(warnings, ['order: [504] - Lambda timeout.; answered 502 (request req-crash)']);
   });
 });

@@ -112,7 +112,15 @@ describe('reaper', () => {
     const store = new MemoryRecoveryStore([order('o-1', 'RESERVED')]);
     const client = inventory();
     const summary = await reapAbandonedOrders({ store, inventory: client, batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 1, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, {
+      overdue: 1,
+      recovered: 1,
+      released: 0,
+      committed: 0,
+      conflicted: 0,
+      skipped: 0,
+      failed: 0,
+    });
     assert.deepEqual(client.released, ['o-1']);
     const record = store.records.get('o-1');
     assert.equal(record?.status, 'FAILED');
@@ -144,7 +152,15 @@ describe('reaper', () => {
     };
     const client = inventory();
     const summary = await reapAbandonedOrders({ store, inventory: client, batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 1, failed: 0 });
+    assert.deepEqual(summary, {
+      overdue: 1,
+      recovered: 0,
+      released: 0,
+      committed: 0,
+      conflicted: 0,
+      skipped: 1,
+      failed: 0,
+    });
     assert.deepEqual(client.released, [], 'a sold order keeps its stock');
     assert.equal(store.records.get('o-2')?.status, 'COMPLETED');
   });
@@ -153,7 +169,15 @@ describe('reaper', () => {
     const failed = order('o-3', 'FAILED', { failure_category: 'downstream_timeout', compensated: false });
     const store = new MemoryRecoveryStore([failed]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 1, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, {
+      overdue: 1,
+      recovered: 0,
+      released: 1,
+      committed: 0,
+      conflicted: 0,
+      skipped: 0,
+      failed: 0,
+    });
     const record = store.records.get('o-3');
     assert.equal(record?.failure_category, 'downstream_timeout');
     assert.equal(record?.compensated, true);
@@ -162,12 +186,28 @@ describe('reaper', () => {
   it('leaves an order unsettled for the next run when its stock cannot be released yet', async () => {
     const store = new MemoryRecoveryStore([order('o-4', 'PENDING')]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(true), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 1, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 1 });
+    assert.deepEqual(summary, {
+      overdue: 1,
+      recovered: 0,
+      released: 0,
+      committed: 0,
+      conflicted: 0,
+      skipped: 0,
+      failed: 1,
+    });
     const record = store.records.get('o-4');
     assert.equal(record?.status, 'FAILED', 'abandoned: it can no longer complete');
     assert.equal(record?.unsettled, 'yes', 'still in the index');
     const retry = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(retry, { overdue: 1, recovered: 0, released: 1, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(retry, {
+      overdue: 1,
+      recovered: 0,
+      released: 1,
+      committed: 0,
+      conflicted: 0,
+      skipped: 0,
+      failed: 0,
+    });
   });
 
   it('commits the stock of a completed order whose function died before committing it', async () => {
@@ -211,7 +251,15 @@ describe('reaper', () => {
       order('o-5', 'PENDING', { deadline: '2026-01-01T00:02:00.000Z' }),
     ]);
     const summary = await reapAbandonedOrders({ store, inventory: inventory(), batchSize: 10 }, NOW);
-    assert.deepEqual(summary, { overdue: 0, recovered: 0, released: 0, committed: 0, conflicted: 0, skipped: 0, failed: 0 });
+    assert.deepEqual(summary, {
+      overdue: 0,
+      recovered: 0,
+      released: 0,
+      committed: 0,
+      conflicted: 0,
+      skipped: 0,
+      failed: 0,
+    });
     assert.equal(exporter.getFinishedSpans().length, 0);
   });
 });

@@ -1,24 +1,13 @@
+import ERROR_CATEGORIES from './error-categories.json';
+
 /**
  * Every failure a caller can see has a category. The category alone decides the HTTP status, here and
- * nowhere else, so that each function and each hop between functions agree on what a failure means.
+ * nowhere else, so that each function and each hop between functions agree on what a failure means. The
+ * table is JSON because the deployed API's own answers (local-runtime/gateway-responses.cjs) use it too,
+ * before anything is compiled. Two categories need a word: `committed` refuses a release of stock an order
+ * has sold; `throttled` is a function at its concurrency limit (Lambda throttled the call).
  */
-export const STATUS_BY_CATEGORY = {
-  validation: 400,
-  payment_declined: 402,
-  fraud_detected: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  out_of_stock: 409,
-  conflict: 409,
-  /** A release of stock that an order has already sold. */
-  committed: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  idempotency_conflict: 422,
-  internal: 500,
-  downstream_failure: 502,
-  downstream_timeout: 504,
-} as const;
+export const STATUS_BY_CATEGORY = ERROR_CATEGORIES.statusByCategory;
 
 export type ErrorCategory = keyof typeof STATUS_BY_CATEGORY;
 
@@ -42,6 +31,9 @@ export class DomainError extends Error {
     return STATUS_BY_CATEGORY[this.category];
   }
 }
+
+/** How long a throttled caller should wait before trying again, in seconds (the `Retry-After` header). */
+export const THROTTLE_RETRY_AFTER_SECONDS = ERROR_CATEGORIES.throttleRetryAfterSeconds;
 
 export function isErrorCategory(value: unknown): value is ErrorCategory {
   return typeof value === 'string' && Object.hasOwn(STATUS_BY_CATEGORY, value);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
 import * as z from 'zod';
 import { booleanFlag, integerSetting, loadEnv } from '../config/env';
@@ -15,6 +16,7 @@ import {
 } from '../contracts/schemas';
 import { remainingMs } from '../runtime/invocation';
 import { registerPrimer } from '../runtime/priming';
+import { BACKOFF } from '../runtime/retry';
 import { fallbackTraceparent } from '../telemetry/api';
 import { logger } from '../telemetry/logger';
 
@@ -32,6 +34,10 @@ const clientEnv = loadEnv({
   /** Sign calls with SigV4 for API Gateway's IAM authorization (set when deployed). */
   SIGN_REQUESTS: booleanFlag(false),
 });
+
+/** How often a throttled call is tried again, and the least time worth a try. */
+const MAX_THROTTLE_RETRIES = 5;
+const MIN_CALL_MS = 250;
 
 /** One pool of kept-alive connections per Lambda instance, shared by every call it makes. */
 const agents = {
@@ -87,23 +93,38 @@ export class ServiceClient {
   ): Promise<ResponseOf<K>> {
     const method = route.slice(0, route.indexOf(' '));
     const reserve = (options.purpose ?? 'forward') === 'forward' ? clientEnv.COMPENSATION_RESERVE_MS : 100;
-    const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
-    if (timeout <= 0) {
-      throw new DomainError('downstream_timeout', `No time left to call ${this.serviceName}`);
-    }
-    const traceparent = fallbackTraceparent();
-    logger.info({ target: this.serviceName, method, path }, `calling ${this.serviceName} ${method} ${path}`);
     let data: unknown;
-    try {
-      ({ data } = await this.http.request({
-        method,
-        url: path,
-        data: body,
-        timeout,
-        headers: traceparent ? { traceparent } : undefined,
-      }));
-    } catch (error) {
-      throw this.toDomainError(error);
+    for (let attempt = 1; ; attempt++) {
+      const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
+      if (timeout <= 0) {
+        throw new DomainError('downstream_timeout', `No time left to call ${this.serviceName}`);
+      }
+      const traceparent = fallbackTraceparent();
+      logger.info(
+        { target: this.serviceName, method, path },
+        `calling ${this.serviceName} ${method} ${path}`,
+      );
+      try {
+        ({ data } = await this.http.request({
+          method,
+          url: path,
+          data: body,
+          timeout,
+          headers: traceparent ? { traceparent } : undefined,
+        }));
+        break;
+      } catch (error) {
+        const failure = this.toDomainError(error);
+        // A throttled call never ran, so it is safe to repeat: with jitter, while time is left for one more.
+        const wait = BACKOFF.conflict(attempt);
+        if (failure.category !== 'throttled' || attempt >= MAX_THROTTLE_RETRIES) throw failure;
+        if (remainingMs() - reserve - wait < MIN_CALL_MS) throw failure;
+        logger.warn(
+          { target: this.serviceName, attempt },
+          `${this.serviceName} throttled the call; retrying`,
+        );
+        await sleep(wait);
+      }
     }
     const answer = API[route].response.safeParse(data);
     if (!answer.success) {

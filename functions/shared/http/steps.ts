@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type * as z from 'zod';
 import { commonEnv } from '../config/env';
-import { DomainError, type FieldError } from '../contracts/errors';
+import { DomainError, type FieldError, THROTTLE_RETRY_AFTER_SECONDS } from '../contracts/errors';
 import { LIMITS } from '../contracts/schemas';
 import { ChaosMonkey, planCrash } from '../faults/chaos';
 import { currentInvocation, runInvocation } from '../runtime/invocation';
@@ -98,6 +98,9 @@ export function failureResult(error: unknown): HttpResult<FailureBody> {
         category: error.category,
         ...(error.fieldErrors ? { errors: error.fieldErrors } : {}),
       },
+      ...(error.category === 'throttled'
+        ? { headers: { 'retry-after': String(THROTTLE_RETRY_AFTER_SECONDS) } }
+        : {}),
     };
   }
   logger.error({ err: error }, 'unexpected error');
