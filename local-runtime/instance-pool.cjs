@@ -6,6 +6,7 @@
  * What a client of the API sees when no function answered (a throttle, a crash, a timeout) is what the
  * deployed API answers: its Gateway Responses (gateway-responses.cjs).
  */
+const { apiRequestIdOf, asApiGatewaySendsIt } = require('./api-events.cjs');
 const { GATEWAY_RESPONSES, renderGatewayResponse } = require('./gateway-responses.cjs');
 const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
 
@@ -26,18 +27,6 @@ class TooManyRequestsError extends Error {
     super(`[429] Rate Exceeded: ${functionKey} is at its concurrency limit`);
     this.name = 'TooManyRequestsException';
   }
-}
-
-/**
- * An API Gateway proxy event carries its request id; events of the invoke API (prewarm, schedules) do not.
- * @param {unknown} event
- * @returns {string | undefined}
- */
-function apiRequestIdOf(event) {
-  const { httpMethod, requestContext } =
-    /** @type {{ httpMethod?: unknown, requestContext?: { requestId?: unknown } }} */ (event ?? {});
-  const requestId = requestContext?.requestId;
-  return typeof httpMethod === 'string' && typeof requestId === 'string' ? requestId : undefined;
 }
 
 /**
@@ -97,8 +86,9 @@ function patchLambdaPool(
   const originalSetEvent = LambdaFunction.prototype.setEvent;
   /** @this {Instance} */
   LambdaFunction.prototype.setEvent = function setEvent(/** @type {unknown} */ event) {
-    eventOf.set(this, event);
-    return originalSetEvent.call(this, event);
+    const sent = asApiGatewaySendsIt(event);
+    eventOf.set(this, sent);
+    return originalSetEvent.call(this, sent);
   };
 
   const originalRun = LambdaFunction.prototype.runHandler;

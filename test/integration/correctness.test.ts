@@ -160,6 +160,8 @@ const BAD_REQUESTS: BadRequest[] = [
   },
   { name: 'oversized body', body: { ...valid, shipping_address: 'x'.repeat(20_000) }, status: 413 },
   { name: 'wrong content type', body: JSON.stringify(valid), status: 415, contentType: 'text/plain' },
+  // API Gateway passes no Content-Type on; serverless-offline would add one (local-runtime/api-events.cjs).
+  { name: 'no content type', body: JSON.stringify(valid), status: 415, contentType: '' },
   {
     name: 'idempotency key too long',
     body: valid,

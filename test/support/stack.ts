@@ -92,10 +92,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const url = offline.url;
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const { 'content-type': contentType = 'application/json', ...others } = headers;
+    const sent = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    // An empty content-type sends none at all: fetch adds one to a string body, never to bytes.
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      headers: contentType ? { 'content-type': contentType, ...others } : others,
+      body: sent === undefined || contentType ? sent : new TextEncoder().encode(sent),
     });
     const text = await response.text();
     let parsed: Record<string, unknown>;
