@@ -8,7 +8,7 @@ import { freePort } from '../../scripts/lib/ports';
 import { eventually } from '../support/eventually';
 import { projectCopy, runStart } from '../support/npm-start';
 import { SEED_PAYLOAD } from '../support/stack';
-import { describeSpans, explaining, isWholeTrace, SERVICES } from '../support/traces';
+import { COMPLETED_ORDER_INVOCATIONS, describeSpans, explaining, isWholeTrace } from '../support/traces';
 
 /** The ports one `npm start` needs, and the DynamoDB it shares with the other tests of this file. */
 async function startEnv(dynamo: DynamoDbLocal): Promise<{ env: NodeJS.ProcessEnv; api: string }> {
@@ -111,7 +111,11 @@ describe('the developer loop', () => {
       await explaining(
         () => describeSpans(spans),
         () => {
-          assert.equal(invocations.length, SERVICES.length, 'one invocation per service of the order');
+          assert.equal(
+            invocations.length,
+            COMPLETED_ORDER_INVOCATIONS,
+            'one invocation per service of the order, and the two commits',
+          );
           for (const span of invocations)
             assert.equal(span.attributes['faas.coldstart'], false, span.serviceName);
         },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { flashSale } from '../../scripts/bench/hot-item';
 import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 
 const REQUEST_ID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
@@ -58,5 +59,37 @@ describe('overload: a function at its limit throttles, a timeout answers, as the
     assert.doesNotMatch(output, /Unhandled exception|Runtime\.ExitError|at .*\.js:\d+/);
     // Nothing was written for any of them: the one order that ran never got past its gateway.
     assert.deepEqual(await stack.scan('orders'), []);
+  });
+});
+
+describe('a flash sale: 200 orders from 32 clients for 30 units', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack?.stop());
+
+  it('sells exactly 30; every other order is refused 409 (or throttled 429) with its JSON body; none gets a 5xx', async () => {
+    const sale = await flashSale({
+      url: stack.url,
+      db: stack.db,
+      itemId: 'flash',
+      stock: 30,
+      orders: 200,
+      clients: 32,
+      seed: 1,
+    });
+    const detail = JSON.stringify(sale);
+    assert.equal(sale.left, 0, detail);
+    assert.equal(sale.finalStatuses[201], 30, detail);
+    for (const status of Object.keys(sale.answers).map(Number)) {
+      assert.ok([201, 409, 429].includes(status), `answered ${status}: ${detail}`);
+    }
+    assert.deepEqual(sale.malformed, [], 'every answer has its JSON body and trace id');
+    const orders = (await stack.scan('orders')).filter((order) =>
+      JSON.stringify(order.items).includes('"flash"'),
+    );
+    assert.equal(orders.filter((order) => order.status === 'COMPLETED').length, 30, 'the 201s are the sales');
+    assert.equal(stack.offline.output().match(/Unhandled exception/g), null);
   });
 });

@@ -57,8 +57,24 @@ export async function explaining<T>(describe: () => string, assertions: () => T 
   }
 }
 
+/**
+ * The route of each service that an order calls twice: once to reserve, and again, once the order completed,
+ * to commit. A test asking for such a service's SERVER span means the reservation unless it names a route.
+ */
+const RESERVING_ROUTE: Record<string, string> = {
+  'inventory-service': '/inventory/reserve',
+  'warehouse-service': '/warehouse/reserve',
+};
+
+/** A completed order's invocations: every service once, and inventory and warehouse again to commit. */
+export const COMPLETED_ORDER_INVOCATIONS = 8;
+
 /** The SERVER span of `service` (of `route` when a service was invoked more than once in the trace). */
-export function serverSpan(spans: ReceivedSpan[], service: string, route?: string): ReceivedSpan {
+export function serverSpan(
+  spans: ReceivedSpan[],
+  service: string,
+  route: string | undefined = RESERVING_ROUTE[service],
+): ReceivedSpan {
   const matches = spans.filter(
     (span) =>
       span.serviceName === service &&
@@ -76,9 +92,12 @@ export function serverSpan(spans: ReceivedSpan[], service: string, route?: strin
 /** Every span's parent is in the trace (or it is the root), and each of the six services has a SERVER span. */
 export function isWholeTrace(spans: ReceivedSpan[]): boolean {
   const ids = new Set(spans.map((span) => span.spanId));
+  const invocations = spans.filter((span) => span.kind === SPAN_KIND.SERVER);
+  const root = invocations.find((span) => span.parentSpanId === '');
+  const completed = root?.attributes['http.response.status_code'] === 201;
   return (
-    SERVICES.every((service) =>
-      spans.some((span) => span.serviceName === service && span.kind === SPAN_KIND.SERVER),
-    ) && spans.every((span) => span.parentSpanId === '' || ids.has(span.parentSpanId))
+    SERVICES.every((service) => invocations.some((span) => span.serviceName === service)) &&
+    (!completed || invocations.length >= COMPLETED_ORDER_INVOCATIONS) &&
+    spans.every((span) => span.parentSpanId === '' || ids.has(span.parentSpanId))
   );
 }
