@@ -96,8 +96,8 @@ export async function flashSale(options: {
     finalStatuses,
     answers,
     malformed,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
   };
 }
 
