@@ -107,14 +107,17 @@ describe('service client error mapping (real HTTP on loopback)', () => {
   let lastTimeoutMs: number | undefined;
   /** What the downstream answers to the next call: a status and body, or nothing at all. */
   let answer: { status: number; body: unknown } | 'never' = { status: 200, body: legitimate };
+  /** Answered first, one per call, before `answer`. */
+  let firstAnswers: Array<{ status: number; body: unknown }> = [];
+  let calls = 0;
   let calledPath = '';
   before(async () => {
     server = createServer((request, response) => {
+      calls++;
       calledPath = request.url ?? '';
-      if (answer === 'never') return; // only the client's own timeout ends the call
-      response
-        .writeHead(answer.status, { 'content-type': 'application/json' })
-        .end(JSON.stringify(answer.body));
+      const next = firstAnswers.shift() ?? answer;
+      if (next === 'never') return; // only the client's own timeout ends the call
+      response.writeHead(next.status, { 'content-type': 'application/json' }).end(JSON.stringify(next.body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -159,6 +162,30 @@ describe('service client error mapping (real HTTP on loopback)', () => {
       (error: unknown) =>
         error instanceof DomainError && error.category === 'out_of_stock' && error.message === 'none left',
     );
+  });
+
+  const throttled = {
+    status: 429,
+    body: { status: 'failure', category: 'throttled', message: 'Too many requests', trace_id: 'req-1' },
+  };
+
+  it('retries a throttled call (it never ran) with backoff, and answers what the retry got', async () => {
+    firstAnswers = [throttled, throttled];
+    answer = { status: 200, body: legitimate };
+    calls = 0;
+    assert.deepEqual(await within(5_000, callCheck), legitimate);
+    assert.equal(calls, 3);
+  });
+
+  it('gives up on a function that stays throttled: 429 throttled travels up', async () => {
+    answer = throttled;
+    calls = 0;
+    await assert.rejects(
+      within(5_000, callCheck),
+      (error: unknown) =>
+        error instanceof DomainError && error.category === 'throttled' && error.status === 429,
+    );
+    assert.equal(calls, 5, 'five attempts');
   });
 
   it('turns a 5xx into a 502 that names the service and nothing else', async () => {

@@ -78,6 +78,21 @@ describe('HTTP adapter steps, each alone', () => {
     });
   });
 
+  it('mapErrors answers a throttle with 429 and Retry-After, as the API does', async () => {
+    const result = await mapErrors(exchange(), async () => {
+      throw new DomainError('throttled', 'inventory-service is at its concurrency limit');
+    });
+    assert.deepEqual(result, {
+      statusCode: 429,
+      body: {
+        status: 'failure',
+        message: 'inventory-service is at its concurrency limit',
+        category: 'throttled',
+      },
+      headers: { 'retry-after': '1' },
+    });
+  });
+
   it('validateInput parses the body with the contract and refuses an unknown field', async () => {
     const valid = exchange();
     await validateInput(valid, ok);
