@@ -160,7 +160,13 @@ function functionBlocks(manifests) {
           handler: `dist/functions/${fn.name}/handler.handler`,
           role: `${fn.logicalId}Role`,
           timeout: fn.timeout,
-          environment: { OTEL_SERVICE_NAME: fn.service, ...tableVariables, ...fn.environment },
+          environment: {
+            OTEL_SERVICE_NAME: fn.service,
+            // A public function starts the trace of a request from outside (edge-context.ts).
+            ...(fn.public ? { INBOUND_TRACE_CONTEXT: '${param:publicTraceContext}' } : {}),
+            ...tableVariables,
+            ...fn.environment,
+          },
           events,
         },
       ];

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { loadEnv } from '../shared/config/env';
-import type { OrderCreated, OrderRequest } from '../shared/contracts/schemas';
+import type { CustomerOrderView, OrderCreated, OrderRequest, ResponseOf } from '../shared/contracts/schemas';
 import { dynamoClient } from '../shared/data/dynamodb';
 import {
   type FailureBody,
@@ -35,6 +35,20 @@ async function submitOrder(body: OrderRequest): Promise<SubmitResult> {
   }
 }
 
+/** The public view of an order (schemas.ts says what it leaves out, and why). */
+function customerView(order: ResponseOf<'GET /order/{id}'>): CustomerOrderView {
+  const { order_id, status, items, amount, created_at, updated_at, failure_category } = order;
+  return {
+    order_id,
+    status,
+    items,
+    amount,
+    created_at,
+    updated_at,
+    ...(failure_category ? { failure_category } : {}),
+  };
+}
+
 const submitter = new IdempotentSubmitter<OrderRequest, SubmitResult>(
   dynamoClient,
   env.IDEMPOTENCY_TABLE,
@@ -54,6 +68,6 @@ export const handler = httpRouter({
   },
   'GET /api/order/{id}': async ({ params }) => ({
     statusCode: 200,
-    body: await orders.get('GET /order/{id}', params),
+    body: customerView(await orders.get('GET /order/{id}', params)),
   }),
 });

@@ -3,10 +3,15 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReservationLedger } from '../../functions/shared/data/reservation-ledger';
 import { withSpan } from '../../functions/shared/telemetry/api';
+import { serverSpanConfig } from '../../functions/shared/telemetry/edge-context';
 import { ExplicitLambdaInstrumentation } from '../../functions/shared/telemetry/lambda-instrumentation';
 import {
   annotateDynamoDbSpan,
@@ -197,7 +202,13 @@ describe('DynamoDB client spans', () => {
 
 describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)', () => {
   // The SDK registers W3C Trace Context as the global propagator; so does this suite, and only it.
-  before(() => propagation.setGlobalPropagator(new W3CTraceContextPropagator()));
+  before(() =>
+    propagation.setGlobalPropagator(
+      new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      }),
+    ),
+  );
   after(() => propagation.disable());
   const instance = () => {
     const instrumentation = new ExplicitLambdaInstrumentation({ lambdaStartTime: Date.now() });
@@ -239,6 +250,55 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
       assert.equal(span.parentSpanContext?.spanId, '00f067aa0ba902b7');
       assert.equal(span.attributes['cloud.account.id'], '123456789012');
     }
+  });
+
+  describe('at the public edge (INBOUND_TRACE_CONTEXT=link)', () => {
+    const edge = () => {
+      const instrumentation = new ExplicitLambdaInstrumentation({
+        lambdaStartTime: Date.now(),
+        ...serverSpanConfig('link'),
+      });
+      instrumentation.setTracerProvider(provider);
+      return instrumentation.traceHandler(async (_event: unknown, _context: unknown) => ({ statusCode: 201 }));
+    };
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const invoke = (headers: Record<string, string>) =>
+      edge()({ httpMethod: 'POST', resource: '/api/order', headers }, context);
+
+    it('starts a new trace, and links the caller’s context instead of continuing it', async () => {
+      await invoke({ traceparent: `00-${callerTrace}-${callerSpan}-01` });
+      const [span] = exporter.getFinishedSpans();
+      assert.notEqual(span?.spanContext().traceId, callerTrace);
+      assert.equal(span?.parentSpanContext, undefined, 'a root span');
+      assert.deepEqual(
+        span?.links.map((link) => [link.context.traceId, link.context.spanId, link.attributes]),
+        [[callerTrace, callerSpan, { 'link.reason': 'inbound_trace_context' }]],
+      );
+    });
+
+    it('traces a request whose caller said "not sampled" (flags 00): the server decides', async () => {
+      await invoke({ traceparent: `00-${callerTrace}-${callerSpan}-00` });
+      const [span] = exporter.getFinishedSpans();
+      assert.ok(span, 'exported');
+      assert.equal(span.spanContext().traceFlags & 1, 1, 'sampled');
+    });
+
+    it('drops inbound baggage and makes no link from an invalid traceparent', async () => {
+      const seen: string[] = [];
+      const instrumentation = new ExplicitLambdaInstrumentation({
+        lambdaStartTime: Date.now(),
+        ...serverSpanConfig('link'),
+      });
+      instrumentation.setTracerProvider(provider);
+      const handler = instrumentation.traceHandler(async (_event: unknown, _context: unknown) => {
+        seen.push(...(propagation.getActiveBaggage()?.getAllEntries().map(([key]) => key) ?? []));
+        return { statusCode: 201 };
+      });
+      await handler({ headers: { traceparent: '00-zz-yy-01', baggage: 'user=666' } }, context);
+      assert.deepEqual(seen, []);
+      assert.deepEqual(exporter.getFinishedSpans()[0]?.links, []);
+    });
   });
 
   it('fails loudly when the instrumentation no longer has the wrapper it was written against', () => {

@@ -165,10 +165,23 @@ export const orderCreated = z.looseObject({
 export type OrderCreated = z.output<typeof orderCreated>;
 
 /** The recorded order as callers see it (see order/service.ts's OrderView); passed through to the client. */
-export const orderView = z.looseObject({
+/**
+ * What anyone holding an order id may read on the public route: the order's state and contents, never who
+ * placed it, how it was paid, the internal reason for a failure, or its trace. The internal route
+ * (`GET /order/{id}`, IAM-signed when deployed) answers this and the rest (`orderView`).
+ */
+export const customerOrderView = z.strictObject({
   order_id: orderId,
   status: z.enum(['PENDING', 'RESERVED', 'COMPLETED', 'FAILED']),
+  items: z.array(z.object({ item_id: z.string(), quantity: z.number() })),
+  amount: z.number(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  failure_category: z.string().optional(),
 });
+export type CustomerOrderView = z.output<typeof customerOrderView>;
+
+export const orderView = customerOrderView.loose();
 
 /**
  * Every route of every function, keyed as API Gateway names them ("METHOD /resource"), with what it takes
@@ -177,7 +190,7 @@ export const orderView = z.looseObject({
  */
 export const API = {
   'POST /api/order': { body: orderRequest, response: orderCreated },
-  'GET /api/order/{id}': { params: orderPath, response: orderView },
+  'GET /api/order/{id}': { params: orderPath, response: customerOrderView },
   'POST /order': { body: orderRequest, response: orderCreated },
   'GET /order/{id}': { params: orderPath, response: orderView },
   'POST /inventory/reserve': { body: reservationRequest, response: inventoryReservation },

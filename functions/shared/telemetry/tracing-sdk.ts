@@ -29,17 +29,13 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { serverSpanConfig } from './edge-context';
 import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
 import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
 import { type TelemetrySettings, telemetrySettings } from './settings';
-import {
-  AWS_INSTRUMENTATION_CONFIG,
-  HTTP_INSTRUMENTATION_CONFIG,
-  recordHttpOutcome,
-  serverSpanAttributes,
-} from './span-hooks';
+import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from './span-hooks';
 
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number, settings = telemetrySettings()): void {
@@ -102,8 +98,7 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
 
   const lambdaInstrumentation = new ExplicitLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
-    requestHook: (span, { event }) => span.setAttributes(serverSpanAttributes(event)),
-    responseHook: (span, info) => recordHttpOutcome(span, info),
+    ...serverSpanConfig(settings.INBOUND_TRACE_CONTEXT),
   });
   const instrumentations = [
     lambdaInstrumentation,
