@@ -37,12 +37,13 @@ async function submitOrder(body: OrderRequest): Promise<SubmitResult> {
 
 /** The public view of an order (schemas.ts says what it leaves out, and why). */
 function customerView(order: ResponseOf<'GET /order/{id}'>): CustomerOrderView {
-  const { order_id, status, items, amount, created_at, updated_at, failure_category } = order;
+  const { order_id, status, items, total, lines, created_at, updated_at, failure_category } = order;
   return {
     order_id,
     status,
     items,
-    amount,
+    ...(total ? { total } : {}),
+    ...(lines ? { lines } : {}),
     created_at,
     updated_at,
     ...(failure_category ? { failure_category } : {}),

@@ -242,7 +242,6 @@ describe('recovery of orders whose function died mid-saga', () => {
             status: 'RESERVED',
             user_id: 'racer',
             items: [{ item_id: 'race-reap', quantity: 1 }],
-            amount: 1,
             payment_method: 'paypal',
             shipping_address: 'x',
             trace_id: '0'.repeat(32),
