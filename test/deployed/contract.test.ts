@@ -216,7 +216,7 @@ describe('the prod package, run as Lambda runs it', () => {
         traceparent: `00-${caller.traceId}-${caller.spanId}-01`,
       },
       pathParameters: null,
-      body: JSON.stringify({ order_id: orderId, user_id: '7', amount: '12.50', payment_method: 'paypal' }),
+      body: JSON.stringify({ order_id: orderId, user_id: '7', amount_cents: 1250, payment_method: 'paypal' }),
       isBase64Encoded: false,
     });
     const result = outcome.result as { statusCode: number; body: string };

@@ -163,7 +163,7 @@ describe('traces and logs of one order', () => {
         const order = attributes('order-service');
         assert.match(String(order['order.id']), /^[\da-f-]{36}$/);
         assert.equal(order['user.id'], '123', 'semantic-convention name for the user');
-        assert.equal(order['order.amount'], 49.99);
+        assert.equal(order['order.total_cents'], 4999, "the server's total, from the catalog");
         assert.equal(order['order.payment_method'], 'credit_card');
         assert.equal(order['order.status'], 'success');
         assert.equal(attributes('payment-service')['payment.status'], 'authorized');
