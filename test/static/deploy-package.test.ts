@@ -240,10 +240,17 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
   });
 
   it('answers throttles, crashes and timeouts with JSON Gateway Responses: a Lambda throttle is 429 with Retry-After', () => {
+    interface GatewayResponseProperties {
+      ResponseType: string;
+      StatusCode?: string;
+      RestApiId: unknown;
+      ResponseParameters: Record<string, string>;
+      ResponseTemplates: Record<string, string>;
+    }
     const responses = Object.values(resources).filter(
       (resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse',
-    ) as Array<{ Properties: Record<string, any> }>;
-    const byType: Record<string, any> = Object.fromEntries(
+    ) as unknown as Array<{ Properties: GatewayResponseProperties }>;
+    const byType: Record<string, GatewayResponseProperties> = Object.fromEntries(
       responses.map((r) => [r.Properties.ResponseType, r.Properties]),
     );
     assert.deepEqual(Object.keys(byType).sort(), [
@@ -258,18 +265,19 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
         properties.ResponseParameters['gatewayresponse.header.Content-Type'],
         "'application/json'",
       );
-      const body = JSON.parse(properties.ResponseTemplates['application/json']);
+      const body = JSON.parse(String(properties.ResponseTemplates['application/json']));
       assert.deepEqual(Object.keys(body), ['status', 'message', 'category', 'trace_id'], type);
       assert.equal(body.status, 'failure');
       assert.equal(body.trace_id, '$context.requestId', `${type}: the request id, which the access log has`);
     }
+    const of = (type: string) => byType[type] as GatewayResponseProperties;
     for (const type of ['INTEGRATION_FAILURE', 'THROTTLED']) {
-      assert.equal(byType[type].StatusCode, '429', type);
-      assert.equal(byType[type].ResponseParameters['gatewayresponse.header.Retry-After'], "'1'", type);
-      assert.equal(JSON.parse(byType[type].ResponseTemplates['application/json']).category, 'throttled');
+      assert.equal(of(type).StatusCode, '429', type);
+      assert.equal(of(type).ResponseParameters['gatewayresponse.header.Retry-After'], "'1'", type);
+      assert.equal(JSON.parse(String(of(type).ResponseTemplates['application/json'])).category, 'throttled');
     }
-    assert.equal(byType.INTEGRATION_TIMEOUT.StatusCode, '504');
-    assert.equal(byType.DEFAULT_5XX.StatusCode, undefined, "API Gateway's own 5xx status is kept");
+    assert.equal(of('INTEGRATION_TIMEOUT').StatusCode, '504');
+    assert.equal(of('DEFAULT_5XX').StatusCode, undefined, "API Gateway's own 5xx status is kept");
   });
 
   it('holds no secret values in the template or the package', async () => {
