@@ -15,6 +15,7 @@ const { existsSync } = require('node:fs');
 const path = require('node:path');
 const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
 const { bundleFunctions } = require('./bundle.cjs');
+const { assertDeployableTelemetry } = require('./deploy-settings.cjs');
 const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
@@ -34,7 +35,7 @@ const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
  * @property {{ Error: new (message: string) => Error }} [classes] the Framework's error: it prints the message alone
  * @property {{
  *   custom?: Record<string, any>,
- *   provider: { region?: string, runtime: string, environment?: Record<string, string> },
+ *   provider: { region?: string, stage?: string, runtime: string, environment?: Record<string, string> },
  *   resources?: unknown,
  *   getAllFunctions(): string[],
  *   getFunction(key: string): { name: string, handler: string, runtime?: string, package?: object },
@@ -154,8 +155,14 @@ class LocalRuntimePlugin {
    * Framework then uses as that function's artifact instead of zipping the project.
    */
   async packageBundles() {
-    build();
     const service = this.serverless.service;
+    try {
+      assertDeployableTelemetry(String(service.provider.stage ?? 'local'), service.provider.environment ?? {});
+    } catch (error) {
+      const FrameworkError = this.serverless.classes?.Error ?? Error;
+      throw new FrameworkError(error instanceof Error ? error.message : String(error));
+    }
+    build();
     const functionKeys = service.getAllFunctions();
     const started = performance.now();
     const bundles = await bundleFunctions({

@@ -53,10 +53,18 @@ export interface Packaged {
  * HOME (what a CI deploy would have) and no AWS credentials or config files at all, plus `env`. Answers the
  * template and each function's artifact.
  */
-export async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Packaged> {
+/** The stage's own telemetry endpoint: packaging refuses an empty or loopback one (deploy-settings.cjs). */
+export const PACKAGED_OTLP_ENDPOINT = 'https://otlp.orders.example';
+
+export async function packageStage(
+  stage: string,
+  env: NodeJS.ProcessEnv = {},
+  params: Record<string, string> = { otlpEndpoint: PACKAGED_OTLP_ENDPOINT },
+): Promise<Packaged> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
+  const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
   await onePackagingAtATime(() =>
-    promisify(execFile)(process.execPath, [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir], {
+    promisify(execFile)(process.execPath, [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir, ...paramArgs], {
       cwd: PROJECT_ROOT,
       env: {
         PATH: process.env.PATH,

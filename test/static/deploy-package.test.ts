@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
-import { packageStage } from '../../scripts/deployed/package';
+import { PACKAGED_OTLP_ENDPOINT, packageStage } from '../../scripts/deployed/package';
 import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -278,6 +278,46 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }
     assert.equal(of('INTEGRATION_TIMEOUT').StatusCode, '504');
     assert.equal(of('DEFAULT_5XX').StatusCode, undefined, "API Gateway's own 5xx status is kept");
+  });
+
+  it("exports to the stage's own endpoint: no loopback or localhost URL anywhere in the template", () => {
+    assert.doesNotMatch(template, /localhost|127\.0\.0\.1|\[::1\]/);
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      assert.equal(variables.OTEL_EXPORTER_OTLP_ENDPOINT, PACKAGED_OTLP_ENDPOINT);
+      assert.equal(variables.LOKI_URL, '', 'logs go to CloudWatch unless the stage names its Loki');
+    }
+  });
+
+  it('refuses to package a stage whose endpoint is loopback, localhost or missing, naming the setting', async () => {
+    for (const otlpEndpoint of ['http://127.0.0.1:4318', 'http://localhost:4318', '']) {
+      await assert.rejects(packageStage('prod', {}, { otlpEndpoint }), (error: Error) => {
+        assert.match(error.message, /Not packaging stage "prod": param otlpEndpoint/);
+        return true;
+      });
+    }
+    await assert.rejects(
+      packageStage('prod', {}, { otlpEndpoint: PACKAGED_OTLP_ENDPOINT, lokiUrl: 'http://localhost:3100' }),
+      /param lokiUrl is http:\/\/localhost:3100/,
+    );
+  });
+
+  it("takes nothing from the packaging shell: the developer's telemetry settings stay local", async () => {
+    const shell = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      LOKI_URL: 'http://127.0.0.1:3100',
+      LOG_LEVEL: 'debug',
+      OTEL_TRACES_SAMPLER: 'always_off',
+      PUBLIC_TRACE_CONTEXT: 'continue',
+    };
+    const packaged = await packageStage('prod', shell);
+    try {
+      const text = readFileSync(path.join(packaged.dir, 'cloudformation-template-update-stack.json'), 'utf8');
+      assert.doesNotMatch(text, /127\.0\.0\.1|always_off|"debug"/);
+      assert.doesNotMatch(text, /"INBOUND_TRACE_CONTEXT":"continue"/);
+    } finally {
+      rmSync(packaged.dir, { recursive: true, force: true });
+    }
   });
 
   it('holds no secret values in the template or the package', async () => {
