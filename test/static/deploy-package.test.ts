@@ -60,7 +60,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
 
   const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
 
-  it('defines the tables on demand, with point-in-time recovery and protection for stock and orders', () => {
+  it('defines the tables on demand, with deletion protection on every one that holds state', () => {
     const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
     assert.deepEqual(Object.keys(tables).sort(), [
       'IdempotencyTable',
@@ -72,6 +72,9 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     ]);
     for (const [name, table] of Object.entries(tables)) {
       assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST', name);
+      // Every table holds state: stock, the reservations that hold it, orders, and idempotency records.
+      assert.equal(table.Properties.DeletionProtectionEnabled, true, `${name}: deletion protection`);
+      assert.equal(table.DeletionPolicy, 'Retain', `${name}: kept if the stack is deleted`);
     }
     for (const name of ['InventoryTable', 'WarehouseStockTable', 'OrdersTable']) {
       const table = tables[name] as Resource;
@@ -318,6 +321,21 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     } finally {
       rmSync(packaged.dir, { recursive: true, force: true });
     }
+  });
+
+  it('reserves concurrency for every function, more for each one the public function reaches than for it', () => {
+    const reserved = Object.fromEntries(
+      ofType('AWS::Lambda::Function').map(([logicalId, fn]) => [
+        logicalId.replace(/LambdaFunction$/, ''),
+        fn.Properties.ReservedConcurrentExecutions,
+      ]),
+    );
+    for (const [name, value] of Object.entries(reserved)) assert.ok(Number(value) >= 1, `${name}: ${value}`);
+    const publicShare = Number(reserved.ApiGateway);
+    for (const name of ['Order', 'Inventory', 'Warehouse', 'Payment', 'Fraud']) {
+      assert.ok(Number(reserved[name]) > publicShare, `${name} ${reserved[name]} > ApiGateway ${publicShare}`);
+    }
+    assert.equal(reserved.Reaper, 1, 'one reaper run at a time');
   });
 
   it('holds no secret values in the template or the package', async () => {
