@@ -14,6 +14,7 @@
 const { existsSync } = require('node:fs');
 const path = require('node:path');
 const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
+const { addApiStage } = require('./api-stage.cjs');
 const { bundleFunctions } = require('./bundle.cjs');
 const { assertDeployableTelemetry } = require('./deploy-settings.cjs');
 const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
@@ -63,6 +64,7 @@ class LocalRuntimePlugin {
       'before:offline:start': () => this.prepareOffline(),
       'after:offline:start:init': () => this.afterOfflineStarted(),
       'before:package:createDeploymentArtifacts': () => this.packageBundles(),
+      'before:package:finalize': () => this.addStage(),
     };
   }
 
@@ -183,6 +185,20 @@ class LocalRuntimePlugin {
     this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
     const handedOver = [...new Set(functionKeys.flatMap((key) => bundleOf(key).handedOver))];
     this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);
+  }
+
+  /** The deployed API's stage with its limits and access logs (api-stage.cjs). */
+  addStage() {
+    const { provider, custom } = this.serverless.service;
+    const template = /** @type {any} */ (provider).compiledCloudFormationTemplate;
+    if (!template) return;
+    addApiStage(template, {
+      stage: String(provider.stage),
+      rateLimit: Number(custom?.edge?.rateLimit),
+      burstLimit: Number(custom?.edge?.burstLimit),
+      logRetentionInDays: Number(/** @type {any} */ (provider).logRetentionInDays) || undefined,
+      accountRole: custom?.edge?.accountRole !== 'existing',
+    });
   }
 
   /** @param {string} message */

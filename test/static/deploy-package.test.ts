@@ -338,6 +338,37 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     assert.equal(reserved.Reaper, 1, 'one reaper run at a time');
   });
 
+  it('gives the stage its limits in the template: throttling, JSON access logs with the request id, metrics', () => {
+    const stages = ofType('AWS::ApiGateway::Stage');
+    assert.equal(stages.length, 1);
+    const [, stage] = stages[0] as [string, Resource];
+    assert.equal(stage.Properties.StageName, 'prod');
+    assert.deepEqual(stage.Properties.MethodSettings, [
+      {
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+        MetricsEnabled: true,
+        LoggingLevel: 'OFF',
+        DataTraceEnabled: false,
+      },
+    ]);
+    const access = stage.Properties.AccessLogSetting as { DestinationArn: unknown; Format: string };
+    assert.deepEqual(access.DestinationArn, { 'Fn::GetAtt': ['ApiGatewayAccessLogGroup', 'Arn'] });
+    const format = JSON.parse(access.Format);
+    assert.equal(format.request_id, '$context.requestId', "the id in API Gateway's own answers' trace_id");
+    assert.equal(format.status, '$context.status');
+    for (const [, deployment] of ofType('AWS::ApiGateway::Deployment')) {
+      assert.equal(deployment.Properties.StageName, undefined, 'the stage is the Stage resource, not the Deployment');
+    }
+    assert.equal((resources.ApiGatewayAccount as Resource).Type, 'AWS::ApiGateway::Account');
+    // CORS is off by decision (README): no preflight methods, no Access-Control headers anywhere.
+    const methods = ofType('AWS::ApiGateway::Method').map(([, method]) => method.Properties.HttpMethod);
+    assert.ok(!methods.includes('OPTIONS'), `methods: ${methods}`);
+    assert.doesNotMatch(template, /Access-Control-Allow-Origin/);
+  });
+
   it('holds no secret values in the template or the package', async () => {
     const secretPatterns = [
       /AKIA[0-9A-Z]{16}/,
