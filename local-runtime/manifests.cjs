@@ -148,7 +148,9 @@ function functionBlocks(manifests) {
           http: {
             method: method.toLowerCase(),
             path: routePath,
-            ...(fn.public ? {} : { authorizer: '${param:internalAuthorizer}' }),
+            // Public routes: open with the stage's throttling, or behind an API key and its usage plan
+            // with `--param requireApiKey=true` (README, "Deployed limits").
+            ...(fn.public ? { private: '${strToBool(${param:requireApiKey})}' } : { authorizer: '${param:internalAuthorizer}' }),
           },
         };
       });
