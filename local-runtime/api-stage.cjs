@@ -38,7 +38,9 @@ const ACCESS_LOGS = 'ApiGatewayAccessLogGroup';
  */
 function addApiStage(template, { stage, rateLimit, burstLimit, logRetentionInDays, accountRole }) {
   const resources = template.Resources;
-  const deployment = Object.entries(resources).find(([, resource]) => resource.Type === 'AWS::ApiGateway::Deployment');
+  const deployment = Object.entries(resources).find(
+    ([, resource]) => resource.Type === 'AWS::ApiGateway::Deployment',
+  );
   if (!deployment) return;
   const [deploymentId, deploymentResource] = deployment;
   delete deploymentResource.Properties?.StageName;
@@ -80,7 +82,10 @@ function addApiStage(template, { stage, rateLimit, burstLimit, logRetentionInDay
           ],
         },
         ManagedPolicyArns: [
-          { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs' },
+          {
+            'Fn::Sub':
+              'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+          },
         ],
       },
     };

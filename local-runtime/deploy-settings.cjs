@@ -30,9 +30,11 @@ function assertDeployableTelemetry(stage, environment) {
   const problems = [];
   const otlp = String(environment.OTEL_EXPORTER_OTLP_ENDPOINT ?? '');
   if (otlp === '') problems.push('param otlpEndpoint is not set: the stage would export its traces nowhere');
-  else if (isLoopback(otlp)) problems.push(`param otlpEndpoint is ${otlp}, which is this machine, not the stage's`);
+  else if (isLoopback(otlp))
+    problems.push(`param otlpEndpoint is ${otlp}, which is this machine, not the stage's`);
   const loki = String(environment.LOKI_URL ?? '');
-  if (loki !== '' && isLoopback(loki)) problems.push(`param lokiUrl is ${loki}, which is this machine, not the stage's`);
+  if (loki !== '' && isLoopback(loki))
+    problems.push(`param lokiUrl is ${loki}, which is this machine, not the stage's`);
   if (problems.length === 0) return;
   throw new Error(
     `Not packaging stage "${stage}": ${problems.join('; ')}. ` +

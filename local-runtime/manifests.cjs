@@ -150,7 +150,9 @@ function functionBlocks(manifests) {
             path: routePath,
             // Public routes: open with the stage's throttling, or behind an API key and its usage plan
             // with `--param requireApiKey=true` (README, "Deployed limits").
-            ...(fn.public ? { private: '${strToBool(${param:requireApiKey})}' } : { authorizer: '${param:internalAuthorizer}' }),
+            ...(fn.public
+              ? { private: '${strToBool(${param:requireApiKey})}' }
+              : { authorizer: '${param:internalAuthorizer}' }),
           },
         };
       });

@@ -159,7 +159,10 @@ class LocalRuntimePlugin {
   async packageBundles() {
     const service = this.serverless.service;
     try {
-      assertDeployableTelemetry(String(service.provider.stage ?? 'local'), service.provider.environment ?? {});
+      assertDeployableTelemetry(
+        String(service.provider.stage ?? 'local'),
+        service.provider.environment ?? {},
+      );
     } catch (error) {
       const FrameworkError = this.serverless.classes?.Error ?? Error;
       throw new FrameworkError(error instanceof Error ? error.message : String(error));

@@ -82,7 +82,10 @@ export class InventoryService {
     await crashPoint('warehouse_reserved');
 
     const availability = await availabilityRead;
-    const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id)?.availability }));
+    const items = lines.map((line) => ({
+      ...line,
+      availability: availability.get(line.item_id)?.availability,
+    }));
     annotate({
       'inventory.item_id': items.map((item) => item.item_id).join(','),
       'inventory.requested_quantity': items.reduce((sum, item) => sum + item.quantity, 0),
@@ -198,7 +201,10 @@ export class InventoryService {
 }
 
 /** Why a line cannot be reserved: its item is unknown (`available` undefined) or has too little stock. */
-function refusal(line: Pick<ReservedLine, 'item_id' | 'quantity'>, available: number | undefined): DomainError {
+function refusal(
+  line: Pick<ReservedLine, 'item_id' | 'quantity'>,
+  available: number | undefined,
+): DomainError {
   annotate({ 'inventory.item_id': line.item_id, 'inventory.requested_quantity': line.quantity });
   if (available === undefined) return new DomainError('not_found', `Unknown item ${line.item_id}`);
   return new DomainError(

@@ -29,7 +29,9 @@ export interface CreatedOrder {
 }
 
 /** Each line's unit price and total as decimal strings, from the reservation's cents. */
-function pricedLines(items: Array<{ item_id: string; quantity: number; unit_price_cents: number }>): PricedLine[] {
+function pricedLines(
+  items: Array<{ item_id: string; quantity: number; unit_price_cents: number }>,
+): PricedLine[] {
   return items.map(({ item_id, quantity, unit_price_cents }) => ({
     item_id,
     quantity,
@@ -115,7 +117,12 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     logger.info(`order ${orderId} completed`);
     await crashPoint('completed');
     await commitStock(orderId, deps);
-    return { order_id: orderId, authorization_id, total: formatCents(priced.total_cents), lines: priced.lines };
+    return {
+      order_id: orderId,
+      authorization_id,
+      total: formatCents(priced.total_cents),
+      lines: priced.lines,
+    };
   } catch (error) {
     const failure =
       error instanceof DomainError ? error : new DomainError('internal', 'The order could not be completed');

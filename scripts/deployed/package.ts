@@ -64,18 +64,22 @@ export async function packageStage(
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
   await onePackagingAtATime(() =>
-    promisify(execFile)(process.execPath, [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir, ...paramArgs], {
-      cwd: PROJECT_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        AWS_CONFIG_FILE: '/nonexistent',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-        ...env,
+    promisify(execFile)(
+      process.execPath,
+      [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir, ...paramArgs],
+      {
+        cwd: PROJECT_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          AWS_CONFIG_FILE: '/nonexistent',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+          ...env,
+        },
+        timeout: 180_000,
+        maxBuffer: 16 * 1024 * 1024,
       },
-      timeout: 180_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }),
+    ),
   );
   const template = JSON.parse(
     readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),

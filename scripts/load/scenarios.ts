@@ -37,8 +37,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'declined',
     weight: 7,
     // A card number the payment rules always decline.
-    body: () =>
-      order('sku001', 1, 'credit_card', { card: { number: '4000000000000002', expiry: '12/30' } }),
+    body: () => order('sku001', 1, 'credit_card', { card: { number: '4000000000000002', expiry: '12/30' } }),
   },
 ];
 

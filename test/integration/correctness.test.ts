@@ -120,7 +120,12 @@ const BAD_REQUESTS: BadRequest[] = [
     field: 'amount',
   },
   // A JSON number is held to the same two-decimal rule as a string: refused, never rounded or stored as is.
-  { name: 'amount 0.1 + 0.2 as a number', body: { ...valid, amount: 0.30000000000000004 }, status: 400, field: 'amount' },
+  {
+    name: 'amount 0.1 + 0.2 as a number',
+    body: { ...valid, amount: 0.30000000000000004 },
+    status: 400,
+    field: 'amount',
+  },
   {
     name: 'unknown payment method',
     body: { ...valid, payment_method: 'bitcoin' },

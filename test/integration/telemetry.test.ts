@@ -222,6 +222,57 @@ describe('traces and logs of one order', () => {
     );
   });
 
+  describe('the public edge owns the trace', () => {
+    const CHOSEN = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const CALLER_SPAN = '00f067aa0ba902b7';
+    const rootOf = async (response: Awaited<ReturnType<Stack['post']>>) => {
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      const spans = await traceOf(otlp, String(response.body.trace_id));
+      return { spans, root: serverSpan(spans, 'api-gateway') };
+    };
+
+    it("does not continue a caller's chosen trace id: a new trace, linked to the caller's", async () => {
+      const response = await stack.post('/api/order', SEED_PAYLOAD, {
+        traceparent: `00-${CHOSEN}-${CALLER_SPAN}-01`,
+      });
+      assert.notEqual(response.body.trace_id, CHOSEN);
+      const { spans, root } = await rootOf(response);
+      assert.equal(root.parentSpanId, '', 'api-gateway starts the trace');
+      assert.deepEqual(
+        root.links.map((link) => [link.traceId, link.spanId]),
+        [[CHOSEN, CALLER_SPAN]],
+      );
+      assert.ok(
+        spans.every((span) => span.traceId !== CHOSEN),
+        'no span is in the chosen trace',
+      );
+      const stored = (await stack.scan('orders')).find((order) => order.order_id === response.body.order_id);
+      assert.equal(stored?.trace_id, response.body.trace_id, "the order records the server's trace");
+    });
+
+    it('traces an order whose caller said "not sampled" (flags 00): every hop is exported', async () => {
+      const { spans } = await rootOf(
+        await stack.post('/api/order', SEED_PAYLOAD, { traceparent: `00-${CHOSEN}-${CALLER_SPAN}-00` }),
+      );
+      assert.deepEqual([...new Set(spans.map((span) => span.serviceName))].sort(), [...SERVICES].sort());
+    });
+
+    it('still continues the trace of a caller on an internal route', async () => {
+      const response = await stack.post(
+        '/fraud/check',
+        {
+          order_id: '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f',
+          user_id: '7',
+          amount_cents: 100,
+          payment_method: 'paypal',
+        },
+        { traceparent: `00-${CHOSEN}-${CALLER_SPAN}-01` },
+      );
+      assert.equal(response.status, 200);
+      assert.equal(response.body.trace_id, CHOSEN);
+    });
+  });
+
   it('sends the log records of all six services over OTLP, with the trace id, redacted', async () => {
     const payload = { ...SEED_PAYLOAD, card: { number: '4242424242424242', expiry: '11/29' } };
     const response = await stack.post('/api/order', payload);
@@ -325,6 +376,28 @@ describe('telemetry backends down', () => {
       }
     } finally {
       await stack.stop();
+    }
+  });
+
+  it('lets a trusted front end continue its trace with PUBLIC_TRACE_CONTEXT=continue', async () => {
+    const otlp = await new OtlpReceiver().start();
+    const stack = await startStack({
+      env: {
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        PUBLIC_TRACE_CONTEXT: 'continue',
+      },
+    });
+    try {
+      const chosen = '5bf92f3577b34da6a3ce929d0e0e4737';
+      const response = await stack.post('/api/order', SEED_PAYLOAD, {
+        traceparent: `00-${chosen}-00f067aa0ba902b7-01`,
+      });
+      assert.equal(response.status, 201);
+      assert.equal(response.body.trace_id, chosen, "the front end's trace, continued");
+    } finally {
+      await stack.stop();
+      await otlp.stop();
     }
   });
 

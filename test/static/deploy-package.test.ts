@@ -333,7 +333,10 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     for (const [name, value] of Object.entries(reserved)) assert.ok(Number(value) >= 1, `${name}: ${value}`);
     const publicShare = Number(reserved.ApiGateway);
     for (const name of ['Order', 'Inventory', 'Warehouse', 'Payment', 'Fraud']) {
-      assert.ok(Number(reserved[name]) > publicShare, `${name} ${reserved[name]} > ApiGateway ${publicShare}`);
+      assert.ok(
+        Number(reserved[name]) > publicShare,
+        `${name} ${reserved[name]} > ApiGateway ${publicShare}`,
+      );
     }
     assert.equal(reserved.Reaper, 1, 'one reaper run at a time');
   });
@@ -360,7 +363,11 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     assert.equal(format.request_id, '$context.requestId', "the id in API Gateway's own answers' trace_id");
     assert.equal(format.status, '$context.status');
     for (const [, deployment] of ofType('AWS::ApiGateway::Deployment')) {
-      assert.equal(deployment.Properties.StageName, undefined, 'the stage is the Stage resource, not the Deployment');
+      assert.equal(
+        deployment.Properties.StageName,
+        undefined,
+        'the stage is the Stage resource, not the Deployment',
+      );
     }
     assert.equal((resources.ApiGatewayAccount as Resource).Type, 'AWS::ApiGateway::Account');
     // CORS is off by decision (README): no preflight methods, no Access-Control headers anywhere.

@@ -117,7 +117,10 @@ describe('function manifests', () => {
     ],
     [
       'a route served twice',
-      { a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]', b: 'service: b\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]' },
+      {
+        a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]',
+        b: 'service: b\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]',
+      },
       /b\/function.yml: GET \/a is also served by a/,
     ],
     [

@@ -186,7 +186,10 @@ describe('payment', () => {
 
   it('declines without asking fraud when a rule already declines', async () => {
     const fraud = downstream({});
-    await assert.rejects(authorizePayment({ ...payment, amount_cents: 600_000 }, rules, fraud), /exceeds the limit/);
+    await assert.rejects(
+      authorizePayment({ ...payment, amount_cents: 600_000 }, rules, fraud),
+      /exceeds the limit/,
+    );
     assert.deepEqual(fraud.calls, []);
   });
 });

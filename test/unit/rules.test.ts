@@ -6,7 +6,12 @@ import { DomainError } from '../../functions/shared/contracts/errors';
 import { allocate } from '../../functions/warehouse/service';
 
 const ORDER_ID = '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f';
-const request = { order_id: ORDER_ID, user_id: '123', amount_cents: 4999, payment_method: 'credit_card' as const };
+const request = {
+  order_id: ORDER_ID,
+  user_id: '123',
+  amount_cents: 4999,
+  payment_method: 'credit_card' as const,
+};
 
 describe('fraud rules', () => {
   const rules = (percentage: number, draw: number) => ({

@@ -3,11 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  CompositePropagator,
-  W3CBaggagePropagator,
-  W3CTraceContextPropagator,
-} from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReservationLedger } from '../../functions/shared/data/reservation-ledger';
 import { withSpan } from '../../functions/shared/telemetry/api';
@@ -259,7 +255,9 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
         ...serverSpanConfig('link'),
       });
       instrumentation.setTracerProvider(provider);
-      return instrumentation.traceHandler(async (_event: unknown, _context: unknown) => ({ statusCode: 201 }));
+      return instrumentation.traceHandler(async (_event: unknown, _context: unknown) => ({
+        statusCode: 201,
+      }));
     };
     const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpan = '00f067aa0ba902b7';
@@ -292,7 +290,12 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
       });
       instrumentation.setTracerProvider(provider);
       const handler = instrumentation.traceHandler(async (_event: unknown, _context: unknown) => {
-        seen.push(...(propagation.getActiveBaggage()?.getAllEntries().map(([key]) => key) ?? []));
+        seen.push(
+          ...(propagation
+            .getActiveBaggage()
+            ?.getAllEntries()
+            .map(([key]) => key) ?? []),
+        );
         return { statusCode: 201 };
       });
       await handler({ headers: { traceparent: '00-zz-yy-01', baggage: 'user=666' } }, context);

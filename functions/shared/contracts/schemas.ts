@@ -27,7 +27,11 @@ export const userId = z
  */
 export const amount = z
   .union([z.number().transform((value) => String(value)), z.string()])
-  .pipe(z.string().regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be a decimal number with at most two decimals, such as "49.99"'))
+  .pipe(
+    z
+      .string()
+      .regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be a decimal number with at most two decimals, such as "49.99"'),
+  )
   .transform(centsOf)
   .pipe(
     z
