@@ -16,7 +16,7 @@ const path = require('node:path');
 const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
 const { addApiStage } = require('./api-stage.cjs');
 const { bundleFunctions } = require('./bundle.cjs');
-const { assertDeployableTelemetry } = require('./deploy-settings.cjs');
+const { assertDeployableTelemetry, assertNothingFromTheShell } = require('./deploy-settings.cjs');
 const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
@@ -159,10 +159,9 @@ class LocalRuntimePlugin {
   async packageBundles() {
     const service = this.serverless.service;
     try {
-      assertDeployableTelemetry(
-        String(service.provider.stage ?? 'local'),
-        service.provider.environment ?? {},
-      );
+      const stage = String(service.provider.stage ?? 'local');
+      assertNothingFromTheShell(stage, this.serverless.serviceDir ?? PROJECT_ROOT);
+      assertDeployableTelemetry(stage, service.provider.environment ?? {});
     } catch (error) {
       const FrameworkError = this.serverless.classes?.Error ?? Error;
       throw new FrameworkError(error instanceof Error ? error.message : String(error));

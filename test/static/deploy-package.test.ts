@@ -305,15 +305,16 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     );
   });
 
-  it("takes nothing from the packaging shell: the developer's telemetry settings stay local", async () => {
-    const shell = {
+  it("takes nothing from the packaging shell: the developer's settings stay local", async () => {
+    // Read only by the local stage's params: set in the shell, they change nothing in a prod package.
+    const localOnly = {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
       LOKI_URL: 'http://127.0.0.1:3100',
       LOG_LEVEL: 'debug',
       OTEL_TRACES_SAMPLER: 'always_off',
       PUBLIC_TRACE_CONTEXT: 'continue',
     };
-    const packaged = await packageStage('prod', shell);
+    const packaged = await packageStage('prod', localOnly);
     try {
       const text = readFileSync(path.join(packaged.dir, 'cloudformation-template-update-stack.json'), 'utf8');
       assert.doesNotMatch(text, /127\.0\.0\.1|always_off|"debug"/);
@@ -321,6 +322,17 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     } finally {
       rmSync(packaged.dir, { recursive: true, force: true });
     }
+    // Read by the functions' settings themselves: set in the shell, the package is refused, naming them.
+    await assert.rejects(
+      packageStage('prod', { FRAUD_PERCENTAGE: '100', OTEL_SDK_DISABLED: 'true' }),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /Not packaging stage "prod": FRAUD_PERCENTAGE, OTEL_SDK_DISABLED are set in this shell/,
+        );
+        return true;
+      },
+    );
   });
 
   it('reserves concurrency for every function, more for each one the public function reaches than for it', () => {
