@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${...} substitutions, resolved by it.
 'use strict';
 /**
  * The deployed API's stage, in the template: the Framework makes the stage through its Deployment (and sets
