@@ -79,7 +79,11 @@ export async function packageStage(
         timeout: 180_000,
         maxBuffer: 16 * 1024 * 1024,
       },
-    ),
+    ).catch((error: Error & { stdout?: string }) => {
+      // The Framework prints why it refused on stdout (the message has only stderr, its banner).
+      error.message = `${error.message}${error.stdout ?? ''}`;
+      throw error;
+    }),
   );
   const template = JSON.parse(
     readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
