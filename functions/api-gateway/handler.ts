@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { loadEnv } from '../shared/config/env';
-import type { CustomerOrderView, OrderCreated, OrderRequest, ResponseOf } from '../shared/contracts/schemas';
+import {
+  type CustomerOrderView,
+  formatCents,
+  type OrderCreated,
+  type OrderRequest,
+  type ResponseOf,
+} from '../shared/contracts/schemas';
 import { dynamoClient } from '../shared/data/dynamodb';
 import {
   type FailureBody,
@@ -28,7 +34,10 @@ export type SubmitResult = HttpResult<OrderCreated> | HttpResult<FailureBody>;
 
 async function submitOrder(body: OrderRequest): Promise<SubmitResult> {
   try {
-    const created = await orders.post('POST /order', body);
+    // The order function validates the request again, from the wire: the amount goes back as its decimal form.
+    const { amount, ...rest } = body;
+    const onTheWire = amount === undefined ? rest : { ...rest, amount: formatCents(amount) };
+    const created = await orders.post('POST /order', onTheWire);
     return { statusCode: 201, body: created, headers: { location: `/api/order/${created.order_id}` } };
   } catch (error) {
     return failureResult(error);
