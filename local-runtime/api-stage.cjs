@@ -5,8 +5,9 @@
  * logging afterwards with SDK calls, outside CloudFormation). This gives the stage a resource of its own,
  * with the edge's limits where a review can see them:
  * - throttling for every method (rate and burst, params `apiRateLimit` and `apiBurstLimit`);
- * - JSON access logs with the request id (the `trace_id` of API Gateway's own answers) and what each
- *   request cost, in a log group of their own;
+ * - JSON access logs, in a log group of their own, with what each request cost and its ids: the request id
+ *   (the `trace_id` of API Gateway's own answers) and the Lambda request id, which is the order's trace id
+ *   in UUID form (the public function starts its trace with it: edge-context.ts, EdgeTraceIds);
  * - metrics per method; no execution logs (they would hold request bodies).
  * API Gateway writes access logs only once its account (per region) has a CloudWatch role: with
  * `accountRole`, the stack sets one (AWS::ApiGateway::Account is a singleton, so the last stack to set it
@@ -17,6 +18,8 @@
 const ACCESS_LOG_FORMAT = JSON.stringify({
   request_id: '$context.requestId',
   extended_request_id: '$context.extendedRequestId',
+  // The trace id with dashes: a template only substitutes, so it cannot take them out.
+  lambda_request_id: '$context.integration.requestId',
   ip: '$context.identity.sourceIp',
   request_time: '$context.requestTimeEpoch',
   method: '$context.httpMethod',

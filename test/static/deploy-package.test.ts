@@ -381,6 +381,11 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     assert.deepEqual(access.DestinationArn, { 'Fn::GetAtt': ['ApiGatewayAccessLogGroup', 'Arn'] });
     const format = JSON.parse(access.Format);
     assert.equal(format.request_id, '$context.requestId', "the id in API Gateway's own answers' trace_id");
+    assert.equal(
+      format.lambda_request_id,
+      '$context.integration.requestId',
+      "the public function's request id: the trace id, in UUID form",
+    );
     assert.equal(format.status, '$context.status');
     for (const [, deployment] of ofType('AWS::ApiGateway::Deployment')) {
       assert.equal(

@@ -7,6 +7,7 @@ import {
   type TextMapGetter,
   trace,
 } from '@opentelemetry/api';
+import { type IdGenerator, RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import { recordHttpOutcome, serverSpanAttributes } from './span-hooks';
 
 /**
@@ -31,9 +32,47 @@ function callerContext(headers: Headers): Context {
   return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
-/** The Lambda instrumentation's eventContextExtractor at the edge: always a new trace. */
-export function newTraceAtTheEdge(): Context {
-  return ROOT_CONTEXT;
+/**
+ * The tracer provider's ids: random, except that a trace started at the public edge takes its invocation's
+ * Lambda request id as trace id. That id is AWS's, random and not the caller's to choose (a caller can set API
+ * Gateway's `requestId`, not Lambda's), and API Gateway's access log records it as
+ * `$context.integration.requestId`: an access log line leads to its trace by taking the dashes out.
+ */
+export class EdgeTraceIds implements IdGenerator {
+  readonly #random = new RandomIdGenerator();
+  #next: string | undefined;
+
+  /** The trace the next root span starts takes this Lambda request id (when it is a valid trace id). */
+  startNextTraceAt(lambdaRequestId: string | undefined): void {
+    this.#next = traceIdOfRequestId(lambdaRequestId);
+  }
+
+  generateTraceId(): string {
+    const id = this.#next ?? this.#random.generateTraceId();
+    this.#next = undefined;
+    return id;
+  }
+
+  generateSpanId(): string {
+    return this.#random.generateSpanId();
+  }
+}
+
+/** A request id in UUID form as a W3C trace id (32 lowercase hex digits, not all zero), or undefined. */
+export function traceIdOfRequestId(requestId: string | undefined): string | undefined {
+  const hex = requestId?.replace(/-/g, '').toLowerCase();
+  return hex && /^[0-9a-f]{32}$/.test(hex) && /[1-9a-f]/.test(hex) ? hex : undefined;
+}
+
+/**
+ * The Lambda instrumentation's eventContextExtractor at the edge: always a new trace, whose id is the
+ * invocation's request id. The instrumentation starts the SERVER span right after asking, in the same tick.
+ */
+export function newTraceAtTheEdge(traceIds: EdgeTraceIds) {
+  return (_event: unknown, context: { awsRequestId?: string } | undefined): Context => {
+    traceIds.startNextTraceAt(context?.awsRequestId);
+    return ROOT_CONTEXT;
+  };
 }
 
 /** The span link to the caller's trace, when its headers carry a valid one. */
@@ -47,12 +86,12 @@ type InvocationEvent = Parameters<typeof serverSpanAttributes>[0] & { headers?: 
 
 /**
  * The Lambda instrumentation's settings for a function's SERVER spans: their attributes and status, and, at
- * the edge (`link`), a new trace linked to the caller's.
+ * the edge (`link`), a new trace linked to the caller's, its id from `traceIds` (the tracer provider's).
  */
-export function serverSpanConfig(inbound: 'continue' | 'link') {
+export function serverSpanConfig(inbound: 'continue' | 'link', traceIds: EdgeTraceIds) {
   const atTheEdge = inbound === 'link';
   return {
-    ...(atTheEdge ? { eventContextExtractor: newTraceAtTheEdge } : {}),
+    ...(atTheEdge ? { eventContextExtractor: newTraceAtTheEdge(traceIds) } : {}),
     requestHook: (span: Span, { event }: { event: InvocationEvent }) => {
       span.setAttributes(serverSpanAttributes(event));
       if (atTheEdge) span.addLinks(callerLinks(event));

@@ -29,7 +29,8 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { serverSpanConfig } from './edge-context';
+import { BaggageAttributes } from './baggage-attributes';
+import { EdgeTraceIds, serverSpanConfig } from './edge-context';
 import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
 import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
@@ -63,10 +64,13 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
+  const traceIds = new EdgeTraceIds();
   const tracerProvider = new TracerProvider({
     resource,
+    idGenerator: traceIds,
     sampler: samplerOf(settings),
     spanProcessors: [
+      new BaggageAttributes(),
       new BatchSpanProcessor({
         exporter: new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
           serviceName: settings.OTEL_SERVICE_NAME,
@@ -98,7 +102,7 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
 
   const lambdaInstrumentation = new ExplicitLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
-    ...serverSpanConfig(settings.INBOUND_TRACE_CONTEXT),
+    ...serverSpanConfig(settings.INBOUND_TRACE_CONTEXT, traceIds),
   });
   const instrumentations = [
     lambdaInstrumentation,
