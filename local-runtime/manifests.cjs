@@ -18,6 +18,7 @@ const MANIFEST = 'function.yml';
 const KNOWN_KEYS = new Set([
   'service',
   'timeout',
+  'reservedConcurrency',
   'public',
   'routes',
   'schedule',
@@ -50,7 +51,8 @@ function fail(file, message) {
 
 /**
  * One function's facts, checked (see the file's header).
- * @typedef {{ name: string, key: string, logicalId: string, service: string, timeout: number, public: boolean,
+ * @typedef {{ name: string, key: string, logicalId: string, service: string, timeout: number,
+ *   reservedConcurrency: number, public: boolean,
  *   routes: string[], schedule?: { rate: string, offlineEverySeconds?: number }, tables: Record<string, string[]>,
  *   indexes: Record<string, string[]>, calls: string[], environment: Record<string, string> }} Manifest
  */
@@ -71,6 +73,8 @@ function readManifest(functionsDir, name) {
     fail(file, '"service" must name the service');
   if (!Number.isInteger(manifest.timeout) || manifest.timeout < 1)
     fail(file, '"timeout" must be whole seconds');
+  if (!Number.isInteger(manifest.reservedConcurrency) || manifest.reservedConcurrency < 1)
+    fail(file, '"reservedConcurrency" must be a whole number of instances (see docs/architecture.md)');
   /** @type {string[]} */
   const routes = manifest.routes ?? [];
   /** @type {string[]} */
@@ -99,6 +103,7 @@ function readManifest(functionsDir, name) {
     logicalId: pascalCase(name),
     service: manifest.service,
     timeout: manifest.timeout,
+    reservedConcurrency: manifest.reservedConcurrency,
     public: manifest.public === true,
     routes,
     schedule: manifest.schedule,
@@ -143,7 +148,11 @@ function functionBlocks(manifests) {
           http: {
             method: method.toLowerCase(),
             path: routePath,
-            ...(fn.public ? {} : { authorizer: '${param:internalAuthorizer}' }),
+            // Public routes: open with the stage's throttling, or behind an API key and its usage plan
+            // with `--param requireApiKey=true` (README, "Deployed limits").
+            ...(fn.public
+              ? { private: '${strToBool(${param:requireApiKey})}' }
+              : { authorizer: '${param:internalAuthorizer}' }),
           },
         };
       });
@@ -160,7 +169,14 @@ function functionBlocks(manifests) {
           handler: `dist/functions/${fn.name}/handler.handler`,
           role: `${fn.logicalId}Role`,
           timeout: fn.timeout,
-          environment: { OTEL_SERVICE_NAME: fn.service, ...tableVariables, ...fn.environment },
+          reservedConcurrency: fn.reservedConcurrency,
+          environment: {
+            OTEL_SERVICE_NAME: fn.service,
+            // A public function starts the trace of a request from outside (edge-context.ts).
+            ...(fn.public ? { INBOUND_TRACE_CONTEXT: '${param:publicTraceContext}' } : {}),
+            ...tableVariables,
+            ...fn.environment,
+          },
           events,
         },
       ];
@@ -266,10 +282,40 @@ function checkCalls(functionsDir, manifests) {
   return servedBy;
 }
 
+/**
+ * Reserved concurrency is sized so that the public function cannot starve the ones it calls: each request
+ * from outside holds one instance of every function on its path at once, and commits, releases and the
+ * reaper's calls need room beside them. So every function a public one reaches, directly or not, reserves
+ * more instances than it does.
+ * @param {string} functionsDir
+ * @param {Manifest[]} manifests
+ * @param {Map<string, string>} servedBy
+ */
+function checkConcurrency(functionsDir, manifests, servedBy) {
+  const byName = new Map(manifests.map((fn) => [fn.name, fn]));
+  for (const entry of manifests.filter((fn) => fn.public)) {
+    const seen = new Set([entry.name]);
+    const queue = [...entry.calls];
+    for (let route = queue.shift(); route; route = queue.shift()) {
+      const callee = byName.get(String(servedBy.get(route)));
+      if (!callee || seen.has(callee.name)) continue;
+      seen.add(callee.name);
+      queue.push(...callee.calls);
+      if (callee.reservedConcurrency <= entry.reservedConcurrency) {
+        fail(
+          path.join(functionsDir, callee.name, MANIFEST),
+          `reservedConcurrency ${callee.reservedConcurrency} must be above ${entry.name}'s ` +
+            `${entry.reservedConcurrency}: every request ${entry.name} takes needs an instance here too`,
+        );
+      }
+    }
+  }
+}
+
 /** Everything derived from the manifests in `functionsDir`. */
 function derive(functionsDir = FUNCTIONS_DIR) {
   const manifests = loadManifests(functionsDir);
-  checkCalls(functionsDir, manifests);
+  checkConcurrency(functionsDir, manifests, checkCalls(functionsDir, manifests));
   return {
     manifests,
     functions: functionBlocks(manifests),

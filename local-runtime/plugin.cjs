@@ -14,7 +14,9 @@
 const { existsSync } = require('node:fs');
 const path = require('node:path');
 const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json');
+const { addApiStage } = require('./api-stage.cjs');
 const { bundleFunctions } = require('./bundle.cjs');
+const { assertDeployableTelemetry, assertNothingFromTheShell } = require('./deploy-settings.cjs');
 const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
@@ -34,7 +36,7 @@ const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
  * @property {{ Error: new (message: string) => Error }} [classes] the Framework's error: it prints the message alone
  * @property {{
  *   custom?: Record<string, any>,
- *   provider: { region?: string, runtime: string, environment?: Record<string, string> },
+ *   provider: { region?: string, stage?: string, runtime: string, environment?: Record<string, string> },
  *   resources?: unknown,
  *   getAllFunctions(): string[],
  *   getFunction(key: string): { name: string, handler: string, runtime?: string, package?: object },
@@ -62,6 +64,7 @@ class LocalRuntimePlugin {
       'before:offline:start': () => this.prepareOffline(),
       'after:offline:start:init': () => this.afterOfflineStarted(),
       'before:package:createDeploymentArtifacts': () => this.packageBundles(),
+      'before:package:finalize': () => this.addStage(),
     };
   }
 
@@ -154,8 +157,16 @@ class LocalRuntimePlugin {
    * Framework then uses as that function's artifact instead of zipping the project.
    */
   async packageBundles() {
-    build();
     const service = this.serverless.service;
+    try {
+      const stage = String(service.provider.stage ?? 'local');
+      assertNothingFromTheShell(stage, this.serverless.serviceDir ?? PROJECT_ROOT);
+      assertDeployableTelemetry(stage, service.provider.environment ?? {});
+    } catch (error) {
+      const FrameworkError = this.serverless.classes?.Error ?? Error;
+      throw new FrameworkError(error instanceof Error ? error.message : String(error));
+    }
+    build();
     const functionKeys = service.getAllFunctions();
     const started = performance.now();
     const bundles = await bundleFunctions({
@@ -176,6 +187,20 @@ class LocalRuntimePlugin {
     this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
     const handedOver = [...new Set(functionKeys.flatMap((key) => bundleOf(key).handedOver))];
     this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);
+  }
+
+  /** The deployed API's stage with its limits and access logs (api-stage.cjs). */
+  addStage() {
+    const { provider, custom } = this.serverless.service;
+    const template = /** @type {any} */ (provider).compiledCloudFormationTemplate;
+    if (!template) return;
+    addApiStage(template, {
+      stage: String(provider.stage),
+      rateLimit: Number(custom?.edge?.rateLimit),
+      burstLimit: Number(custom?.edge?.burstLimit),
+      logRetentionInDays: Number(/** @type {any} */ (provider).logRetentionInDays) || undefined,
+      accountRole: custom?.edge?.accountRole !== 'existing',
+    });
   }
 
   /** @param {string} message */

@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { loadEnv } from '../shared/config/env';
-import type { OrderCreated, OrderRequest } from '../shared/contracts/schemas';
+import {
+  type CustomerOrderView,
+  formatCents,
+  type OrderCreated,
+  type OrderRequest,
+  type ResponseOf,
+} from '../shared/contracts/schemas';
 import { dynamoClient } from '../shared/data/dynamodb';
 import {
   type FailureBody,
@@ -28,11 +34,29 @@ export type SubmitResult = HttpResult<OrderCreated> | HttpResult<FailureBody>;
 
 async function submitOrder(body: OrderRequest): Promise<SubmitResult> {
   try {
-    const created = await orders.post('POST /order', body);
+    // The order function validates the request again, from the wire: the amount goes back as its decimal form.
+    const { amount, ...rest } = body;
+    const onTheWire = amount === undefined ? rest : { ...rest, amount: formatCents(amount) };
+    const created = await orders.post('POST /order', onTheWire);
     return { statusCode: 201, body: created, headers: { location: `/api/order/${created.order_id}` } };
   } catch (error) {
     return failureResult(error);
   }
+}
+
+/** The public view of an order (schemas.ts says what it leaves out, and why). */
+function customerView(order: ResponseOf<'GET /order/{id}'>): CustomerOrderView {
+  const { order_id, status, items, total, lines, created_at, updated_at, failure_category } = order;
+  return {
+    order_id,
+    status,
+    items,
+    ...(total ? { total } : {}),
+    ...(lines ? { lines } : {}),
+    created_at,
+    updated_at,
+    ...(failure_category ? { failure_category } : {}),
+  };
 }
 
 const submitter = new IdempotentSubmitter<OrderRequest, SubmitResult>(
@@ -54,6 +78,6 @@ export const handler = httpRouter({
   },
   'GET /api/order/{id}': async ({ params }) => ({
     statusCode: 200,
-    body: await orders.get('GET /order/{id}', params),
+    body: customerView(await orders.get('GET /order/{id}', params)),
   }),
 });

@@ -1,10 +1,11 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DomainError, isAmbiguousFailure } from '../shared/contracts/errors';
-import type {
-  Allocation,
-  InventoryReservation,
-  ReservationRequest,
-  ReservedLine,
+import {
+  type Allocation,
+  formatCents,
+  type InventoryReservation,
+  type ReservationRequest,
+  type ReservedLine,
 } from '../shared/contracts/schemas';
 import { ReservationLedger, type StockWrite, stockUpdate } from '../shared/data/reservation-ledger';
 import { crashPoint } from '../shared/faults/chaos';
@@ -12,6 +13,17 @@ import type { ServiceClient } from '../shared/http/service-client';
 import { PRIMING_KEY, type Primer } from '../shared/runtime/priming';
 import { annotate } from '../shared/telemetry/api';
 import { logger } from '../shared/telemetry/logger';
+
+/** An item's row: its stock, and its catalog price in cents (an item without one is not for sale). */
+interface StockRow {
+  availability: number;
+  unit_price_cents?: number;
+}
+
+/** What the lines cost together, in cents. */
+export function totalOf(lines: Array<{ quantity: number; unit_price_cents: number }>): number {
+  return lines.reduce((sum, line) => sum + line.quantity * line.unit_price_cents, 0);
+}
 
 export interface InventoryTables {
   inventory: string;
@@ -31,7 +43,7 @@ export class InventoryService {
 
   /** First-call primers for the handler to register: the ledger's write paths and the stock read. */
   primers(): Primer[] {
-    return [...this.ledger.primers(), () => this.availabilityOf([PRIMING_KEY])];
+    return [...this.ledger.primers(), () => this.stockOf([PRIMING_KEY])];
   }
 
   /**
@@ -39,8 +51,7 @@ export class InventoryService {
    * warehouse refuses or fails, this function's own reservation is released before answering.
    */
   async reserve(request: ReservationRequest): Promise<InventoryReservation> {
-    const lines = request.items.map(({ item_id, quantity }) => ({ item_id, quantity }));
-    await this.refuseWhatCannotFit(lines);
+    const lines = await this.priced(request);
     const outcome = await this.ledger.reserve(
       request.order_id,
       lines,
@@ -58,8 +69,8 @@ export class InventoryService {
     }
 
     // What is left after this reservation does not depend on the warehouse: read it while the warehouse works.
-    const availabilityRead = this.availabilityOf(lines.map((line) => line.item_id)).catch(
-      () => new Map<string, number>(),
+    const availabilityRead = this.stockOf(lines.map((line) => line.item_id)).catch(
+      () => new Map<string, StockRow>(),
     );
     let allocations: Allocation[];
     try {
@@ -71,7 +82,10 @@ export class InventoryService {
     await crashPoint('warehouse_reserved');
 
     const availability = await availabilityRead;
-    const items = lines.map((line) => ({ ...line, availability: availability.get(line.item_id) }));
+    const items = lines.map((line) => ({
+      ...line,
+      availability: availability.get(line.item_id)?.availability,
+    }));
     annotate({
       'inventory.item_id': items.map((item) => item.item_id).join(','),
       'inventory.requested_quantity': items.reduce((sum, item) => sum + item.quantity, 0),
@@ -85,7 +99,7 @@ export class InventoryService {
         `the availability in the inventory db is ${item.availability} after reserving ${item.quantity} of ${item.item_id}`,
       );
     }
-    return { status: 'reserved', items, allocations };
+    return { status: 'reserved', items, total_cents: totalOf(lines), allocations };
   }
 
   /**
@@ -98,16 +112,30 @@ export class InventoryService {
   }
 
   /**
-   * A sold-out item is refused on one read, before any transaction: on a hot item, the orders that cannot be
-   * served then answer at once instead of queueing in transaction conflicts behind the ones that can. The
-   * transaction's own conditions still decide every order that passes this read.
+   * Prices the order's lines from the catalog, on one read of the stock rows, before any transaction. A
+   * sold-out item is refused here: on a hot item, the orders that cannot be served answer at once instead of
+   * queueing in transaction conflicts behind the ones that can (the transaction's own conditions still decide
+   * every order that passes this read). A client's expected total that differs from the catalog's is refused
+   * too: the client's amount is a check, never an input.
    */
-  private async refuseWhatCannotFit(lines: ReservedLine[]): Promise<void> {
-    const availability = await this.availabilityOf(lines.map((line) => line.item_id));
-    for (const line of lines) {
-      const available = availability.get(line.item_id);
-      if (available === undefined || available < line.quantity) throw refusal(line, available);
+  private async priced(request: ReservationRequest): Promise<ReservedLine[]> {
+    const stock = await this.stockOf(request.items.map((item) => item.item_id));
+    const lines = request.items.map(({ item_id, quantity }) => {
+      const row = stock.get(item_id);
+      const line = { item_id, quantity, unit_price_cents: row?.unit_price_cents ?? 0 };
+      if (row?.unit_price_cents === undefined) throw refusal(line, undefined);
+      if (row.availability < quantity) throw refusal(line, row.availability);
+      return line;
+    });
+    const total = totalOf(lines);
+    const expected = request.expected_total_cents;
+    if (expected !== undefined && expected !== total) {
+      throw new DomainError(
+        'amount_mismatch',
+        `The order totals ${formatCents(total)} at catalog prices, not ${formatCents(expected)}`,
+      );
     }
+    return lines;
   }
 
   /** Releases this order's inventory and warehouse reservations; safe to call any number of times. */
@@ -139,7 +167,7 @@ export class InventoryService {
     return this.ledger.release(orderId, (lines) => lines.map((line) => this.giveBack(line)));
   }
 
-  private async availabilityOf(itemIds: string[]): Promise<Map<string, number>> {
+  private async stockOf(itemIds: string[]): Promise<Map<string, StockRow>> {
     const result = await this.db.send(
       new BatchGetCommand({
         RequestItems: {
@@ -147,11 +175,8 @@ export class InventoryService {
         },
       }),
     );
-    const rows = (result.Responses?.[this.tables.inventory] ?? []) as Array<{
-      item_id: string;
-      availability: number;
-    }>;
-    return new Map(rows.map((row) => [row.item_id, row.availability]));
+    const rows = (result.Responses?.[this.tables.inventory] ?? []) as Array<StockRow & { item_id: string }>;
+    return new Map(rows.map((row) => [row.item_id, row]));
   }
 
   private take({ item_id, quantity }: ReservedLine): StockWrite {
@@ -176,7 +201,10 @@ export class InventoryService {
 }
 
 /** Why a line cannot be reserved: its item is unknown (`available` undefined) or has too little stock. */
-function refusal(line: ReservedLine, available: number | undefined): DomainError {
+function refusal(
+  line: Pick<ReservedLine, 'item_id' | 'quantity'>,
+  available: number | undefined,
+): DomainError {
   annotate({ 'inventory.item_id': line.item_id, 'inventory.requested_quantity': line.quantity });
   if (available === undefined) return new DomainError('not_found', `Unknown item ${line.item_id}`);
   return new DomainError(

@@ -29,6 +29,8 @@ export const handler = httpRouter({
         status: 'success',
         message: `Order ${order.order_id} created and payment authorized`,
         order_id: order.order_id,
+        total: order.total,
+        lines: order.lines,
       },
     };
   },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, isAmbiguousFailure } from '../shared/contracts/errors';
-import type { OrderRequest } from '../shared/contracts/schemas';
+import { formatCents, type OrderRequest, type PricedLine } from '../shared/contracts/schemas';
 import type { OrderRecord, OrderStore } from '../shared/data/order-store';
 import { crashPoint } from '../shared/faults/chaos';
 import type { ServiceClient } from '../shared/http/service-client';
@@ -23,6 +23,21 @@ export interface OrderDependencies {
 export interface CreatedOrder {
   order_id: string;
   authorization_id: string;
+  /** The total payment authorized, and its lines, as decimal strings. */
+  total: string;
+  lines: PricedLine[];
+}
+
+/** Each line's unit price and total as decimal strings, from the reservation's cents. */
+function pricedLines(
+  items: Array<{ item_id: string; quantity: number; unit_price_cents: number }>,
+): PricedLine[] {
+  return items.map(({ item_id, quantity, unit_price_cents }) => ({
+    item_id,
+    quantity,
+    unit_price: formatCents(unit_price_cents),
+    line_total: formatCents(quantity * unit_price_cents),
+  }));
 }
 
 /** Compensation keeps retrying the (idempotent) release while this much time is left before the deadline. */
@@ -43,7 +58,7 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
   annotate({
     'order.id': orderId,
     'user.id': request.user_id,
-    'order.amount': request.amount,
+    ...(request.amount === undefined ? {} : { 'order.expected_total_cents': request.amount }),
     'order.payment_method': request.payment_method,
     'order.item_count': request.items.length,
   });
@@ -57,7 +72,6 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     status: 'PENDING',
     user_id: request.user_id,
     items: request.items,
-    amount: request.amount,
     payment_method: request.payment_method,
     shipping_address: request.shipping_address,
     card_last4: request.card?.number.slice(-4),
@@ -72,8 +86,13 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
 
   let mayHoldStock = true;
   try {
-    await deps.inventory
-      .post('POST /inventory/reserve', { order_id: orderId, items: request.items, hold_until: deadline })
+    const reservation = await deps.inventory
+      .post('POST /inventory/reserve', {
+        order_id: orderId,
+        items: request.items,
+        hold_until: deadline,
+        ...(request.amount === undefined ? {} : { expected_total_cents: request.amount }),
+      })
       .catch((error: unknown) => {
         // A definite refusal (sold out, unknown item) comes after inventory gave back whatever it took, so a
         // sold-out order costs no release round trip; only an unknown outcome needs compensation.
@@ -81,11 +100,14 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
         throw error;
       });
     await crashPoint('reserved');
-    await deps.store.transition(orderId, ['PENDING'], 'RESERVED');
+    // The server's price: the catalog's, as inventory priced the reservation.
+    const priced = { total_cents: reservation.total_cents, lines: pricedLines(reservation.items) };
+    annotate({ 'order.total_cents': priced.total_cents });
+    await deps.store.transition(orderId, ['PENDING'], 'RESERVED', priced);
     const { authorization_id } = await deps.payment.post('POST /payment/authorize', {
       order_id: orderId,
       user_id: request.user_id,
-      amount: request.amount,
+      amount_cents: priced.total_cents,
       payment_method: request.payment_method,
       ...(request.card ? { card_last4: request.card.number.slice(-4) } : {}),
     });
@@ -95,7 +117,12 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
     logger.info(`order ${orderId} completed`);
     await crashPoint('completed');
     await commitStock(orderId, deps);
-    return { order_id: orderId, authorization_id };
+    return {
+      order_id: orderId,
+      authorization_id,
+      total: formatCents(priced.total_cents),
+      lines: priced.lines,
+    };
   } catch (error) {
     const failure =
       error instanceof DomainError ? error : new DomainError('internal', 'The order could not be completed');
@@ -161,8 +188,10 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
 /** The stored record as callers see it: no address or card digits, and the creating trace as `order_trace_id`. */
 export type OrderView = Omit<
   OrderRecord,
-  'shipping_address' | 'card_last4' | 'trace_id' | 'span_id' | 'unsettled'
+  'shipping_address' | 'card_last4' | 'trace_id' | 'span_id' | 'unsettled' | 'total_cents'
 > & {
+  /** The server's total as a decimal string, once the order was priced. */
+  total?: string;
   order_trace_id: string;
 };
 
@@ -174,7 +203,8 @@ export async function findOrder(orderId: string, store: OrderStore): Promise<Ord
     status: record.status,
     user_id: record.user_id,
     items: record.items,
-    amount: record.amount,
+    ...(record.total_cents === undefined ? {} : { total: formatCents(record.total_cents) }),
+    ...(record.lines ? { lines: record.lines } : {}),
     payment_method: record.payment_method,
     created_at: record.created_at,
     updated_at: record.updated_at,

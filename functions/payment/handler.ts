@@ -22,7 +22,7 @@ const fraud = createServiceClient('fraud-service');
 export const handler = httpRouter({
   'POST /payment/authorize': async ({ body }) => {
     annotate({
-      'payment.amount': body.amount,
+      'payment.amount_cents': body.amount_cents,
       'payment.method': body.payment_method,
     });
     return { statusCode: 200, body: await authorizePayment(body, rules, fraud) };

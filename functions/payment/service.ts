@@ -22,7 +22,7 @@ export async function authorizePayment(
     assessment = await fraud.post('POST /fraud/check', {
       order_id: request.order_id,
       user_id: request.user_id,
-      amount: request.amount,
+      amount_cents: request.amount_cents,
       payment_method: request.payment_method,
     });
   } catch (error) {
@@ -35,6 +35,6 @@ export async function authorizePayment(
   }
   const authorization: PaymentAuthorization = { status: 'authorized', authorization_id: randomUUID() };
   annotate({ 'payment.status': 'authorized' });
-  logger.info({ amount: request.amount }, 'payment authorized');
+  logger.info({ amount_cents: request.amount_cents }, 'payment authorized');
   return authorization;
 }

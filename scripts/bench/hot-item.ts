@@ -51,7 +51,8 @@ export async function flashSale(options: {
   const { url, db, itemId, stock, orders, clients } = options;
   await putStock(db, itemId, stock, { 'Warehouse-A': stock });
   const random = randomSource(options.seed);
-  const body = JSON.stringify({ ...SEED_ORDER, items: [{ item_id: itemId, quantity: 1 }] });
+  const { amount: _seedAmount, ...seed } = SEED_ORDER;
+  const body = JSON.stringify({ ...seed, items: [{ item_id: itemId, quantity: 1 }] });
   const latencies: number[] = [];
   const answers: Record<number, number> = {};
   const finalStatuses: Record<number, number> = {};

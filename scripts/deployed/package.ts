@@ -53,20 +53,36 @@ export interface Packaged {
  * HOME (what a CI deploy would have) and no AWS credentials or config files at all, plus `env`. Answers the
  * template and each function's artifact.
  */
-export async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Packaged> {
+/** The stage's own telemetry endpoint: packaging refuses an empty or loopback one (deploy-settings.cjs). */
+export const PACKAGED_OTLP_ENDPOINT = 'https://otlp.orders.example';
+
+export async function packageStage(
+  stage: string,
+  env: NodeJS.ProcessEnv = {},
+  params: Record<string, string> = { otlpEndpoint: PACKAGED_OTLP_ENDPOINT },
+): Promise<Packaged> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
+  const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
   await onePackagingAtATime(() =>
-    promisify(execFile)(process.execPath, [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir], {
-      cwd: PROJECT_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        AWS_CONFIG_FILE: '/nonexistent',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-        ...env,
+    promisify(execFile)(
+      process.execPath,
+      [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir, ...paramArgs],
+      {
+        cwd: PROJECT_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          AWS_CONFIG_FILE: '/nonexistent',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+          ...env,
+        },
+        timeout: 180_000,
+        maxBuffer: 16 * 1024 * 1024,
       },
-      timeout: 180_000,
-      maxBuffer: 16 * 1024 * 1024,
+    ).catch((error: Error & { stdout?: string }) => {
+      // The Framework prints why it refused on stdout (the message has only stderr, its banner).
+      error.message = `${error.message}${error.stdout ?? ''}`;
+      throw error;
     }),
   );
   const template = JSON.parse(

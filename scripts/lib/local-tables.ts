@@ -33,17 +33,21 @@ export function localTable(key: string): string {
   return name;
 }
 
-/** Sets an item's inventory and its stock per warehouse location, replacing what was there. */
+/** The catalog price (cents) of items the tests and benchmarks stock: 10.00. */
+export const STOCKED_PRICE_CENTS = 1000;
+
+/** Sets an item's inventory, price and stock per warehouse location, replacing what was there. */
 export async function putStock(
   db: DynamoDBDocumentClient,
   itemId: string,
   inventory: number,
   warehouse: Record<string, number>,
+  unitPriceCents = STOCKED_PRICE_CENTS,
 ): Promise<void> {
   await db.send(
     new PutCommand({
       TableName: localTable('inventory'),
-      Item: { item_id: itemId, availability: inventory },
+      Item: { item_id: itemId, availability: inventory, unit_price_cents: unitPriceCents },
     }),
   );
   for (const [location, quantity] of Object.entries(warehouse)) {

@@ -137,7 +137,14 @@ describe('the prod package, run as Lambda runs it', () => {
           /^arn:aws:lambda:us-east-1:123456789012:function:/,
         );
         assert.equal(typeof span.attributes['http.response.status_code'], 'number');
-        if (service === ORDER_PATH_SERVICES[0]) continue;
+        if (service === ORDER_PATH_SERVICES[0]) {
+          assert.equal(
+            String(span.attributes['faas.invocation_id']).replaceAll('-', ''),
+            traceId,
+            "the public edge's trace id is its Lambda request id, which the access log records",
+          );
+          continue;
+        }
         const parent = byId.get(span.parentSpanId ?? '');
         assert.equal(parent?.kind, SPAN_KIND.CLIENT, `${service}'s parent is its caller's CLIENT span`);
         assert.notEqual(parent?.serviceName, service);
@@ -219,7 +226,7 @@ describe('the prod package, run as Lambda runs it', () => {
         traceparent: `00-${caller.traceId}-${caller.spanId}-01`,
       },
       pathParameters: null,
-      body: JSON.stringify({ order_id: orderId, user_id: '7', amount: '12.50', payment_method: 'paypal' }),
+      body: JSON.stringify({ order_id: orderId, user_id: '7', amount_cents: 1250, payment_method: 'paypal' }),
       isBase64Encoded: false,
     });
     const result = outcome.result as { statusCode: number; body: string };

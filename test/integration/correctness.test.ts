@@ -33,6 +33,8 @@ function countBy<T>(values: T[]): Map<T, number> {
 }
 
 const valid = SEED_PAYLOAD;
+/** A card number the payment rules always decline (the networks' "declined" test card). */
+const DECLINED_CARD = { number: '4000000000000002', expiry: '12/30' };
 
 interface BadRequest {
   name: string;
@@ -51,7 +53,6 @@ const BAD_REQUESTS: BadRequest[] = [
   { name: 'empty body', body: '', status: 400 },
   { name: 'missing user_id', body: { ...valid, user_id: undefined }, status: 400, field: 'user_id' },
   { name: 'missing items', body: { ...valid, items: undefined }, status: 400, field: 'items' },
-  { name: 'missing amount', body: { ...valid, amount: undefined }, status: 400, field: 'amount' },
   {
     name: 'missing payment_method',
     body: { ...valid, payment_method: undefined },
@@ -115,6 +116,13 @@ const BAD_REQUESTS: BadRequest[] = [
   {
     name: 'amount with three decimals',
     body: { ...valid, amount: '1.999' },
+    status: 400,
+    field: 'amount',
+  },
+  // A JSON number is held to the same two-decimal rule as a string: refused, never rounded or stored as is.
+  {
+    name: 'amount 0.1 + 0.2 as a number',
+    body: { ...valid, amount: 0.30000000000000004 },
     status: 400,
     field: 'amount',
   },
@@ -399,7 +407,7 @@ describe('conservation of stock under chaos and crashes', () => {
       if (index % 4 === 0) items.push({ item_id: 'cons2', quantity: 2 });
       const variant = index % 10;
       if (variant === 1) return { ...SEED_PAYLOAD, items, user_id: '666' }; // fraud
-      if (variant === 2) return { ...SEED_PAYLOAD, items, amount: 7000 }; // declined
+      if (variant === 2) return { ...SEED_PAYLOAD, items, card: DECLINED_CARD }; // declined
       if (variant === 3)
         return { ...SEED_PAYLOAD, items: [...items, { item_id: 'no-such-sku', quantity: 1 }] };
       return { ...SEED_PAYLOAD, items };

@@ -17,7 +17,7 @@ const { handler } = require(path.join(process.env.LAMBDA_TASK_ROOT, 'dist/functi
 const event = {
   httpMethod: 'POST', resource: '/fraud/check', path: '/fraud/check',
   headers: { 'content-type': 'application/json' }, isBase64Encoded: false, pathParameters: null,
-  body: JSON.stringify({ order_id: '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', user_id: '1', amount: 10, payment_method: 'paypal' }),
+  body: JSON.stringify({ order_id: '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', user_id: '1', amount_cents: 1000, payment_method: 'paypal' }),
 };
 const context = {
   functionName: 'orders-prod-fraud', awsRequestId: 'req-1',

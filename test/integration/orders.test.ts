@@ -17,26 +17,35 @@ describe('orders through the six functions of the order path on serverless-offli
     assert.match(String(response.headers.get('content-type')), /^application\/json/);
     const orderId = String(response.body.order_id);
     assert.match(orderId, UUID);
+    const SEED_LINES = [{ item_id: 'sku001', quantity: 1, unit_price: '49.99', line_total: '49.99' }];
     assertJsonBody(response, {
       status: 'success',
       message: `Order ${orderId} created and payment authorized`,
       order_id: orderId,
+      total: '49.99',
+      lines: SEED_LINES,
     });
     assert.equal(response.headers.get('location'), `/api/order/${orderId}`);
 
     const read = await stack.get(`/api/order/${orderId}`);
     assert.equal(read.status, 200);
-    assert.equal(read.body.order_id, orderId);
-    assert.equal(read.body.status, 'COMPLETED');
-    assert.equal(read.body.user_id, '123');
-    assert.equal(read.body.amount, 49.99);
-    assert.deepEqual(read.body.items, [{ item_id: 'sku001', quantity: 1 }]);
-    assert.equal(
-      read.body.order_trace_id,
-      response.body.trace_id,
-      'the read links to the trace that created it',
-    );
-    assert.equal(read.body.shipping_address, undefined, 'the address is not echoed back');
+    const { trace_id: readTraceId, ...view } = read.body;
+    assert.match(String(readTraceId), /^[\da-f]{32}$/, 'the read is a trace of its own');
+    assert.deepEqual(view, {
+      order_id: orderId,
+      status: 'COMPLETED',
+      items: [{ item_id: 'sku001', quantity: 1 }],
+      total: '49.99',
+      lines: SEED_LINES,
+      created_at: view.created_at,
+      updated_at: view.updated_at,
+    });
+    // Who ordered, how it was paid and its trace are not for anyone holding the id: the internal route has them.
+    const internal = await stack.get(`/order/${orderId}`);
+    assert.equal(internal.body.user_id, '123');
+    assert.equal(typeof internal.body.authorization_id, 'string');
+    assert.equal(internal.body.order_trace_id, response.body.trace_id, 'the trace that created it');
+    assert.equal(internal.body.shipping_address, undefined, 'the address is never echoed back');
 
     const stock = await stack.stock();
     assert.equal(stock.inventory.sku001, 999);
@@ -61,6 +70,36 @@ describe('orders through the six functions of the order path on serverless-offli
     const direct = await stack.post('/warehouse/release', { order_id: created.body.order_id });
     assert.equal(direct.status, 409);
     assert.equal(direct.body.category, 'committed');
+    assert.deepEqual(await stack.stock(), before);
+  });
+
+  it("prices an order from the catalog: the client's amount is only a check", async () => {
+    await stack.setStock('priced', 10, { 'Warehouse-A': 10 }, 1234);
+    const items = [{ item_id: 'priced', quantity: 3 }];
+    const matching = await stack.post('/api/order', { ...SEED_PAYLOAD, items, amount: '37.02' });
+    assert.equal(matching.status, 201, JSON.stringify(matching.body));
+    assert.equal(matching.body.total, '37.02');
+    assert.deepEqual(matching.body.lines, [
+      { item_id: 'priced', quantity: 3, unit_price: '12.34', line_total: '37.02' },
+    ]);
+    const stored = (await stack.scan('orders')).find((order) => order.order_id === matching.body.order_id);
+    assert.equal(stored?.total_cents, 3702, 'stored in exact cents');
+    const spans = await stack.get(`/order/${matching.body.order_id}`);
+    assert.equal(spans.body.total, '37.02');
+
+    // The issue's report: 500 units for one cent. Refused before anything is reserved, and nothing sold.
+    const before = await stack.stock();
+    const cheap = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      items: [{ item_id: 'sku001', quantity: 500 }],
+      amount: '0.01',
+    });
+    assert.equal(cheap.status, 422, JSON.stringify(cheap.body));
+    assertJsonBody(cheap, {
+      status: 'failure',
+      message: 'The order totals 24995.00 at catalog prices, not 0.01',
+      category: 'amount_mismatch',
+    });
     assert.deepEqual(await stack.stock(), before);
   });
 
@@ -124,7 +163,11 @@ describe('orders through the six functions of the order path on serverless-offli
 
   it('answers 402 for a declined payment (over the limit, or a declined card) and releases its stock', async () => {
     const before = await stack.stock();
-    const overLimit = await stack.post('/api/order', { ...SEED_PAYLOAD, amount: 5000.01 });
+    // 101 × 49.99 = 5048.99 at the catalog price: over the limit, whatever the client would have said.
+    const overLimit = await stack.post('/api/order', {
+      ...SEED_PAYLOAD,
+      items: [{ item_id: 'sku001', quantity: 101 }],
+    });
     assert.equal(overLimit.status, 402);
     assert.equal(overLimit.body.category, 'payment_declined');
     assert.equal(overLimit.body.message, 'Payment declined: amount exceeds the limit of 5000');

@@ -163,7 +163,7 @@ describe('traces and logs of one order', () => {
         const order = attributes('order-service');
         assert.match(String(order['order.id']), /^[\da-f-]{36}$/);
         assert.equal(order['user.id'], '123', 'semantic-convention name for the user');
-        assert.equal(order['order.amount'], 49.99);
+        assert.equal(order['order.total_cents'], 4999, "the server's total, from the catalog");
         assert.equal(order['order.payment_method'], 'credit_card');
         assert.equal(order['order.status'], 'success');
         assert.equal(attributes('payment-service')['payment.status'], 'authorized');
@@ -220,6 +220,77 @@ describe('traces and logs of one order', () => {
         assert.equal(root.statusCode, 0, 'a 4xx is not a SERVER error');
       },
     );
+  });
+
+  describe('the public edge owns the trace', () => {
+    const CHOSEN = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const CALLER_SPAN = '00f067aa0ba902b7';
+    const rootOf = async (response: Awaited<ReturnType<Stack['post']>>) => {
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      const spans = await traceOf(otlp, String(response.body.trace_id));
+      return { spans, root: serverSpan(spans, 'api-gateway') };
+    };
+
+    it("does not continue a caller's chosen trace id: a new trace, linked to the caller's", async () => {
+      const response = await stack.post('/api/order', SEED_PAYLOAD, {
+        traceparent: `00-${CHOSEN}-${CALLER_SPAN}-01`,
+      });
+      assert.notEqual(response.body.trace_id, CHOSEN);
+      const { spans, root } = await rootOf(response);
+      assert.equal(root.parentSpanId, '', 'api-gateway starts the trace');
+      assert.equal(
+        String(root.attributes['faas.invocation_id']).replaceAll('-', ''),
+        root.traceId,
+        "the trace id is the invocation's Lambda request id (the access log's lambda_request_id)",
+      );
+      assert.deepEqual(
+        root.links.map((link) => [link.traceId, link.spanId]),
+        [[CHOSEN, CALLER_SPAN]],
+      );
+      assert.ok(
+        spans.every((span) => span.traceId !== CHOSEN),
+        'no span is in the chosen trace',
+      );
+      const stored = (await stack.scan('orders')).find((order) => order.order_id === response.body.order_id);
+      assert.equal(stored?.trace_id, response.body.trace_id, "the order records the server's trace");
+    });
+
+    it('traces an order whose caller said "not sampled" (flags 00): every hop is exported', async () => {
+      const { spans } = await rootOf(
+        await stack.post('/api/order', SEED_PAYLOAD, { traceparent: `00-${CHOSEN}-${CALLER_SPAN}-00` }),
+      );
+      assert.deepEqual([...new Set(spans.map((span) => span.serviceName))].sort(), [...SERVICES].sort());
+    });
+
+    it("drops a caller's baggage: no span of the order carries it", async () => {
+      const { spans } = await rootOf(
+        await stack.post('/api/order', SEED_PAYLOAD, {
+          traceparent: `00-${CHOSEN}-${CALLER_SPAN}-01`,
+          baggage: 'customer.tier=gold',
+        }),
+      );
+      const carrying = spans.filter((span) => 'baggage.customer.tier' in span.attributes);
+      assert.deepEqual(
+        carrying.map((span) => `${span.serviceName} ${span.name}`),
+        [],
+        'spans with the baggage',
+      );
+    });
+
+    it('still continues the trace of a caller on an internal route', async () => {
+      const response = await stack.post(
+        '/fraud/check',
+        {
+          order_id: '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f',
+          user_id: '7',
+          amount_cents: 100,
+          payment_method: 'paypal',
+        },
+        { traceparent: `00-${CHOSEN}-${CALLER_SPAN}-01` },
+      );
+      assert.equal(response.status, 200);
+      assert.equal(response.body.trace_id, CHOSEN);
+    });
   });
 
   it('sends the log records of all six services over OTLP, with the trace id, redacted', async () => {
@@ -325,6 +396,44 @@ describe('telemetry backends down', () => {
       }
     } finally {
       await stack.stop();
+    }
+  });
+
+  it('lets a trusted front end continue its trace with PUBLIC_TRACE_CONTEXT=continue', async () => {
+    const otlp = await new OtlpReceiver().start();
+    const stack = await startStack({
+      env: {
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        PUBLIC_TRACE_CONTEXT: 'continue',
+      },
+    });
+    try {
+      const chosen = '5bf92f3577b34da6a3ce929d0e0e4737';
+      const response = await stack.post('/api/order', SEED_PAYLOAD, {
+        traceparent: `00-${chosen}-00f067aa0ba902b7-01`,
+        baggage: 'session.id=s-42',
+      });
+      assert.equal(response.status, 201);
+      assert.equal(response.body.trace_id, chosen, "the front end's trace, continued");
+      const serversOf = (spans: ReceivedSpan[]) => spans.filter((span) => span.kind === SPAN_KIND.SERVER);
+      // The front end's own span is not exported here: the trace's root is missing by design.
+      const everyService = (spans: ReceivedSpan[]) =>
+        SERVICES.every((service) => serversOf(spans).some((span) => span.serviceName === service));
+      const servers = serversOf(
+        await traceOf(otlp, chosen, 'a SERVER span from each of the six services', everyService),
+      );
+      assert.deepEqual([...new Set(servers.map((span) => span.serviceName))].sort(), [...SERVICES].sort());
+      assert.deepEqual(
+        servers
+          .filter((span) => span.attributes['baggage.session.id'] !== 's-42')
+          .map((span) => `${span.serviceName} ${span.name}`),
+        [],
+        "SERVER spans without the front end's baggage",
+      );
+    } finally {
+      await stack.stop();
+      await otlp.stop();
     }
   });
 

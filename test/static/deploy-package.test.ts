@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
-import { packageStage } from '../../scripts/deployed/package';
+import { PACKAGED_OTLP_ENDPOINT, packageStage } from '../../scripts/deployed/package';
 import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -60,7 +60,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
 
   const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
 
-  it('defines the tables on demand, with point-in-time recovery and protection for stock and orders', () => {
+  it('defines the tables on demand, with deletion protection on every one that holds state', () => {
     const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
     assert.deepEqual(Object.keys(tables).sort(), [
       'IdempotencyTable',
@@ -72,6 +72,9 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     ]);
     for (const [name, table] of Object.entries(tables)) {
       assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST', name);
+      // Every table holds state: stock, the reservations that hold it, orders, and idempotency records.
+      assert.equal(table.Properties.DeletionProtectionEnabled, true, `${name}: deletion protection`);
+      assert.equal(table.DeletionPolicy, 'Retain', `${name}: kept if the stack is deleted`);
     }
     for (const name of ['InventoryTable', 'WarehouseStockTable', 'OrdersTable']) {
       const table = tables[name] as Resource;
@@ -138,7 +141,10 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
   });
 
   it('gives each function one role with only the actions and resources it needs', () => {
-    const roles = Object.fromEntries(ofType('AWS::IAM::Role'));
+    // Besides the functions' roles, only API Gateway's own, for its access logs (api-stage.cjs).
+    const roles = Object.fromEntries(
+      ofType('AWS::IAM::Role').filter(([logicalId]) => logicalId !== 'ApiGatewayCloudWatchRole'),
+    );
     assert.deepEqual(
       Object.keys(roles).sort(),
       Object.keys(FUNCTIONS)
@@ -278,6 +284,121 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }
     assert.equal(of('INTEGRATION_TIMEOUT').StatusCode, '504');
     assert.equal(of('DEFAULT_5XX').StatusCode, undefined, "API Gateway's own 5xx status is kept");
+  });
+
+  it("exports to the stage's own endpoint: no loopback or localhost URL anywhere in the template", () => {
+    assert.doesNotMatch(template, /localhost|127\.0\.0\.1|\[::1\]/);
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      assert.equal(variables.OTEL_EXPORTER_OTLP_ENDPOINT, PACKAGED_OTLP_ENDPOINT);
+      assert.equal(variables.LOKI_URL, '', 'logs go to CloudWatch unless the stage names its Loki');
+    }
+  });
+
+  it('refuses to package a stage whose endpoint is loopback, localhost or missing, naming the setting', async () => {
+    const params: Array<Record<string, string>> = [
+      { otlpEndpoint: 'http://127.0.0.1:4318' },
+      { otlpEndpoint: 'http://localhost:4318' },
+      {},
+    ];
+    for (const given of params) {
+      await assert.rejects(packageStage('prod', {}, given), (error: Error) => {
+        assert.match(error.message, /Not packaging stage "prod": param otlpEndpoint/);
+        return true;
+      });
+    }
+    await assert.rejects(
+      packageStage('prod', {}, { otlpEndpoint: PACKAGED_OTLP_ENDPOINT, lokiUrl: 'http://localhost:3100' }),
+      /param lokiUrl is http:\/\/localhost:3100/,
+    );
+  });
+
+  it("takes nothing from the packaging shell: the developer's settings stay local", async () => {
+    // Read only by the local stage's params: set in the shell, they change nothing in a prod package.
+    const localOnly = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      LOKI_URL: 'http://127.0.0.1:3100',
+      LOG_LEVEL: 'debug',
+      OTEL_TRACES_SAMPLER: 'always_off',
+      PUBLIC_TRACE_CONTEXT: 'continue',
+    };
+    const packaged = await packageStage('prod', localOnly);
+    try {
+      const text = readFileSync(path.join(packaged.dir, 'cloudformation-template-update-stack.json'), 'utf8');
+      assert.doesNotMatch(text, /127\.0\.0\.1|always_off|"debug"/);
+      assert.doesNotMatch(text, /"INBOUND_TRACE_CONTEXT":"continue"/);
+    } finally {
+      rmSync(packaged.dir, { recursive: true, force: true });
+    }
+    // Read by the functions' settings themselves: set in the shell, the package is refused, naming them.
+    await assert.rejects(
+      packageStage('prod', { FRAUD_PERCENTAGE: '100', OTEL_SDK_DISABLED: 'true' }),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /Not packaging stage "prod": FRAUD_PERCENTAGE, OTEL_SDK_DISABLED are set in this shell/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('reserves concurrency for every function, more for each one the public function reaches than for it', () => {
+    const reserved = Object.fromEntries(
+      ofType('AWS::Lambda::Function').map(([logicalId, fn]) => [
+        logicalId.replace(/LambdaFunction$/, ''),
+        fn.Properties.ReservedConcurrentExecutions,
+      ]),
+    );
+    for (const [name, value] of Object.entries(reserved)) assert.ok(Number(value) >= 1, `${name}: ${value}`);
+    const publicShare = Number(reserved.ApiGateway);
+    for (const name of ['Order', 'Inventory', 'Warehouse', 'Payment', 'Fraud']) {
+      assert.ok(
+        Number(reserved[name]) > publicShare,
+        `${name} ${reserved[name]} > ApiGateway ${publicShare}`,
+      );
+    }
+    assert.equal(reserved.Reaper, 1, 'one reaper run at a time');
+  });
+
+  it('gives the stage its limits in the template: throttling, JSON access logs with the request id, metrics', () => {
+    const stages = ofType('AWS::ApiGateway::Stage');
+    assert.equal(stages.length, 1);
+    const [, stage] = stages[0] as [string, Resource];
+    assert.equal(stage.Properties.StageName, 'prod');
+    assert.deepEqual(stage.Properties.MethodSettings, [
+      {
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+        MetricsEnabled: true,
+        LoggingLevel: 'OFF',
+        DataTraceEnabled: false,
+      },
+    ]);
+    const access = stage.Properties.AccessLogSetting as { DestinationArn: unknown; Format: string };
+    assert.deepEqual(access.DestinationArn, { 'Fn::GetAtt': ['ApiGatewayAccessLogGroup', 'Arn'] });
+    const format = JSON.parse(access.Format);
+    assert.equal(format.request_id, '$context.requestId', "the id in API Gateway's own answers' trace_id");
+    assert.equal(
+      format.lambda_request_id,
+      '$context.integration.requestId',
+      "the public function's request id: the trace id, in UUID form",
+    );
+    assert.equal(format.status, '$context.status');
+    for (const [, deployment] of ofType('AWS::ApiGateway::Deployment')) {
+      assert.equal(
+        deployment.Properties.StageName,
+        undefined,
+        'the stage is the Stage resource, not the Deployment',
+      );
+    }
+    assert.equal((resources.ApiGatewayAccount as Resource).Type, 'AWS::ApiGateway::Account');
+    // CORS is off by decision (README): no preflight methods, no Access-Control headers anywhere.
+    const methods = ofType('AWS::ApiGateway::Method').map(([, method]) => method.Properties.HttpMethod);
+    assert.ok(!methods.includes('OPTIONS'), `methods: ${methods}`);
+    assert.doesNotMatch(template, /Access-Control-Allow-Origin/);
   });
 
   it('holds no secret values in the template or the package', async () => {

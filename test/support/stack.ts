@@ -15,7 +15,11 @@ export const TABLES = LOCAL_TABLES;
 export const TRACE_ID = /^[\da-f]{32}$/;
 
 /** The seed project's create_order.sh payload. */
-export const SEED_PAYLOAD = SEED_ORDER;
+/**
+ * The seed order without its `amount`: the server prices every order, and a client's amount is only a check,
+ * so a test that changes the items sends none (the pricing tests send one on purpose).
+ */
+export const { amount: SEED_AMOUNT, ...SEED_PAYLOAD } = SEED_ORDER;
 
 /**
  * The whole JSON body, with the trace id checked for what it must be rather than copied: 32 hex digits,
@@ -44,7 +48,13 @@ export interface Stack {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   get(path: string): Promise<ApiResponse>;
   stock(): Promise<StockSnapshot>;
-  setStock(itemId: string, inventory: number, warehouse: Record<string, number>): Promise<void>;
+  /** Stocks an item at `unitPriceCents` (10.00 unless given). */
+  setStock(
+    itemId: string,
+    inventory: number,
+    warehouse: Record<string, number>,
+    unitPriceCents?: number,
+  ): Promise<void>;
   scan(table: string): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
@@ -143,7 +153,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       );
       return { inventory, warehouse };
     },
-    setStock: (itemId, inventory, warehouse) => putStock(db, itemId, inventory, warehouse),
+    setStock: (itemId, inventory, warehouse, unitPriceCents) =>
+      putStock(db, itemId, inventory, warehouse, unitPriceCents),
     async stop() {
       await offline.stop();
       client.destroy();

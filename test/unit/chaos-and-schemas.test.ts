@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { orderRequest } from '../../functions/shared/contracts/schemas';
+import { formatCents, orderRequest } from '../../functions/shared/contracts/schemas';
 import { ChaosMonkey, parseChaos } from '../../functions/shared/faults/chaos';
 import { randomSource } from '../../functions/shared/runtime/random';
 
@@ -84,14 +84,23 @@ describe('order request schema', () => {
     shipping_address: '10 Main Street, CA',
   };
 
-  it("accepts the seed's payload, with its string amount, and normalises it", () => {
+  it("accepts the seed's payload, with its string amount, as exact cents", () => {
     const parsed = orderRequest.parse(seed);
-    assert.equal(parsed.amount, 49.99);
+    assert.equal(parsed.amount, 4999);
     assert.equal(parsed.user_id, '123');
     assert.equal(orderRequest.parse({ ...seed, user_id: 123, amount: 10 }).user_id, '123');
+    assert.equal(orderRequest.parse({ ...seed, amount: 0.1 }).amount, 10);
+    assert.equal(orderRequest.parse({ ...seed, amount: '1000000.00' }).amount, 100_000_000);
+    const { amount: _expected, ...withoutAmount } = seed;
+    assert.equal(orderRequest.parse(withoutAmount).amount, undefined, 'the amount is only a check');
   });
 
-  for (const amount of ['-1', '0', 'abc', '1.234', 1e9, Number.NaN, '']) {
+  it('formats cents back to the decimal string, exactly', () => {
+    assert.deepEqual([4999, 5, 100, 0].map(formatCents), ['49.99', '0.05', '1.00', '0.00']);
+  });
+
+  // The same two-decimal rule for numbers and strings: 0.30000000000000004 is refused, not rounded.
+  for (const amount of ['-1', '0', 'abc', '1.234', 1e9, Number.NaN, '', 0.30000000000000004, 1.005, '1e3']) {
     it(`rejects amount ${JSON.stringify(amount)}`, () => {
       assert.equal(orderRequest.safeParse({ ...seed, amount }).success, false);
     });

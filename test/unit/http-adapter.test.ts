@@ -15,7 +15,7 @@ const context = { getRemainingTimeInMillis: () => 3_000 } as Context;
 const check = {
   order_id: '00000000-0000-4000-8000-000000000001',
   user_id: 'widget',
-  amount: 5,
+  amount_cents: 500,
   payment_method: 'paypal' as const,
 };
 const legitimate = { status: 'checked', verdict: 'legitimate', reason: 'passed' } as const;
@@ -77,10 +77,10 @@ describe('HTTP adapter (real handler, whole responses)', () => {
 
   it('answers 400 with field errors, 413 for a large body, 415 for another media type, 404 for no route', async () => {
     const invalid = JSON.parse(
-      (await handler(event({ body: JSON.stringify({ ...check, amount: 0, x: 1 }) }), context)).body,
+      (await handler(event({ body: JSON.stringify({ ...check, amount_cents: 0, x: 1 }) }), context)).body,
     );
     assert.deepEqual(invalid.errors, [
-      { field: 'amount', message: 'must be greater than 0' },
+      { field: 'amount_cents', message: 'must be greater than 0' },
       { field: 'body', message: 'unknown field(s): x' },
     ]);
     assert.equal((await handler(event({ body: withUser('x'.repeat(17_000)) }), context)).statusCode, 413);

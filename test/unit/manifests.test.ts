@@ -45,6 +45,7 @@ describe('function manifests', () => {
         'stock-check': [
           'service: stock-check',
           'timeout: 4',
+          'reservedConcurrency: 3',
           'routes:',
           '  - GET /stock/{id}',
           'tables: { warehouseStock: [Query] }',
@@ -55,6 +56,7 @@ describe('function manifests', () => {
         sweeper: [
           'service: sweeper',
           'timeout: 9',
+          'reservedConcurrency: 1',
           'schedule: { rate: rate(5 minutes), offlineEverySeconds: 2 }',
         ].join('\n'),
       }),
@@ -64,6 +66,7 @@ describe('function manifests', () => {
       handler: 'dist/functions/stock-check/handler.handler',
       role: 'StockCheckRole',
       timeout: 4,
+      reservedConcurrency: 3,
       environment: {
         OTEL_SERVICE_NAME: 'stock-check',
         WAREHOUSE_STOCK_TABLE: '${self:custom.tables.warehouseStock}',
@@ -84,28 +87,45 @@ describe('function manifests', () => {
   for (const [mistake, manifests, message] of [
     [
       'an unknown key',
-      { a: 'service: a\ntimeout: 1\nroutes: [GET /a]\nroute: [GET /b]' },
+      { a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]\nroute: [GET /b]' },
       /unknown key "route"/,
     ],
     ['no timeout', { a: 'service: a\nroutes: [GET /a]' }, /"timeout" must be whole seconds/],
     [
+      'no reserved concurrency',
+      { a: 'service: a\ntimeout: 1\nroutes: [GET /a]' },
+      /"reservedConcurrency" must be a whole number/,
+    ],
+    [
+      'a public function that could starve a function it reaches',
+      {
+        a: 'service: a\ntimeout: 1\nreservedConcurrency: 5\npublic: true\nroutes: [GET /a]\ncalls: [GET /b]',
+        b: 'service: b\ntimeout: 1\nreservedConcurrency: 6\nroutes: [GET /b]\ncalls: [GET /c]',
+        c: 'service: c\ntimeout: 1\nreservedConcurrency: 5\nroutes: [GET /c]',
+      },
+      /c\/function.yml: reservedConcurrency 5 must be above a's 5/,
+    ],
+    [
       'a route that is not METHOD /path',
-      { a: 'service: a\ntimeout: 1\nroutes: [/a]' },
+      { a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [/a]' },
       /"\/a" is not "METHOD \/path"/,
     ],
     [
       'a call nobody serves',
-      { a: 'service: a\ntimeout: 1\nroutes: [GET /a]\ncalls: [GET /b]' },
+      { a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]\ncalls: [GET /b]' },
       /no function serves GET \/b/,
     ],
     [
       'a route served twice',
-      { a: 'service: a\ntimeout: 1\nroutes: [GET /a]', b: 'service: b\ntimeout: 1\nroutes: [GET /a]' },
+      {
+        a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]',
+        b: 'service: b\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]',
+      },
       /b\/function.yml: GET \/a is also served by a/,
     ],
     [
       'a table without actions',
-      { a: 'service: a\ntimeout: 1\nroutes: [GET /a]\ntables: { orders: [] }' },
+      { a: 'service: a\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /a]\ntables: { orders: [] }' },
       /"orders" needs a list/,
     ],
   ] as const) {

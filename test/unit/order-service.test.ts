@@ -37,7 +37,7 @@ function downstream(answers: Record<string, Array<unknown | Error>>) {
     calls,
     async post<T>(path: string): Promise<T> {
       calls.push(path);
-      const queue = answers[path] ?? [{}];
+      const queue = answers[path] ?? [path === 'POST /inventory/reserve' ? RESERVED : {}];
       const answer = queue.length > 1 ? queue.shift() : queue[0];
       if (answer instanceof Error) throw answer;
       return answer as T;
@@ -48,10 +48,18 @@ function downstream(answers: Record<string, Array<unknown | Error>>) {
 const request = {
   user_id: '123',
   items: [{ item_id: 'sku001', quantity: 2 }],
-  amount: 49.99,
+  amount: 9998,
   payment_method: 'credit_card' as const,
   shipping_address: '10 Main Street, CA',
   card: { number: '4242424242424242', expiry: '12/30' },
+};
+
+/** Inventory's answer to the request below: two units of sku001 at its catalog price, 49.99. */
+const RESERVED = {
+  status: 'reserved',
+  items: [{ item_id: 'sku001', quantity: 2, unit_price_cents: 4999 }],
+  total_cents: 9998,
+  allocations: [],
 };
 
 const inInvocation = <T>(fn: () => Promise<T>) =>
@@ -158,7 +166,7 @@ describe('order saga', () => {
 
 describe('payment', () => {
   const rules = { limit: 5000, declinedCardSuffix: '0002' };
-  const payment = { order_id: 'o', user_id: '1', amount: 10, payment_method: 'paypal' as const };
+  const payment = { order_id: 'o', user_id: '1', amount_cents: 1000, payment_method: 'paypal' as const };
 
   it('authorizes when fraud finds the transaction legitimate', async () => {
     const fraud = downstream({ 'POST /fraud/check': [{ verdict: 'legitimate', reason: 'passed' }] });
@@ -178,7 +186,10 @@ describe('payment', () => {
 
   it('declines without asking fraud when a rule already declines', async () => {
     const fraud = downstream({});
-    await assert.rejects(authorizePayment({ ...payment, amount: 6000 }, rules, fraud), /exceeds the limit/);
+    await assert.rejects(
+      authorizePayment({ ...payment, amount_cents: 600_000 }, rules, fraud),
+      /exceeds the limit/,
+    );
     assert.deepEqual(fraud.calls, []);
   });
 });

@@ -25,7 +25,6 @@ function order(id: string, status: OrderStatus, fields: Partial<OrderRecord> = {
     status,
     user_id: 'u',
     items: [{ item_id: 'sku001', quantity: 1 }],
-    amount: 1,
     payment_method: 'paypal',
     shipping_address: 'x',
     trace_id: ORDER_TRACE,

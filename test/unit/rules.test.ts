@@ -6,7 +6,12 @@ import { DomainError } from '../../functions/shared/contracts/errors';
 import { allocate } from '../../functions/warehouse/service';
 
 const ORDER_ID = '6f1d0c9e-2b1a-4c3d-9e8f-0a1b2c3d4e5f';
-const request = { order_id: ORDER_ID, user_id: '123', amount: 49.99, payment_method: 'credit_card' as const };
+const request = {
+  order_id: ORDER_ID,
+  user_id: '123',
+  amount_cents: 4999,
+  payment_method: 'credit_card' as const,
+};
 
 describe('fraud rules', () => {
   const rules = (percentage: number, draw: number) => ({
@@ -33,10 +38,10 @@ describe('payment rules', () => {
   const rules = { limit: 5000, declinedCardSuffix: '0002' };
   it('declines amounts over the limit', () => {
     assert.equal(
-      declineReason({ ...request, amount: 5000.01 }, rules),
+      declineReason({ ...request, amount_cents: 500_001 }, rules),
       'Payment declined: amount exceeds the limit of 5000',
     );
-    assert.equal(declineReason({ ...request, amount: 5000 }, rules), undefined);
+    assert.equal(declineReason({ ...request, amount_cents: 500_000 }, rules), undefined);
   });
   it('declines the test card ending in 0002 and nothing else', () => {
     assert.equal(

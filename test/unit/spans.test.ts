@@ -3,10 +3,16 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ReservationLedger } from '../../functions/shared/data/reservation-ledger';
 import { withSpan } from '../../functions/shared/telemetry/api';
+import { BaggageAttributes } from '../../functions/shared/telemetry/baggage-attributes';
+import {
+  EdgeTraceIds,
+  serverSpanConfig,
+  traceIdOfRequestId,
+} from '../../functions/shared/telemetry/edge-context';
 import { ExplicitLambdaInstrumentation } from '../../functions/shared/telemetry/lambda-instrumentation';
 import {
   annotateDynamoDbSpan,
@@ -16,7 +22,11 @@ import {
 
 /** Spans asserted in process, by name, kind, status and attributes, as the instrumentations' own tests do. */
 const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const traceIds = new EdgeTraceIds();
+const provider = new TracerProvider({
+  idGenerator: traceIds,
+  spanProcessors: [new SimpleSpanProcessor({ exporter })],
+});
 const tracer = provider.getTracer('test');
 
 before(() => {
@@ -197,7 +207,13 @@ describe('DynamoDB client spans', () => {
 
 describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)', () => {
   // The SDK registers W3C Trace Context as the global propagator; so does this suite, and only it.
-  before(() => propagation.setGlobalPropagator(new W3CTraceContextPropagator()));
+  before(() =>
+    propagation.setGlobalPropagator(
+      new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      }),
+    ),
+  );
   after(() => propagation.disable());
   const instance = () => {
     const instrumentation = new ExplicitLambdaInstrumentation({ lambdaStartTime: Date.now() });
@@ -241,6 +257,95 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
     }
   });
 
+  describe('at the public edge (INBOUND_TRACE_CONTEXT=link)', () => {
+    const edge = () => {
+      const instrumentation = new ExplicitLambdaInstrumentation({
+        lambdaStartTime: Date.now(),
+        ...serverSpanConfig('link', traceIds),
+      });
+      instrumentation.setTracerProvider(provider);
+      return instrumentation.traceHandler(async (_event: unknown, _context: unknown) => ({
+        statusCode: 201,
+      }));
+    };
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const invoke = (headers: Record<string, string>) =>
+      edge()({ httpMethod: 'POST', resource: '/api/order', headers }, context);
+
+    it('starts a new trace, and links the caller’s context instead of continuing it', async () => {
+      await invoke({ traceparent: `00-${callerTrace}-${callerSpan}-01` });
+      const [span] = exporter.getFinishedSpans();
+      assert.notEqual(span?.spanContext().traceId, callerTrace);
+      assert.equal(span?.parentSpanContext, undefined, 'a root span');
+      assert.deepEqual(
+        span?.links.map((link) => [link.context.traceId, link.context.spanId, link.attributes]),
+        [[callerTrace, callerSpan, { 'link.reason': 'inbound_trace_context' }]],
+      );
+    });
+
+    it("takes the invocation's Lambda request id as the new trace's id, for that trace only", async () => {
+      const awsRequestId = '0B9C7F4E-2D1A-4C3B-9E8F-7A6B5C4D3E2F';
+      await edge()(
+        {
+          httpMethod: 'POST',
+          resource: '/api/order',
+          headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` },
+        },
+        { ...context, awsRequestId },
+      );
+      const child = tracer.startSpan('a root span after the invocation');
+      child.end();
+      const [server, after] = exporter.getFinishedSpans();
+      assert.equal(server?.spanContext().traceId, '0b9c7f4e2d1a4c3b9e8f7a6b5c4d3e2f');
+      assert.equal(server?.attributes['faas.invocation_id'], awsRequestId);
+      assert.notEqual(
+        after?.spanContext().traceId,
+        server?.spanContext().traceId,
+        'the next trace is random',
+      );
+    });
+
+    it('reads a request id as a trace id only when it is one', () => {
+      assert.equal(
+        traceIdOfRequestId('0b9c7f4e-2d1a-4c3b-9e8f-7a6b5c4d3e2f'),
+        '0b9c7f4e2d1a4c3b9e8f7a6b5c4d3e2f',
+      );
+      assert.equal(traceIdOfRequestId('request-1'), undefined);
+      assert.equal(traceIdOfRequestId('00000000-0000-0000-0000-000000000000'), undefined);
+      assert.equal(traceIdOfRequestId('0b9c7f4e-2d1a-4c3b-9e8f-7a6b5c4d3e2f0'), undefined);
+      assert.equal(traceIdOfRequestId(undefined), undefined);
+    });
+
+    it('traces a request whose caller said "not sampled" (flags 00): the server decides', async () => {
+      await invoke({ traceparent: `00-${callerTrace}-${callerSpan}-00` });
+      const [span] = exporter.getFinishedSpans();
+      assert.ok(span, 'exported');
+      assert.equal(span.spanContext().traceFlags & 1, 1, 'sampled');
+    });
+
+    it('drops inbound baggage and makes no link from an invalid traceparent', async () => {
+      const seen: string[] = [];
+      const instrumentation = new ExplicitLambdaInstrumentation({
+        lambdaStartTime: Date.now(),
+        ...serverSpanConfig('link', traceIds),
+      });
+      instrumentation.setTracerProvider(provider);
+      const handler = instrumentation.traceHandler(async (_event: unknown, _context: unknown) => {
+        seen.push(
+          ...(propagation
+            .getActiveBaggage()
+            ?.getAllEntries()
+            .map(([key]) => key) ?? []),
+        );
+        return { statusCode: 201 };
+      });
+      await handler({ headers: { traceparent: '00-zz-yy-01', baggage: 'user=666' } }, context);
+      assert.deepEqual(seen, []);
+      assert.deepEqual(exporter.getFinishedSpans()[0]?.links, []);
+    });
+  });
+
   it('fails loudly when the instrumentation no longer has the wrapper it was written against', () => {
     const instrumentation = instance() as unknown as {
       _getHandler?: unknown;
@@ -248,5 +353,30 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
     };
     instrumentation._getHandler = undefined;
     assert.throws(() => instrumentation.traceHandler(async () => ({})), /written against 0\.76\.0/);
+  });
+});
+
+describe('BaggageAttributes', () => {
+  it('puts each baggage entry of the parent context on the span, prefixed', () => {
+    const spans = new InMemorySpanExporter();
+    const withBaggage = new TracerProvider({
+      spanProcessors: [new BaggageAttributes(), new SimpleSpanProcessor({ exporter: spans })],
+    });
+    const baggage = propagation.createBaggage({
+      'customer.tier': { value: 'gold' },
+      'http.route': { value: 'x' },
+    });
+    withBaggage
+      .getTracer('test')
+      .startSpan('with', {}, propagation.setBaggage(context.active(), baggage))
+      .end();
+    withBaggage.getTracer('test').startSpan('without').end();
+    assert.deepEqual(
+      spans.getFinishedSpans().map((span) => [span.name, span.attributes]),
+      [
+        ['with', { 'baggage.customer.tier': 'gold', 'baggage.http.route': 'x' }],
+        ['without', {}],
+      ],
+    );
   });
 });

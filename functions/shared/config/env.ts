@@ -48,4 +48,11 @@ export const commonEnv = loadEnv({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Read by the tracing preload, which sends the log records there; validated here, once, like the rest.
   LOKI_URL: z.union([z.literal(''), z.url()]).default(''),
+  /**
+   * What an invocation does with its caller's trace context. `continue` (the internal routes): the call is part
+   * of the caller's trace. `link` (the public routes, unless a trusted front end is configured): a new trace
+   * starts here and the caller's context, when valid, is only a span link; its sampled flag and its baggage
+   * decide nothing (W3C Trace Context, "security considerations"). Set per function from its manifest.
+   */
+  INBOUND_TRACE_CONTEXT: z.enum(['continue', 'link']).default('continue'),
 });

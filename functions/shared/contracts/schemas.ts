@@ -20,21 +20,36 @@ export const userId = z
   .union([identifier, z.number().int().positive().max(Number.MAX_SAFE_INTEGER)])
   .transform(String);
 
-/** Money in the seed is a string ("49.99"); accept a number or a decimal string with at most two decimals. */
+/**
+ * Money on the wire: a decimal string ("49.99") or a JSON number, with at most two decimals either way. A
+ * number is judged by its shortest decimal form, so 0.30000000000000004 is refused, not rounded. The value
+ * is exact: integer cents, divided by 100 only for display (formatCents).
+ */
 export const amount = z
-  .union([z.number(), z.string().regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be a decimal number such as "49.99"')])
-  .transform(Number)
+  .union([z.number().transform((value) => String(value)), z.string()])
+  .pipe(
+    z
+      .string()
+      .regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be a decimal number with at most two decimals, such as "49.99"'),
+  )
+  .transform(centsOf)
   .pipe(
     z
       .number()
       .positive('must be greater than 0')
-      .max(LIMITS.maxAmount, `must be at most ${LIMITS.maxAmount}`)
-      .refine(
-        (value) =>
-          Number.isInteger(Math.round(value * 100)) && Math.abs(value * 100 - Math.round(value * 100)) < 1e-6,
-        'must have at most two decimals',
-      ),
+      .max(LIMITS.maxAmount * 100, `must be at most ${LIMITS.maxAmount}`),
   );
+
+/** "49.99" → 4999, by string arithmetic: no float ever holds the amount. */
+export function centsOf(decimal: string): number {
+  const [whole = '0', fraction = ''] = decimal.split('.');
+  return Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
+}
+
+/** 4999 → "49.99". */
+export function formatCents(cents: number): string {
+  return `${Math.trunc(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+}
 
 export const orderId = z.uuid('must be an order id (UUID)');
 
@@ -65,7 +80,8 @@ export const card = z.strictObject({
 export const orderRequest = z.strictObject({
   user_id: userId,
   items: lineItems,
-  amount,
+  /** What the client expects to pay: a check against the server's total, never an input to it. */
+  amount: amount.optional(),
   payment_method: z.enum(PAYMENT_METHODS, `must be one of ${PAYMENT_METHODS.join(', ')}`),
   shipping_address: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
   card: card.optional(),
@@ -79,16 +95,25 @@ export const reservationRequest = z.strictObject({
   items: lineItems,
   /** The order's deadline: past it, a hold whose order did not complete is abandoned (see the reaper). */
   hold_until: z.iso.datetime({ message: 'must be an ISO 8601 UTC timestamp' }).optional(),
+  /** The client's expected total, in cents: a reservation whose catalog total differs is refused first. */
+  expected_total_cents: z.number().int().positive().optional(),
 });
 export type ReservationRequest = z.output<typeof reservationRequest>;
 
 export const releaseRequest = z.strictObject({ order_id: orderId });
 export type ReleaseRequest = z.output<typeof releaseRequest>;
 
+/** Money between functions is integer cents, decided by the server (the catalog), never by the client. */
+const cents = z
+  .number()
+  .int('must be whole cents')
+  .positive('must be greater than 0')
+  .max(LIMITS.maxAmount * 100, `must be at most ${LIMITS.maxAmount * 100}`);
+
 export const paymentRequest = z.strictObject({
   order_id: orderId,
   user_id: userId,
-  amount,
+  amount_cents: cents,
   payment_method: z.enum(PAYMENT_METHODS),
   card_last4: z
     .string()
@@ -120,6 +145,8 @@ export const warehouseReservation = z.object({
 export const reservedLine = z.object({
   item_id: z.string(),
   quantity: z.number().int().positive(),
+  /** The catalog price of one unit, in cents, as the reservation was priced. */
+  unit_price_cents: z.number().int().nonnegative(),
   availability: z.number().optional(),
 });
 export type ReservedLine = z.output<typeof reservedLine>;
@@ -127,6 +154,8 @@ export type ReservedLine = z.output<typeof reservedLine>;
 export const inventoryReservation = z.object({
   status: z.literal('reserved'),
   items: z.array(reservedLine),
+  /** Σ quantity × unit price, in cents: what the order costs. */
+  total_cents: z.number().int().positive(),
   allocations: z.array(allocation),
 });
 export type InventoryReservation = z.output<typeof inventoryReservation>;
@@ -157,18 +186,44 @@ export const paymentAuthorization = z.object({
 });
 export type PaymentAuthorization = z.output<typeof paymentAuthorization>;
 
+/** A priced line of an order, as clients see it: money as decimal strings, exact. */
+export const pricedLine = z.object({
+  item_id: z.string(),
+  quantity: z.number().int().positive(),
+  unit_price: z.string(),
+  line_total: z.string(),
+});
+export type PricedLine = z.output<typeof pricedLine>;
+
 export const orderCreated = z.looseObject({
   status: z.literal('success'),
   message: z.string(),
   order_id: orderId,
+  /** The server's total ("49.99"), which payment authorized. */
+  total: z.string(),
+  lines: z.array(pricedLine),
 });
 export type OrderCreated = z.output<typeof orderCreated>;
 
 /** The recorded order as callers see it (see order/service.ts's OrderView); passed through to the client. */
-export const orderView = z.looseObject({
+/**
+ * What anyone holding an order id may read on the public route: the order's state and contents, never who
+ * placed it, how it was paid, the internal reason for a failure, or its trace. The internal route
+ * (`GET /order/{id}`, IAM-signed when deployed) answers this and the rest (`orderView`).
+ */
+export const customerOrderView = z.strictObject({
   order_id: orderId,
   status: z.enum(['PENDING', 'RESERVED', 'COMPLETED', 'FAILED']),
+  items: z.array(z.object({ item_id: z.string(), quantity: z.number() })),
+  total: z.string().optional(),
+  lines: z.array(pricedLine).optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  failure_category: z.string().optional(),
 });
+export type CustomerOrderView = z.output<typeof customerOrderView>;
+
+export const orderView = customerOrderView.loose();
 
 /**
  * Every route of every function, keyed as API Gateway names them ("METHOD /resource"), with what it takes
@@ -177,7 +232,7 @@ export const orderView = z.looseObject({
  */
 export const API = {
   'POST /api/order': { body: orderRequest, response: orderCreated },
-  'GET /api/order/{id}': { params: orderPath, response: orderView },
+  'GET /api/order/{id}': { params: orderPath, response: customerOrderView },
   'POST /order': { body: orderRequest, response: orderCreated },
   'GET /order/{id}': { params: orderPath, response: orderView },
   'POST /inventory/reserve': { body: reservationRequest, response: inventoryReservation },

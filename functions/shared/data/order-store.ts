@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ErrorCategory } from '../contracts/errors';
-import type { OrderRequest } from '../contracts/schemas';
+import type { OrderRequest, PricedLine } from '../contracts/schemas';
 import type { Primer } from '../runtime/priming';
 import { writePathPrimers } from './dynamodb-priming';
 
@@ -32,7 +32,9 @@ export interface OrderRecord {
   status: OrderStatus;
   user_id: string;
   items: OrderRequest['items'];
-  amount: number;
+  /** The server's total in cents and the priced lines, once inventory priced the reservation. */
+  total_cents?: number;
+  lines?: PricedLine[];
   payment_method: string;
   shipping_address: string;
   card_last4?: string;

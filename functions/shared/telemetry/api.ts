@@ -34,11 +34,13 @@ export function activeSpanId(): string | undefined {
 
 /**
  * The id that ties a response and its log lines to a trace: the active span's, else the caller's
- * `traceparent`, else a fresh one (tracing disabled and no caller context).
+ * `traceparent` (never at the public edge, which starts its own), else a fresh one (tracing disabled and no
+ * caller context).
  */
 export function resolveTraceId(headers: Record<string, string | undefined>): string {
   const fromSpan = activeTraceId();
   if (fromSpan) return fromSpan;
+  if (commonEnv.INBOUND_TRACE_CONTEXT === 'link') return randomBytes(16).toString('hex');
   const match = TRACEPARENT.exec(headers.traceparent ?? '');
   if (match?.[1] && match[1] !== '0'.repeat(32)) return match[1];
   return randomBytes(16).toString('hex');

@@ -32,6 +32,8 @@ export function telemetrySettings(env: NodeJS.ProcessEnv = process.env) {
       AWS_ENDPOINT_URL_SSM: unsetIfEmpty(httpUrl().optional()),
       AWS_ENDPOINT_URL: unsetIfEmpty(httpUrl().optional()),
       STAGE: unsetIfEmpty(z.string().default('local')),
+      // What an invocation does with its caller's trace context (config/env.ts says why).
+      INBOUND_TRACE_CONTEXT: unsetIfEmpty(z.enum(['continue', 'link']).default('continue')),
       OTEL_EXPORTER_OTLP_ENDPOINT: unsetIfEmpty(httpUrl().default('http://localhost:4318')),
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(httpUrl().optional()),
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: unsetIfEmpty(httpUrl().optional()),

@@ -29,17 +29,14 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { BaggageAttributes } from './baggage-attributes';
+import { EdgeTraceIds, serverSpanConfig } from './edge-context';
 import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
 import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
 import { type TelemetrySettings, telemetrySettings } from './settings';
-import {
-  AWS_INSTRUMENTATION_CONFIG,
-  HTTP_INSTRUMENTATION_CONFIG,
-  recordHttpOutcome,
-  serverSpanAttributes,
-} from './span-hooks';
+import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from './span-hooks';
 
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number, settings = telemetrySettings()): void {
@@ -67,10 +64,13 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
+  const traceIds = new EdgeTraceIds();
   const tracerProvider = new TracerProvider({
     resource,
+    idGenerator: traceIds,
     sampler: samplerOf(settings),
     spanProcessors: [
+      new BaggageAttributes(),
       new BatchSpanProcessor({
         exporter: new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
           serviceName: settings.OTEL_SERVICE_NAME,
@@ -102,8 +102,7 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
 
   const lambdaInstrumentation = new ExplicitLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
-    requestHook: (span, { event }) => span.setAttributes(serverSpanAttributes(event)),
-    responseHook: (span, info) => recordHttpOutcome(span, info),
+    ...serverSpanConfig(settings.INBOUND_TRACE_CONTEXT, traceIds),
   });
   const instrumentations = [
     lambdaInstrumentation,
