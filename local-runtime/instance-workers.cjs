@@ -6,17 +6,22 @@
  *   reach worker threads, and serverless-offline passes no execArgv of its own), after `instanceExecArgv`, the
  *   Node options a deployed instance gets through NODE_OPTIONS;
  * - they run lambda-worker.mjs, which loads and calls the handler as the function's runtime (`runtimeOf`) does,
- *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task);
+ *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task),
+ *   and the V8 heap limits Lambda's bootstrap sets for the function's memory size (runtimes.cjs);
  * - they are asked and answer on the worker's own channel (worker-protocol.cjs). serverless-offline creates a
  *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
  *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
  * - a worker that exits mid-invocation answers its caller with Lambda's "Runtime exited" error.
  */
+const { createWriteStream } = require('node:fs');
 const path = require('node:path');
+const { pipeline } = require('node:stream/promises');
+const v8 = require('node:v8');
 const workerThreads = require('node:worker_threads');
 const { syncBuiltinESMExports } = require('node:module');
 const { WORKER_HELPER, offlineRoot } = require('./offline-internals.cjs');
-const { executionEnvFor } = require('./runtimes.cjs');
+const { memoryOfThisThread } = require('./memory-usage.cjs');
+const { executionEnvFor, lambdaHeapLimits } = require('./runtimes.cjs');
 const { InstanceChannel, errorFromMessage, isPrewarm } = require('./worker-protocol.cjs');
 
 const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
@@ -65,10 +70,13 @@ function patchLambdaWorkers({
       }
       const workerData = options.workerData ?? {};
       const runtime = runtimeOf(workerData.functionKey);
+      const env = /** @type {NodeJS.ProcessEnv} */ (options.env);
+      const heapLimits = lambdaHeapLimits(Number(env?.AWS_LAMBDA_FUNCTION_MEMORY_SIZE));
       super(LAMBDA_WORKER, {
         ...options,
+        ...(heapLimits ? { resourceLimits: { ...options.resourceLimits, ...heapLimits } } : {}),
         env: {
-          .../** @type {NodeJS.ProcessEnv} */ (options.env),
+          ...env,
           AWS_EXECUTION_ENV: executionEnvFor(runtime),
           LAMBDA_TASK_ROOT: workerData.codeDir,
         },
@@ -80,6 +88,7 @@ function patchLambdaWorkers({
         ],
         workerData: { ...workerData, primingModule, runtime, offlineRoot: root },
       });
+      this.functionKey = String(workerData.functionKey);
       this.#channel = new InstanceChannel(this, (message) => super.postMessage(message));
       running.add(this);
       this.on('exit', () => running.delete(this));
@@ -95,10 +104,19 @@ function patchLambdaWorkers({
       return super.terminate();
     }
 
-    /** The instance's own process.memoryUsage(): its heap and external memory are its isolate's alone. */
+    /**
+     * The instance's own process.memoryUsage() (its heap and external memory are its isolate's alone), with
+     * its heap spaces and, under --expose-gc, the same after a forced collection (lambda-worker.mjs).
+     */
     async memoryUsage() {
       const answer = await this.#channel?.ask({ memoryUsage: true });
-      return /** @type {NodeJS.MemoryUsage | undefined} */ (answer?.result);
+      return /** @type {import('./memory-usage.cjs').MemoryFigures | undefined} */ (answer?.result);
+    }
+
+    /** @param {string} file where this instance's heap snapshot is written */
+    async writeHeapSnapshot(file) {
+      await pipeline(await this.getHeapSnapshot(), createWriteStream(file));
+      return file;
     }
 
     /**
@@ -132,13 +150,35 @@ function patchLambdaWorkers({
 
 /**
  * Memory of this process and of each Lambda instance in it: RSS is the whole process's (every thread), the
- * heap and external figures are each instance's own.
+ * heap and external figures are each instance's own. Under --expose-gc, each figure also comes after a forced
+ * full collection. With `snapshotsTo`, heap snapshots of the main thread and of one instance of each function
+ * are written there too, named by `label`.
+ * @param {{ snapshotsTo?: string, label?: string }} [options]
  */
-async function memoryReport() {
-  const usages = await Promise.all([...running].map((worker) => worker.memoryUsage().catch(() => undefined)));
-  const main = process.memoryUsage();
+async function memoryReport({ snapshotsTo, label = 'report' } = {}) {
+  const workers = [...running];
+  const usages = await Promise.all(workers.map((worker) => worker.memoryUsage().catch(() => undefined)));
+  const main = memoryOfThisThread();
+  /** @type {string[]} */
+  const snapshots = [];
+  if (snapshotsTo) {
+    snapshots.push(v8.writeHeapSnapshot(path.join(snapshotsTo, `${label}-main.heapsnapshot`)));
+    // One instance of each function (the first started): its instances run the same code.
+    /** @type {Map<string, InstanceType<typeof workerThreads.Worker> & { writeHeapSnapshot(file: string): Promise<string> }>} */
+    const firstOfEach = new Map();
+    for (const worker of workers)
+      if (!firstOfEach.has(worker.functionKey)) firstOfEach.set(worker.functionKey, worker);
+    for (const [functionKey, worker] of firstOfEach) {
+      const file = path.join(snapshotsTo, `${label}-${functionKey}.heapsnapshot`);
+      snapshots.push(await worker.writeHeapSnapshot(file).catch(() => ''));
+    }
+  }
   // An instance that exited while asked has no figures.
-  return { rss: main.rss, main, instances: usages.filter((usage) => typeof usage?.heapTotal === 'number') };
+  const instances = workers.flatMap((worker, index) => {
+    const usage = usages[index];
+    return typeof usage?.heapTotal === 'number' ? [{ function: worker.functionKey, ...usage }] : [];
+  });
+  return { rss: main.rss, main, instances, snapshots: snapshots.filter(Boolean) };
 }
 
 module.exports = { patchLambdaWorkers, memoryReport };

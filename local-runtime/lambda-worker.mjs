@@ -19,6 +19,7 @@ const require = createRequire(import.meta.url);
 const { INTERNAL_MODULES } = require('./offline-internals.cjs');
 /** @type {typeof import('./worker-protocol.cjs')} */
 const { errorMessageOf } = require('./worker-protocol.cjs');
+const { memoryOfThisThread } = require('./memory-usage.cjs');
 
 /**
  * What the instance is told when it starts (serverless-offline's own fields, and the local runtime's).
@@ -92,7 +93,7 @@ port.on('message', async ({ id, event, context, prewarm, memoryUsage }) => {
   const started = performance.now();
   try {
     if (memoryUsage) {
-      port.postMessage({ id, result: process.memoryUsage() });
+      port.postMessage({ id, result: memoryOfThisThread() });
       return;
     }
     if (prewarm) {

@@ -1,17 +1,34 @@
 'use strict';
 /**
- * For the benchmark: on SIGUSR2, the memory of this process and of each Lambda instance in it is written to
- * a file as JSON (written aside, then renamed, so a reader never sees half of it).
+ * For the benchmark and the soak: on SIGUSR2, the memory of this process and of each Lambda instance in it is
+ * written to a file as JSON (written aside, then renamed, so a reader never sees half of it). A signal carries
+ * nothing, so a report that should also write heap snapshots (of the main thread and of one instance of each function) is
+ * asked for by leaving `<file>.request` beside it first: `{ "snapshotsTo": "<folder>", "label": "<name>" }`.
  */
-const { renameSync, writeFileSync } = require('node:fs');
+const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { memoryReport } = require('./instance-workers.cjs');
 
 /** @param {string} file */
 function reportMemoryOnSignal(file) {
   process.on('SIGUSR2', async () => {
-    writeFileSync(`${file}.partial`, JSON.stringify(await memoryReport()));
+    const report = await memoryReport(requestBeside(file));
+    writeFileSync(`${file}.partial`, JSON.stringify(report));
     renameSync(`${file}.partial`, file);
   });
+}
+
+/**
+ * @param {string} file
+ * @returns {{ snapshotsTo?: string, label?: string }}
+ */
+function requestBeside(file) {
+  try {
+    const request = JSON.parse(readFileSync(`${file}.request`, 'utf8'));
+    rmSync(`${file}.request`);
+    return request;
+  } catch {
+    return {};
+  }
 }
 
 module.exports = { reportMemoryOnSignal };

@@ -48,4 +48,21 @@ function loadsWithImport(runtime) {
   return major !== undefined && major >= 24;
 }
 
-module.exports = { assertRunsOnRuntimeNode, executionEnvFor, loadsWithImport, nodeMajorOf };
+/**
+ * The V8 heap limits a Node runtime gives a function of `memorySizeMb`, as worker_threads resourceLimits.
+ * Lambda's bootstrap starts Node with `--max-semi-space-size=<memory/10/2>` and
+ * `--max-old-space-size=<memory - memory/10>`; V8's young generation is three semi-spaces (two, and the
+ * space for large new objects). Without them an instance offline gets V8's defaults, sized for a machine's
+ * memory: a heap that may grow to gigabytes, which V8 lets run up to four times what is live before it
+ * collects, where the function's own instance would have collected (or run out of memory) at its 256 MB.
+ * @param {number} memorySizeMb AWS_LAMBDA_FUNCTION_MEMORY_SIZE
+ * @returns {{ maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number } | undefined}
+ */
+function lambdaHeapLimits(memorySizeMb) {
+  if (!Number.isInteger(memorySizeMb) || memorySizeMb < 128) return undefined;
+  const newSpace = Math.floor(memorySizeMb / 10);
+  const semiSpace = Math.floor(newSpace / 2);
+  return { maxOldGenerationSizeMb: memorySizeMb - newSpace, maxYoungGenerationSizeMb: 3 * semiSpace };
+}
+
+module.exports = { assertRunsOnRuntimeNode, executionEnvFor, lambdaHeapLimits, loadsWithImport, nodeMajorOf };

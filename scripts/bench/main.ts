@@ -13,20 +13,16 @@
  * The last line printed is a JSON summary.
  */
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
-import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
-import { putStock } from '../lib/local-tables';
 import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { measureColdStarts } from './cold';
+import { type BenchDatabase, benchDatabase } from './database';
 import { measureDeployed } from './deployed';
 import { drive, measureDrift, rssMb } from './load';
+import { memoryReportOf, until } from './memory';
 import {
   type Extras,
   type InstanceMemory,
@@ -145,30 +141,6 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary(results, options, extras)));
 }
 
-/** DynamoDB Local in memory, with the bench's stock and a way to start every mode from empty tables. */
-async function benchDatabase() {
-  const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
-  const client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: LOCAL_DEFAULTS.region,
-    credentials: localCredentials(),
-  });
-  const db = DynamoDBDocumentClient.from(client);
-  return {
-    endpoint: dynamo.endpoint,
-    restock: () => putStock(db, 'bench', 1e9, { 'Warehouse-A': 1e9 }),
-    /** Every mode starts from empty tables (recreated and seeded as it starts), so none runs on a bigger database. */
-    reset: async () => {
-      const { TableNames = [] } = await client.send(new ListTablesCommand({}));
-      for (const name of TableNames) await client.send(new DeleteTableCommand({ TableName: name }));
-    },
-    stop: async () => {
-      client.destroy();
-      await dynamo.stop();
-    },
-  };
-}
-
 /**
  * Modes run in interleaved rounds (a b c d, a b c d, ...) and each level's latencies are pooled over the
  * rounds, so that slow drifts of the machine or the database weigh on every mode alike.
@@ -176,7 +148,7 @@ async function benchDatabase() {
 async function runRounds(
   options: Options,
   envFor: Record<Mode, NodeJS.ProcessEnv>,
-  database: Awaited<ReturnType<typeof benchDatabase>>,
+  database: BenchDatabase,
   observe: { otlp: OtlpReceiver; memoryReportFile: string },
 ) {
   const samples = new Map<string, PooledLevel>();
@@ -223,15 +195,7 @@ async function runRounds(
 
 /** The offline process's RSS per Lambda instance, and each instance's own memory (local-runtime/memory-report.cjs). */
 async function memoryPerInstance(pid: number, file: string): Promise<InstanceMemory> {
-  rmSync(file, { force: true });
-  process.kill(pid, 'SIGUSR2');
-  const report = await until(10_000, () => {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as { rss: number; instances: NodeJS.MemoryUsage[] };
-    } catch {
-      return undefined;
-    }
-  });
+  const report = await memoryReportOf(pid, file, { deadlineMs: 10_000 });
   const mb = (bytes: number) => bytes / 2 ** 20;
   return {
     instances: report.instances.length,
@@ -244,7 +208,7 @@ async function memoryPerInstance(pid: number, file: string): Promise<InstanceMem
 async function settledCount(read: () => number): Promise<number> {
   let last = -1;
   let stableSince = performance.now();
-  return until(15_000, () => {
+  return until(15_000, 'settled span count', () => {
     const value = read();
     if (value !== last) {
       last = value;
@@ -252,16 +216,6 @@ async function settledCount(read: () => number): Promise<number> {
     }
     return performance.now() - stableSince >= 1_000 ? value : undefined;
   });
-}
-
-async function until<T>(deadlineMs: number, probe: () => T | undefined): Promise<T> {
-  const deadline = performance.now() + deadlineMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`nothing after ${deadlineMs} ms`);
-    await sleep(100);
-  }
 }
 
 main().catch((error) => {

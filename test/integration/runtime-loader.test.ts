@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { memoryReportOf } from '../../scripts/bench/memory';
 import { type Offline, startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
 import { eventually } from '../support/eventually';
@@ -31,14 +34,22 @@ describe("serverless offline refuses a Node other than the functions' runtime", 
 
 describe('serverless offline loads handlers as the nodejs24.x runtime does', () => {
   let offline: Offline;
+  const memoryReportFile = path.join(mkdtempSync(path.join(tmpdir(), 'memory-report-')), 'memory.json');
 
   before(async () => {
     offline = await startOffline({
       cwd: path.join(PROJECT_ROOT, 'test', 'fixtures', 'runtime-loader'),
-      env: { HTTP_PORT: String(await freePort()), OFFLINE_LAMBDA_PORT: String(await freePort()) },
+      env: {
+        HTTP_PORT: String(await freePort()),
+        OFFLINE_LAMBDA_PORT: String(await freePort()),
+        OFFLINE_MEMORY_REPORT: memoryReportFile,
+      },
     });
   });
-  after(() => offline?.stop());
+  after(async () => {
+    await offline?.stop();
+    rmSync(path.dirname(memoryReportFile), { recursive: true, force: true });
+  });
 
   const get = async (route: string) => {
     const response = await fetch(`${offline.url}/${route}`);
@@ -74,6 +85,22 @@ describe('serverless offline loads handlers as the nodejs24.x runtime does', () 
     assert.ok(
       Number(body.remainingMs) > 0 && Number(body.remainingMs) <= 6_000,
       `${body.remainingMs} ms left`,
+    );
+  });
+
+  it("bounds an instance's heap as Lambda's bootstrap bounds its function's memory size", async () => {
+    assert.equal((await get('async')).status, 200);
+    const report = await memoryReportOf(offline.process.pid ?? 0, memoryReportFile);
+    const limitsMb = report.instances.map((instance) => [
+      instance.function,
+      Math.round(instance.heapSizeLimit / 2 ** 20),
+    ]);
+    const asyncLimit = limitsMb.find(([name]) => name === 'asyncHandler')?.[1];
+    // 128 MB: --max-old-space-size=116 and --max-semi-space-size=6 in Lambda, about 134 MB of heap in all.
+    // Without the limits, V8 sizes the heap for this machine: gigabytes.
+    assert.ok(
+      typeof asyncLimit === 'number' && asyncLimit >= 116 && asyncLimit <= 150,
+      `heap limits by instance, MB: ${JSON.stringify(limitsMb)}`,
     );
   });
 });

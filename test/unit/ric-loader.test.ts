@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
-import { assertRunsOnRuntimeNode } from '#local-runtime/runtimes.cjs';
+import { assertRunsOnRuntimeNode, lambdaHeapLimits } from '#local-runtime/runtimes.cjs';
 
 /** local-runtime/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
 interface RicLoader {
@@ -113,5 +113,18 @@ describe("the local runtime refuses a Node major other than the functions' runti
       () => assertRunsOnRuntimeNode(['nodejs24.x'], 'v20.19.5'),
       /Node v20\.19\.5.*nodejs24\.x \(Node 24\)/,
     );
+  });
+});
+
+describe('the V8 heap limits of a Lambda instance, from its memory size', () => {
+  it("follows Lambda's bootstrap: a tenth for the young generation, the rest for the old", () => {
+    // --max-semi-space-size=12 --max-old-space-size=231; the young generation is three semi-spaces.
+    assert.deepEqual(lambdaHeapLimits(256), { maxOldGenerationSizeMb: 231, maxYoungGenerationSizeMb: 36 });
+    assert.deepEqual(lambdaHeapLimits(1024), { maxOldGenerationSizeMb: 922, maxYoungGenerationSizeMb: 153 });
+  });
+
+  it('sets none for a memory size Lambda would not take', () => {
+    assert.equal(lambdaHeapLimits(Number('')), undefined);
+    assert.equal(lambdaHeapLimits(64), undefined);
   });
 });

@@ -1,0 +1,64 @@
+/** The local runtime's memory report (local-runtime/memory-report.cjs), asked for and read by the benches. */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ThreadMemory extends NodeJS.MemoryUsage {
+  /** The most V8 lets this thread's heap grow to (a Lambda instance's: from its function's memory size). */
+  heapSizeLimit: number;
+  /** V8's heap spaces by name (code_space, old_space, ...), bytes used. */
+  heapSpaces: Record<string, number>;
+  /** The same spaces, bytes V8 has committed for them. */
+  heapSpacesCommitted: Record<string, number>;
+}
+
+/** One thread's figures and, when the process runs with --expose-gc, the same after a forced full collection. */
+export interface MemoryFigures extends ThreadMemory {
+  afterGc?: ThreadMemory;
+}
+
+export interface MemoryReport {
+  /** The whole process's RSS (every thread). */
+  rss: number;
+  main: MemoryFigures;
+  instances: Array<MemoryFigures & { function: string }>;
+  /** Heap snapshot files written with this report (OFFLINE_HEAP_SNAPSHOTS). */
+  snapshots: string[];
+}
+
+/**
+ * Asks the offline process `pid` for its memory report (SIGUSR2) and reads it from `file` once written; with
+ * `snapshots`, the report also writes heap snapshots there, their names starting with `label`. Heap snapshots
+ * of a few hundred MB take a while: the deadline allows for them.
+ */
+export async function memoryReportOf(
+  pid: number,
+  file: string,
+  {
+    deadlineMs = 180_000,
+    snapshots,
+  }: { deadlineMs?: number; snapshots?: { to: string; label: string } } = {},
+): Promise<MemoryReport> {
+  rmSync(file, { force: true });
+  if (snapshots) {
+    writeFileSync(`${file}.request`, JSON.stringify({ snapshotsTo: snapshots.to, label: snapshots.label }));
+  }
+  process.kill(pid, 'SIGUSR2');
+  return until(deadlineMs, `the memory report in ${file}`, () => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as MemoryReport;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** The probe's first defined value, polled every 100 ms until the deadline. */
+export async function until<T>(deadlineMs: number, what: string, probe: () => T | undefined): Promise<T> {
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`no ${what} after ${deadlineMs} ms`);
+    await sleep(100);
+  }
+}

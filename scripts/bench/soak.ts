@@ -1,0 +1,240 @@
+/**
+ * `npm run bench:soak`: a long run of orders through serverless-offline, to tell memory growth from V8's
+ * sawtooth. After each interval it asks the local runtime for its memory report and records the process's RSS,
+ * the heap used by its main thread and by its Lambda instances (and, with --gc, the same after a forced full
+ * collection: what is still reachable), then fits a line through each series: its slope per 10,000 orders,
+ * as a share of where the line starts, with the slope's 95% interval. The quick bench keeps its own drift run.
+ *
+ * Options:
+ *   --orders N          orders in all (50,000)
+ *   --samples N         intervals, each followed by a sample (25)
+ *   --concurrency N     orders in flight (8)
+ *   --tracing on|off    traces and logs to local receivers, or telemetry off (on)
+ *   --gc                run the offline process with --expose-gc and add the after-collection figures
+ *   --snapshots-at 0,10000,20000
+ *                       heap snapshots of the main thread and one instance of each function at those order counts (each
+ *                       must fall on a sample), written to the folder the summary names; compare two with
+ *                       `npm run bench:heap-diff -- before.heapsnapshot after.heapsnapshot`
+ * The last line printed is a JSON summary.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
+import { freePort } from '../lib/ports';
+import { benchDatabase } from './database';
+import { drive } from './load';
+import { type MemoryFigures, type MemoryReport, memoryReportOf } from './memory';
+import { linearFit, median } from './stats';
+import { modeEnvironments, startTarget } from './targets';
+
+interface SoakOptions {
+  orders: number;
+  samples: number;
+  concurrency: number;
+  tracing: boolean;
+  gc: boolean;
+  snapshotsAt: number[];
+}
+
+function parseOptions(argv: string[]): SoakOptions {
+  const value = (name: string) => {
+    const index = argv.indexOf(`--${name}`);
+    return index >= 0 ? argv[index + 1] : undefined;
+  };
+  const options = {
+    orders: Number(value('orders') ?? 50_000),
+    samples: Number(value('samples') ?? 25),
+    concurrency: Number(value('concurrency') ?? 8),
+    tracing: (value('tracing') ?? 'on') === 'on',
+    gc: argv.includes('--gc'),
+    snapshotsAt: (value('snapshots-at') ?? '').split(',').filter(Boolean).map(Number),
+  };
+  const step = options.orders / options.samples;
+  const offSample = options.snapshotsAt.filter((at) => at % step !== 0 || at > options.orders);
+  if (!Number.isInteger(step) || offSample.length > 0) {
+    throw new Error(
+      `--orders must split into --samples whole intervals, and every --snapshots-at count fall on one ` +
+        `(every ${step} orders): ${offSample.join(', ') || 'not whole'}`,
+    );
+  }
+  return options;
+}
+
+/** One sample: where the run stood and what the memory report said. */
+interface Sample {
+  orders: number;
+  rssMb: number;
+  mainHeapMb: number;
+  instancesHeapMb: number;
+  /** Heap V8 has committed (heapTotal), main thread and instances together. */
+  heapCommittedMb: number;
+  instances: number;
+  codeSpaceMb: number;
+  mainHeapAfterGcMb?: number;
+  instancesHeapAfterGcMb?: number;
+}
+
+const MB = 2 ** 20;
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+function sampleOf(orders: number, report: MemoryReport): Sample {
+  const threads: MemoryFigures[] = [report.main, ...report.instances];
+  const afterGc = (figures: MemoryFigures[]) =>
+    figures.every((thread) => thread.afterGc)
+      ? sum(figures.map((thread) => thread.afterGc?.heapUsed ?? 0)) / MB
+      : undefined;
+  return {
+    orders,
+    rssMb: report.rss / MB,
+    mainHeapMb: report.main.heapUsed / MB,
+    instancesHeapMb: sum(report.instances.map((instance) => instance.heapUsed)) / MB,
+    heapCommittedMb: sum(threads.map((thread) => thread.heapTotal)) / MB,
+    instances: report.instances.length,
+    codeSpaceMb: sum(threads.map((thread) => thread.heapSpaces.code_space ?? 0)) / MB,
+    mainHeapAfterGcMb: afterGc([report.main]),
+    instancesHeapAfterGcMb: afterGc(report.instances),
+  };
+}
+
+/** A series' slope per 10,000 orders, in MB and as a share of the fitted start, with its 95% interval. */
+function slopeOf(samples: Sample[], read: (sample: Sample) => number | undefined) {
+  const points = samples.flatMap((sample) => {
+    const value = read(sample);
+    return value === undefined ? [] : [[sample.orders, value] as const];
+  });
+  if (points.length < 3) return undefined;
+  const fit = linearFit(
+    points.map(([orders]) => orders),
+    points.map(([, value]) => value),
+  );
+  const pct = (mbPerOrder: number) => ((mbPerOrder * 10_000) / fit.intercept) * 100;
+  const round = (value: number) => Math.round(value * 100) / 100;
+  const interval = [pct(fit.slopeLow), pct(fit.slopeHigh)] as const;
+  return {
+    mb_per_10k_orders: round(fit.slope * 10_000),
+    pct_per_10k_orders: round(pct(fit.slope)),
+    pct_95ci: interval.map(round),
+    /** The goal: an interval that includes 0, or lies under 1% per 10,000 orders. */
+    within_goal: (interval[0] <= 0 && interval[1] >= 0) || interval[1] < 1,
+    start_mb: round(fit.intercept),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const database = await benchDatabase();
+  const otlp = await new OtlpReceiver({ keepSpans: false }).start();
+  const loki = await new OtlpLogsReceiver({ keepRecords: false }).start();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'soak-'));
+  const reportFile = path.join(workDir, 'memory.json');
+  const modes = modeEnvironments(
+    {
+      AWS_ENDPOINT_URL_DYNAMODB: database.endpoint,
+      FRAUD_PERCENTAGE: '0',
+      CHAOS: '',
+      OFFLINE_MEMORY_REPORT: reportFile,
+      // A soak measures memory per order, not the throttling policy: requests wait for an instance.
+      OFFLINE_THROTTLE_AFTER_MS: '600000',
+      ...(options.gc ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() } : {}),
+    },
+    { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },
+  );
+  const mode = options.tracing ? 'c' : 'b';
+  // The local runtime creates the tables as it starts: the stock goes in after.
+  const target = await startTarget(mode, modes[mode]);
+  await database.restock();
+  const samples: Sample[] = [];
+  const snapshots: string[] = [];
+  let errors = 0;
+  const began = performance.now();
+  try {
+    // The instances start and their code warms up before the first sample.
+    await drive(target.url, 500, options.concurrency, 'warm-up');
+    const step = options.orders / options.samples;
+    for (let sent = 0; ; sent += step) {
+      const label = `${options.tracing ? 'traced' : 'untraced'}-${sent}`;
+      const report = await memoryReportOf(target.pid, reportFile, {
+        snapshots: options.snapshotsAt.includes(sent) ? { to: workDir, label } : undefined,
+      });
+      snapshots.push(...report.snapshots);
+      samples.push(sampleOf(sent, report));
+      const last = samples.at(-1) as Sample;
+      process.stderr.write(
+        `  ${sent} orders: RSS ${last.rssMb.toFixed(0)} MB, heap main ${last.mainHeapMb.toFixed(1)} MB, ` +
+          `instances ${last.instancesHeapMb.toFixed(1)} MB (${last.instances}), committed ` +
+          `${last.heapCommittedMb.toFixed(0)} MB` +
+          (last.instancesHeapAfterGcMb === undefined
+            ? '\n'
+            : `, after GC ${last.mainHeapAfterGcMb?.toFixed(1)} + ${last.instancesHeapAfterGcMb.toFixed(1)} MB\n`),
+      );
+      if (sent >= options.orders) break;
+      const run = await drive(target.url, step, options.concurrency, `orders ${sent + 1}-${sent + step}`);
+      errors += run.errors;
+    }
+    const lastReport = await memoryReportOf(target.pid, reportFile);
+    const perInstance = lastReport.instances.map((instance) => instance.heapUsed / MB);
+    const seconds = (performance.now() - began) / 1000;
+    printSamples(samples);
+    const summary = {
+      orders: options.orders,
+      samples: samples.length,
+      tracing: options.tracing,
+      forced_gc: options.gc,
+      errors,
+      orders_per_second: Math.round((options.orders / seconds) * 10) / 10,
+      rss: slopeOf(samples, (sample) => sample.rssMb),
+      heap_used: slopeOf(samples, (sample) => sample.mainHeapMb + sample.instancesHeapMb),
+      main_heap_used: slopeOf(samples, (sample) => sample.mainHeapMb),
+      instances_heap_used: slopeOf(samples, (sample) => sample.instancesHeapMb),
+      heap_used_after_gc: slopeOf(samples, (sample) =>
+        sample.mainHeapAfterGcMb === undefined || sample.instancesHeapAfterGcMb === undefined
+          ? undefined
+          : sample.mainHeapAfterGcMb + sample.instancesHeapAfterGcMb,
+      ),
+      heap_committed: slopeOf(samples, (sample) => sample.heapCommittedMb),
+      code_space: slopeOf(samples, (sample) => sample.codeSpaceMb),
+      per_instance_heap_mb: {
+        instances: perInstance.length,
+        median: Math.round(median(perInstance) * 10) / 10,
+        max: Math.round(Math.max(...perInstance) * 10) / 10,
+      },
+      rss_mb_samples: samples.map((sample) => Math.round(sample.rssMb)),
+      snapshots: snapshots.length > 0 ? workDir : undefined,
+    };
+    console.log(JSON.stringify(summary));
+  } finally {
+    await target.stop();
+    await otlp.stop();
+    await loki.stop();
+    await database.stop();
+  }
+}
+
+function printSamples(samples: Sample[]): void {
+  const rows = samples.map((sample) =>
+    [
+      sample.orders,
+      sample.rssMb.toFixed(0),
+      sample.mainHeapMb.toFixed(1),
+      sample.instancesHeapMb.toFixed(1),
+      sample.heapCommittedMb.toFixed(0),
+      sample.instances,
+      sample.codeSpaceMb.toFixed(1),
+      sample.mainHeapAfterGcMb?.toFixed(1) ?? '',
+      sample.instancesHeapAfterGcMb?.toFixed(1) ?? '',
+    ].join(' | '),
+  );
+  console.log(
+    [
+      '| orders | RSS MB | main heap MB | instances heap MB | heap committed MB | instances | code space MB | main after GC | instances after GC |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows.map((row) => `| ${row} |`),
+    ].join('\n'),
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
