@@ -92,6 +92,13 @@ function patchLambdaWorkers({
       this.#channel = new InstanceChannel(this, (message) => super.postMessage(message));
       running.add(this);
       this.on('exit', () => running.delete(this));
+      // An instance that runs out of heap (ERR_WORKER_OUT_OF_MEMORY) dies as a Lambda runtime process does:
+      // its open invocations fail with Runtime.ExitError (worker-protocol.cjs) and the offline process, which
+      // would otherwise crash on the unhandled 'error', carries on with the function's other instances.
+      this.on('error', (error) => {
+        const reason = /** @type {{ code?: string }} */ (error).code ?? error.message;
+        process.stderr.write(`${this.functionKey}: an instance stopped (${reason}), as Lambda's would\n`);
+      });
     }
 
     /**

@@ -149,8 +149,18 @@ async function main(): Promise<void> {
   let errors = 0;
   const began = performance.now();
   try {
-    // The instances start and their code warms up before the first sample.
-    await drive(target.url, 500, options.concurrency, 'warm-up');
+    // Every function's pool fills up to its cap (OFFLINE_MAX_INSTANCES) and the code warms up before the
+    // first sample: at 32 in flight each function has more callers than instances, and rounds go on until
+    // one starts no new instance. Otherwise instances keep starting during the run, each a step of about
+    // 50 MB that a slope would read as growth per order.
+    let instances = -1;
+    for (let round = 1; round <= 8; round++) {
+      await drive(target.url, 500, Math.max(32, options.concurrency), `warm-up round ${round}`);
+      const started = (await memoryReportOf(target.pid, reportFile)).instances.length;
+      process.stderr.write(`  warm-up round ${round}: ${started} instances\n`);
+      if (started === instances) break;
+      instances = started;
+    }
     const step = options.orders / options.samples;
     for (let sent = 0; ; sent += step) {
       const label = `${options.tracing ? 'traced' : 'untraced'}-${sent}`;

@@ -103,4 +103,17 @@ describe('serverless offline loads handlers as the nodejs24.x runtime does', () 
       `heap limits by instance, MB: ${JSON.stringify(limitsMb)}`,
     );
   });
+
+  it('stops an instance that runs out of its heap: its invocation fails, the others carry on', async () => {
+    const response = await fetch(`${offline.url}/leak`);
+    assert.equal(response.status, 502, 'a function error, as API Gateway answers it');
+    await eventually(
+      () => /leak: an instance stopped \(ERR_WORKER_OUT_OF_MEMORY\)/.test(offline.output()) || undefined,
+      {
+        what: 'the out-of-memory line in the terminal',
+        seen: () => offline.output().slice(-2000),
+      },
+    );
+    assert.equal((await get('async')).status, 200, 'the offline process is still up');
+  });
 });
