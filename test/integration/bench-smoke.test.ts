@@ -57,7 +57,9 @@ describe('npm run bench (smoke)', () => {
     for (const mode of ['b', 'c', 'd']) {
       const memory = summary.memory_per_instance_mb[mode];
       assert.ok(memory.instances >= 6, `(${mode}): ${memory.instances} instances`);
-      assert.ok(memory.rss_per_instance > memory.own, `(${mode}): ${JSON.stringify(memory)}`);
+      // `own` is heap committed + external: committed pages are not all resident (an instance's young
+      // generation is reserved whole, touched as it fills), so it is no bound on RSS per instance either way.
+      assert.ok(memory.rss_per_instance > 0 && memory.own > 0, `(${mode}): ${JSON.stringify(memory)}`);
     }
     // The deployed artifact: each function's zip, its cold start traced and untraced, the flush per order.
     const deployed = summary.deployed;
