@@ -19,6 +19,7 @@ import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { MANIFESTS } from '../lib/manifests';
 import { OtlpEndpoint } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
+import { optionsOf } from './options';
 import { median } from './stats';
 
 /** Milliseconds of one cold start: init (process start → handler loaded), the first invocation, the sum. */
@@ -202,10 +203,7 @@ async function measureFlush(stacks: Record<Mode, DeployedStack>, otlp: OtlpEndpo
 
 /** `npm run bench:deployed`: this part alone. Options: --runs N (cold starts per function and mode), --orders N. */
 if (require.main === module) {
-  const value = (name: string, fallback: number) => {
-    const index = process.argv.indexOf(`--${name}`);
-    return index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  };
+  const value = (name: string, fallback: number) => Number(optionsOf(process.argv).value(name) ?? fallback);
   measureDeployed({
     coldRuns: value('runs', 5),
     flushOrders: value('orders', 20),

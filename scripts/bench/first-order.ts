@@ -12,6 +12,8 @@ import { SEED_ORDER } from '../dev/order';
 import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { startOffline } from '../lib/offline';
 import { freePort } from '../lib/ports';
+import { optionsOf } from './options';
+import { median } from './stats';
 
 interface Mode {
   name: string;
@@ -26,15 +28,7 @@ const MODES: Mode[] = [
   { name: 'prewarmed, DynamoDB Local warm', prewarm: true, warmDatabase: true },
 ];
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
-};
+const option = (name: string, fallback: number) => Number(optionsOf(process.argv).value(name) ?? fallback);
 
 async function timeOrder(url: string): Promise<number> {
   const started = performance.now();

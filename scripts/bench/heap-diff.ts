@@ -6,6 +6,7 @@
  *   object's id across snapshots of one isolate) and its retaining path: who holds it, up to a GC root.
  */
 import { readFileSync } from 'node:fs';
+import { optionsOf } from './options';
 
 interface RawSnapshot {
   snapshot: {
@@ -161,9 +162,11 @@ function load(file: string): Heap {
 
 function main(): void {
   const args = process.argv.slice(2);
-  const topAt = args.indexOf('--top');
-  const top = topAt >= 0 ? Number(args[topAt + 1]) : 15;
-  const optionValues = new Set([topAt + 1, args.indexOf('--kind') + 1].filter((index) => index > 0));
+  const options = optionsOf(args);
+  const top = Number(options.value('top') ?? 15);
+  const optionValues = new Set(
+    ['--top', '--kind'].map((name) => args.indexOf(name) + 1).filter((index) => index > 0),
+  );
   const [beforeFile, afterFile] = args.filter(
     (arg, index) => !arg.startsWith('--') && !optionValues.has(index),
   );
@@ -196,8 +199,8 @@ function main(): void {
         `${kb(row.then.bytes)} → ${kb(row.now.bytes)} (${row.bytesDelta >= 0 ? '+' : ''}${kb(row.bytesDelta)}) |`,
     );
   }
-  const kindAt = args.indexOf('--kind');
-  const chosen = kindAt >= 0 ? growth.filter((entry) => entry.kind === args[kindAt + 1]) : growth.slice(0, 5);
+  const kind = options.value('kind');
+  const chosen = kind !== undefined ? growth.filter((entry) => entry.kind === kind) : growth.slice(0, 5);
   console.log(
     '\nretaining paths of one object new since the first snapshot, for the five that grew most (or --kind):',
   );

@@ -18,6 +18,7 @@ import { localTable, putStock } from '../lib/local-tables';
 import { startOffline } from '../lib/offline';
 import { freePort } from '../lib/ports';
 import { percentile } from './load';
+import { optionsOf } from './options';
 
 export interface FlashSale {
   clients: number;
@@ -115,10 +116,7 @@ function isWellFormed(status: number, text: string): boolean {
   }
 }
 
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? String(process.argv[index + 1]) : fallback;
-}
+const option = (name: string, fallback: string) => optionsOf(process.argv).value(name) ?? fallback;
 
 async function main(): Promise<void> {
   const orders = Number(option('orders', '200'));

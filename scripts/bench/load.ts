@@ -1,6 +1,6 @@
 /** The bench's load: orders sent at a fixed concurrency, their latencies, and the RSS of the process under test. */
 import { readFileSync } from 'node:fs';
-import { linearFit } from './stats';
+import { growthPer10k } from './stats';
 import type { Target } from './targets';
 
 export const ORDER = JSON.stringify({
@@ -85,15 +85,6 @@ export async function measureDrift(target: Target, orders: number, restock: () =
     await drive(target.url, batch, 8, `(c) memory drift, orders ${sent + 1}-${sent + batch} of ${orders}`);
     points.push({ orders: sent + batch, rssMb: rssMb(target.pid) });
   }
-  const fit = linearFit(
-    points.map((point) => point.orders),
-    points.map((point) => point.rssMb),
-  );
-  const pctPer10k = (mbPerOrder: number) => ((mbPerOrder * 10_000) / fit.intercept) * 100;
-  return {
-    orders,
-    points,
-    slopePctPer10k: pctPer10k(fit.slope),
-    slopeInterval: [pctPer10k(fit.slopeLow), pctPer10k(fit.slopeHigh)] as [number, number],
-  };
+  const growth = growthPer10k(points.map((point) => [point.orders, point.rssMb] as const));
+  return { orders, points, slopePctPer10k: growth.pct, slopeInterval: growth.interval };
 }

@@ -23,6 +23,7 @@ import { type BenchDatabase, benchDatabase } from './database';
 import { measureDeployed } from './deployed';
 import { drive, measureDrift, rssMb } from './load';
 import { memoryReportOf, until } from './memory';
+import { optionsOf } from './options';
 import {
   type Extras,
   type InstanceMemory,
@@ -51,11 +52,8 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const value = (name: string) => {
-    const index = argv.indexOf(`--${name}`);
-    return index >= 0 ? argv[index + 1] : undefined;
-  };
-  const quick = argv.includes('--quick');
+  const { value, flag } = optionsOf(argv);
+  const quick = flag('quick');
   return {
     coldInstances: Number(value('cold-instances') ?? (quick ? 1 : 5)),
     deployedRuns: Number(value('deployed-runs') ?? (quick ? 1 : 5)),

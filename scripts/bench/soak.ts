@@ -25,7 +25,8 @@ import { freePort } from '../lib/ports';
 import { benchDatabase } from './database';
 import { drive } from './load';
 import { type MemoryFigures, type MemoryReport, memoryReportOf } from './memory';
-import { linearFit, median } from './stats';
+import { optionsOf } from './options';
+import { growthPer10k, median } from './stats';
 import { modeEnvironments, startTarget } from './targets';
 
 interface SoakOptions {
@@ -38,16 +39,13 @@ interface SoakOptions {
 }
 
 function parseOptions(argv: string[]): SoakOptions {
-  const value = (name: string) => {
-    const index = argv.indexOf(`--${name}`);
-    return index >= 0 ? argv[index + 1] : undefined;
-  };
+  const { value, flag } = optionsOf(argv);
   const options = {
     orders: Number(value('orders') ?? 50_000),
     samples: Number(value('samples') ?? 25),
     concurrency: Number(value('concurrency') ?? 8),
     tracing: (value('tracing') ?? 'on') === 'on',
-    gc: argv.includes('--gc'),
+    gc: flag('gc'),
     snapshotsAt: (value('snapshots-at') ?? '').split(',').filter(Boolean).map(Number),
   };
   const step = options.orders / options.samples;
@@ -104,20 +102,14 @@ function slopeOf(samples: Sample[], read: (sample: Sample) => number | undefined
     return value === undefined ? [] : [[sample.orders, value] as const];
   });
   if (points.length < 3) return undefined;
-  const fit = linearFit(
-    points.map(([orders]) => orders),
-    points.map(([, value]) => value),
-  );
-  const pct = (mbPerOrder: number) => ((mbPerOrder * 10_000) / fit.intercept) * 100;
+  const growth = growthPer10k(points);
   const round = (value: number) => Math.round(value * 100) / 100;
-  const interval = [pct(fit.slopeLow), pct(fit.slopeHigh)] as const;
   return {
-    mb_per_10k_orders: round(fit.slope * 10_000),
-    pct_per_10k_orders: round(pct(fit.slope)),
-    pct_95ci: interval.map(round),
-    /** The goal: an interval that includes 0, or lies under 1% per 10,000 orders. */
-    within_goal: (interval[0] <= 0 && interval[1] >= 0) || interval[1] < 1,
-    start_mb: round(fit.intercept),
+    mb_per_10k_orders: round(growth.fit.slope * 10_000),
+    pct_per_10k_orders: round(growth.pct),
+    pct_95ci: growth.interval.map(round),
+    within_goal: growth.withinGoal,
+    start_mb: round(growth.fit.intercept),
   };
 }
 

@@ -47,3 +47,28 @@ export function linearFit(xs: readonly number[], ys: readonly number[]): LinearF
   const margin = t95(n - 2) * standardError;
   return { slope, intercept, slopeLow: slope - margin, slopeHigh: slope + margin };
 }
+
+/** A series' growth per 10,000 orders as a share of the fitted start: the slope, its 95% interval, the goal. */
+export interface GrowthPer10k {
+  fit: LinearFit;
+  pct: number;
+  interval: [number, number];
+  /** The drift goal: an interval that includes 0, or lies under 1% per 10,000 orders. */
+  withinGoal: boolean;
+}
+
+/** Fits `[orders, value]` points and expresses the slope as growth per 10,000 orders. */
+export function growthPer10k(points: ReadonlyArray<readonly [number, number]>): GrowthPer10k {
+  const fit = linearFit(
+    points.map(([orders]) => orders),
+    points.map(([, value]) => value),
+  );
+  const pctOf = (perOrder: number) => ((perOrder * 10_000) / fit.intercept) * 100;
+  const interval: [number, number] = [pctOf(fit.slopeLow), pctOf(fit.slopeHigh)];
+  return {
+    fit,
+    pct: pctOf(fit.slope),
+    interval,
+    withinGoal: (interval[0] <= 0 && interval[1] >= 0) || interval[1] < 1,
+  };
+}

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { isAwsSdkRequest } from '../../functions/shared/telemetry/span-hooks';
-import { linearFit } from '../../scripts/bench/stats';
+import { optionsOf } from '../../scripts/bench/options';
+import { growthPer10k, linearFit } from '../../scripts/bench/stats';
 import { freePort } from '../../scripts/lib/ports';
 
 const PRELOAD = path.join(PROJECT_ROOT, 'dist/functions/shared/telemetry/tracing.js');
@@ -119,5 +120,39 @@ describe('linearFit', () => {
 
   it('refuses fewer than three points', () => {
     assert.throws(() => linearFit([1, 2], [1, 2]), /3 or more/);
+  });
+});
+
+describe('growthPer10k', () => {
+  it('expresses the slope per 10,000 orders as a share of the fitted start', () => {
+    // 1,000 MB at the start, 5 MB more every 10,000 orders: 0.5% per 10,000, exactly.
+    const growth = growthPer10k(
+      [0, 10_000, 20_000, 30_000].map((orders) => [orders, 1_000 + orders / 2_000]),
+    );
+    assert.ok(Math.abs(growth.pct - 0.5) < 1e-9, JSON.stringify(growth));
+    assert.equal(growth.withinGoal, true);
+  });
+
+  it('misses the goal when the whole interval lies at or above 1% per 10,000', () => {
+    const growth = growthPer10k([0, 10_000, 20_000, 30_000].map((orders) => [orders, 100 + orders / 5_000]));
+    assert.ok(Math.abs(growth.pct - 2) < 1e-9, JSON.stringify(growth));
+    assert.equal(growth.withinGoal, false);
+  });
+
+  it('meets the goal when a noisy interval includes 0, whatever its width', () => {
+    const sawtooth = [100, 112, 91, 108, 97, 110, 93, 104];
+    const growth = growthPer10k(sawtooth.map((value, i) => [i * 5_000, value]));
+    assert.ok(growth.interval[0] < 0 && growth.interval[1] > 1, JSON.stringify(growth));
+    assert.equal(growth.withinGoal, true);
+  });
+});
+
+describe('optionsOf', () => {
+  it('reads a value after its name and a switch by its presence', () => {
+    const options = optionsOf(['--orders', '500', '--gc', 'file.heapsnapshot']);
+    assert.equal(options.value('orders'), '500');
+    assert.equal(options.value('samples'), undefined);
+    assert.equal(options.flag('gc'), true);
+    assert.equal(options.flag('quick'), false);
   });
 });
