@@ -7,7 +7,8 @@
  *   Node options a deployed instance gets through NODE_OPTIONS;
  * - they run lambda-worker.mjs, which loads and calls the handler as the function's runtime (`runtimeOf`) does,
  *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task),
- *   and the V8 heap limits Lambda's bootstrap sets for the function's memory size (runtimes.cjs);
+ *   and the V8 heap limits Lambda's bootstrap sets for the function's memory size (runtimes.cjs), their young
+ *   generation at its full size from the start (startYoungGenerationsFull);
  * - they are asked and answer on the worker's own channel (worker-protocol.cjs). serverless-offline creates a
  *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
  *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
@@ -28,6 +29,26 @@ const LAMBDA_WORKER = path.join(__dirname, 'lambda-worker.mjs');
 
 /** The Lambda instances running now, for the memory report. */
 const running = new Set();
+
+/** The largest young generation an instance has been started with, in MB: the V8 flag's current value. */
+let fullYoungGenerationMb = 0;
+
+/**
+ * Every instance's isolate starts with its new space at the size V8 allows it (its semi-spaces at their
+ * maximum) instead of 1 MiB. V8 doubles a new space once enough has survived scavenges and halves it when
+ * allocation slows, so the size follows an instance's load; in one process holding two dozen instances, that
+ * moved the process's memory by hundreds of MB with the load's history (the soak, BENCHMARKS.md), which read
+ * as growth and hid any real growth. A busy Lambda sandbox's young generation grows to the same size.
+ * `--min-semi-space-size` is a process-wide V8 flag, read as each isolate is created; V8 caps it at each
+ * isolate's own maximum (from its resourceLimits), so it only ever needs raising. The main thread's heap is
+ * configured already and keeps V8's default.
+ * @param {number} maxYoungGenerationSizeMb
+ */
+function startYoungGenerationsFull(maxYoungGenerationSizeMb) {
+  if (maxYoungGenerationSizeMb <= fullYoungGenerationMb) return;
+  fullYoungGenerationMb = maxYoungGenerationSizeMb;
+  v8.setFlagsFromString(`--min-semi-space-size=${maxYoungGenerationSizeMb}`);
+}
 
 /**
  * @typedef {object} InstanceSettings
@@ -72,6 +93,7 @@ function patchLambdaWorkers({
       const runtime = runtimeOf(workerData.functionKey);
       const env = /** @type {NodeJS.ProcessEnv} */ (options.env);
       const heapLimits = lambdaHeapLimits(Number(env?.AWS_LAMBDA_FUNCTION_MEMORY_SIZE));
+      if (heapLimits) startYoungGenerationsFull(heapLimits.maxYoungGenerationSizeMb);
       super(LAMBDA_WORKER, {
         ...options,
         ...(heapLimits ? { resourceLimits: { ...options.resourceLimits, ...heapLimits } } : {}),

@@ -20,6 +20,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MANIFESTS, ORDER_PATH_SERVICES } from '../lib/manifests';
 import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { benchDatabase } from './database';
@@ -69,11 +70,26 @@ interface Sample {
   heapCommittedMb: number;
   instances: number;
   codeSpaceMb: number;
+  /** New space committed by the instances: their young generations, which V8 would otherwise size by load. */
+  youngCommittedMb: number;
   mainHeapAfterGcMb?: number;
   instancesHeapAfterGcMb?: number;
 }
 
 const MB = 2 ** 20;
+const WARM_UP_ORDERS = 1_000;
+const WARM_UP_ROUNDS = 12;
+/** Enough orders at 32 in flight for every instance to have walked its young generation. */
+const MIN_WARM_UP_ROUNDS = 3;
+/** Instances per function: serverless.yml's default, set here so the warm-up knows when a pool is full. */
+const MAX_INSTANCES = 4;
+const orderPathFunctions = MANIFESTS.filter((fn) => ORDER_PATH_SERVICES.includes(fn.service)).map(
+  (fn) => fn.key,
+);
+
+/** The new space V8 has committed across the instances: their young generations, whole from the start. */
+const youngCommittedOf = (report: MemoryReport) =>
+  sum(report.instances.map((instance) => instance.heapSpacesCommitted.new_space ?? 0));
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 function sampleOf(orders: number, report: MemoryReport): Sample {
@@ -90,6 +106,7 @@ function sampleOf(orders: number, report: MemoryReport): Sample {
     heapCommittedMb: sum(threads.map((thread) => thread.heapTotal)) / MB,
     instances: report.instances.length,
     codeSpaceMb: sum(threads.map((thread) => thread.heapSpaces.code_space ?? 0)) / MB,
+    youngCommittedMb: youngCommittedOf(report) / MB,
     mainHeapAfterGcMb: afterGc([report.main]),
     instancesHeapAfterGcMb: afterGc(report.instances),
   };
@@ -127,6 +144,7 @@ async function main(): Promise<void> {
       CHAOS: '',
       OFFLINE_MEMORY_REPORT: reportFile,
       // A soak measures memory per order, not the throttling policy: requests wait for an instance.
+      OFFLINE_MAX_INSTANCES: String(MAX_INSTANCES),
       OFFLINE_THROTTLE_AFTER_MS: '600000',
       ...(options.gc ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() } : {}),
     },
@@ -141,18 +159,29 @@ async function main(): Promise<void> {
   let errors = 0;
   const began = performance.now();
   try {
-    // Every function's pool fills up to its cap (OFFLINE_MAX_INSTANCES) and the code warms up before the
-    // first sample: at 32 in flight each function has more callers than instances, and rounds go on until
-    // one starts no new instance. Otherwise instances keep starting during the run, each a step of about
-    // 50 MB that a slope would read as growth per order.
-    let instances = -1;
-    for (let round = 1; round <= 8; round++) {
-      await drive(target.url, 500, Math.max(32, options.concurrency), `warm-up round ${round}`);
-      const started = (await memoryReportOf(target.pid, reportFile)).instances.length;
-      process.stderr.write(`  warm-up round ${round}: ${started} instances\n`);
-      if (started === instances) break;
-      instances = started;
+    // Before the first sample, the process reaches the size it keeps: every order-path function's pool fills
+    // up to its cap (OFFLINE_MAX_INSTANCES), and every instance walks its young generation, which it gets whole
+    // from the start (instance-workers.cjs) but which becomes resident only as allocation reaches it. At 32 in
+    // flight each function has more callers than instances, and all of them are busy; rounds go on until every
+    // pool is full. Otherwise instances keep starting during the run, each a step of about 50 MB of RSS and
+    // 30 MB of heap that a slope would read as growth per order.
+    const warmUp = { rounds: 0, orders: 0, settled: false };
+    for (let round = 1; round <= WARM_UP_ROUNDS && !warmUp.settled; round++) {
+      await drive(target.url, WARM_UP_ORDERS, Math.max(32, options.concurrency), `warm-up round ${round}`);
+      const report = await memoryReportOf(target.pid, reportFile);
+      const short = orderPathFunctions.filter(
+        (key) => report.instances.filter((instance) => instance.function === key).length < MAX_INSTANCES,
+      );
+      process.stderr.write(
+        `  warm-up round ${round}: ${report.instances.length} instances${short.length ? ` (${short.join(', ')} below the cap)` : ''}, ` +
+          `RSS ${(report.rss / MB).toFixed(0)} MB, instances' new space ${(youngCommittedOf(report) / MB).toFixed(0)} MiB\n`,
+      );
+      warmUp.rounds = round;
+      warmUp.orders += WARM_UP_ORDERS;
+      warmUp.settled = round >= MIN_WARM_UP_ROUNDS && short.length === 0;
     }
+    if (!warmUp.settled)
+      process.stderr.write(`  warm-up: pools still filling after ${warmUp.rounds} rounds; sampling anyway\n`);
     const step = options.orders / options.samples;
     for (let sent = 0; ; sent += step) {
       const label = `${options.tracing ? 'traced' : 'untraced'}-${sent}`;
@@ -165,7 +194,7 @@ async function main(): Promise<void> {
       process.stderr.write(
         `  ${sent} orders: RSS ${last.rssMb.toFixed(0)} MB, heap main ${last.mainHeapMb.toFixed(1)} MB, ` +
           `instances ${last.instancesHeapMb.toFixed(1)} MB (${last.instances}), committed ` +
-          `${last.heapCommittedMb.toFixed(0)} MB` +
+          `${last.heapCommittedMb.toFixed(0)} MB, instances' new space ${last.youngCommittedMb.toFixed(0)} MiB` +
           (last.instancesHeapAfterGcMb === undefined
             ? '\n'
             : `, after GC ${last.mainHeapAfterGcMb?.toFixed(1)} + ${last.instancesHeapAfterGcMb.toFixed(1)} MB\n`),
@@ -183,6 +212,7 @@ async function main(): Promise<void> {
       samples: samples.length,
       tracing: options.tracing,
       forced_gc: options.gc,
+      warm_up: warmUp,
       errors,
       orders_per_second: Math.round((options.orders / seconds) * 10) / 10,
       rss: slopeOf(samples, (sample) => sample.rssMb),
@@ -196,6 +226,7 @@ async function main(): Promise<void> {
       ),
       heap_committed: slopeOf(samples, (sample) => sample.heapCommittedMb),
       code_space: slopeOf(samples, (sample) => sample.codeSpaceMb),
+      instances_young_committed: slopeOf(samples, (sample) => sample.youngCommittedMb),
       per_instance_heap_mb: {
         instances: perInstance.length,
         median: Math.round(median(perInstance) * 10) / 10,
@@ -223,14 +254,15 @@ function printSamples(samples: Sample[]): void {
       sample.heapCommittedMb.toFixed(0),
       sample.instances,
       sample.codeSpaceMb.toFixed(1),
+      sample.youngCommittedMb.toFixed(0),
       sample.mainHeapAfterGcMb?.toFixed(1) ?? '',
       sample.instancesHeapAfterGcMb?.toFixed(1) ?? '',
     ].join(' | '),
   );
   console.log(
     [
-      '| orders | RSS MB | main heap MB | instances heap MB | heap committed MB | instances | code space MB | main after GC | instances after GC |',
-      '|---|---|---|---|---|---|---|---|---|',
+      "| orders | RSS MB | main heap MB | instances heap MB | heap committed MB | instances | code space MB | instances' new space MB | main after GC | instances after GC |",
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...rows.map((row) => `| ${row} |`),
     ].join('\n'),
   );

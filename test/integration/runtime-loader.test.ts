@@ -104,6 +104,16 @@ describe('serverless offline loads handlers as the nodejs24.x runtime does', () 
     );
   });
 
+  it("starts an instance's young generation at its full size, as a busy sandbox's grows to", async () => {
+    assert.equal((await get('async')).status, 200);
+    const report = await memoryReportOf(offline.process.pid ?? 0, memoryReportFile);
+    const instance = report.instances.find((candidate) => candidate.function === 'asyncHandler');
+    const newSpaceMb = (instance?.heapSpacesCommitted.new_space ?? 0) / 2 ** 20;
+    // 128 MB: an 18 MB young generation, whose semi-spaces V8 sizes at 8 MiB. V8 starts an isolate's at
+    // 1 MiB, and one small invocation does not grow them.
+    assert.ok(newSpaceMb >= 8, `asyncHandler's new space: ${newSpaceMb} MiB committed`);
+  });
+
   it('stops an instance that runs out of its heap: its invocation fails, the others carry on', async () => {
     const response = await fetch(`${offline.url}/leak`);
     assert.equal(response.status, 502, 'a function error, as API Gateway answers it');
