@@ -10,6 +10,9 @@
  *   --samples N         intervals, each followed by a sample (25)
  *   --concurrency N     orders in flight (8)
  *   --tracing on|off    traces and logs to local receivers, or telemetry off (on)
+ *   --warm-up-orders N  orders per warm-up round at 32 in flight, which go on until every pool is full (1,000)
+ *   --warm-up-rounds N  warm-up rounds at the most (12)
+ *   --settle N          orders at the run's own concurrency after the warm-up, before the first sample (30,000)
  *   --gc                run the offline process with --expose-gc and add the after-collection figures
  *   --snapshots-at 0,10000,20000
  *                       heap snapshots of the main thread and one instance of each function at those order counts (each
@@ -37,6 +40,11 @@ interface SoakOptions {
   tracing: boolean;
   gc: boolean;
   snapshotsAt: number[];
+  /** Orders per warm-up round at 32 in flight, and the most rounds before sampling anyway. */
+  warmUpOrders: number;
+  warmUpRounds: number;
+  /** Orders at the run's own concurrency after the warm-up rounds, before the first sample. */
+  settleOrders: number;
 }
 
 function parseOptions(argv: string[]): SoakOptions {
@@ -48,6 +56,9 @@ function parseOptions(argv: string[]): SoakOptions {
     tracing: (value('tracing') ?? 'on') === 'on',
     gc: flag('gc'),
     snapshotsAt: (value('snapshots-at') ?? '').split(',').filter(Boolean).map(Number),
+    warmUpOrders: Number(value('warm-up-orders') ?? 1_000),
+    warmUpRounds: Number(value('warm-up-rounds') ?? 12),
+    settleOrders: Number(value('settle') ?? SETTLE_ORDERS),
   };
   const step = options.orders / options.samples;
   const offSample = options.snapshotsAt.filter((at) => at % step !== 0 || at > options.orders);
@@ -77,8 +88,7 @@ interface Sample {
 }
 
 const MB = 2 ** 20;
-const WARM_UP_ORDERS = 1_000;
-const WARM_UP_ROUNDS = 12;
+const SETTLE_ORDERS = 30_000;
 /** Enough orders at 32 in flight for every instance to have walked its young generation. */
 const MIN_WARM_UP_ROUNDS = 3;
 /** Instances per function: serverless.yml's default, set here so the warm-up knows when a pool is full. */
@@ -159,15 +169,23 @@ async function main(): Promise<void> {
   let errors = 0;
   const began = performance.now();
   try {
-    // Before the first sample, the process reaches the size it keeps: every order-path function's pool fills
-    // up to its cap (OFFLINE_MAX_INSTANCES), and every instance walks its young generation, which it gets whole
-    // from the start (instance-workers.cjs) but which becomes resident only as allocation reaches it. At 32 in
-    // flight each function has more callers than instances, and all of them are busy; rounds go on until every
-    // pool is full. Otherwise instances keep starting during the run, each a step of about 50 MB of RSS and
+    // Before the first sample, the process reaches the size it keeps. First every order-path function's pool
+    // fills up to its cap (OFFLINE_MAX_INSTANCES), and every instance walks its young generation, which it gets
+    // whole from the start (instance-workers.cjs) but which becomes resident only as allocation reaches it: at
+    // 32 in flight each function has more callers than instances, and all of them are busy. Rounds go on until
+    // every pool is full, or two in a row start none (fraud, called only by payment's four instances, seldom
+    // needs a fourth). Otherwise instances keep starting during the run, each a step of about 50 MB of RSS and
     // 30 MB of heap that a slope would read as growth per order.
     const warmUp = { rounds: 0, orders: 0, settled: false };
-    for (let round = 1; round <= WARM_UP_ROUNDS && !warmUp.settled; round++) {
-      await drive(target.url, WARM_UP_ORDERS, Math.max(32, options.concurrency), `warm-up round ${round}`);
+    let instancesBefore = -1;
+    let roundsStartingNone = 0;
+    for (let round = 1; round <= options.warmUpRounds && !warmUp.settled; round++) {
+      await drive(
+        target.url,
+        options.warmUpOrders,
+        Math.max(32, options.concurrency),
+        `warm-up round ${round}`,
+      );
       const report = await memoryReportOf(target.pid, reportFile);
       const short = orderPathFunctions.filter(
         (key) => report.instances.filter((instance) => instance.function === key).length < MAX_INSTANCES,
@@ -176,12 +194,27 @@ async function main(): Promise<void> {
         `  warm-up round ${round}: ${report.instances.length} instances${short.length ? ` (${short.join(', ')} below the cap)` : ''}, ` +
           `RSS ${(report.rss / MB).toFixed(0)} MB, instances' new space ${(youngCommittedOf(report) / MB).toFixed(0)} MiB\n`,
       );
+      roundsStartingNone = report.instances.length === instancesBefore ? roundsStartingNone + 1 : 0;
+      instancesBefore = report.instances.length;
       warmUp.rounds = round;
-      warmUp.orders += WARM_UP_ORDERS;
-      warmUp.settled = round >= MIN_WARM_UP_ROUNDS && short.length === 0;
+      warmUp.orders += options.warmUpOrders;
+      warmUp.settled =
+        round >= Math.min(MIN_WARM_UP_ROUNDS, options.warmUpRounds) &&
+        (short.length === 0 || roundsStartingNone >= 2);
     }
     if (!warmUp.settled)
       process.stderr.write(`  warm-up: pools still filling after ${warmUp.rounds} rounds; sampling anyway\n`);
+    // Then the run's own load until the process levels off at that rate: the soak at 8 in flight after a
+    // 12,000-order warm-up rose from 1,872 to 2,057 MB over its first 36,000 orders and held at 2,061-2,065 MB
+    // over its last 10,000 (BENCHMARKS.md, "Soak"). The heap committed flattened after 14,000; the rest is the
+    // young generations' second semi-spaces of the less busy instances and memory outside V8's heap.
+    if (options.settleOrders > 0)
+      await drive(
+        target.url,
+        options.settleOrders,
+        options.concurrency,
+        `settling at ${options.concurrency} in flight`,
+      );
     const step = options.orders / options.samples;
     for (let sent = 0; ; sent += step) {
       const label = `${options.tracing ? 'traced' : 'untraced'}-${sent}`;
@@ -212,7 +245,7 @@ async function main(): Promise<void> {
       samples: samples.length,
       tracing: options.tracing,
       forced_gc: options.gc,
-      warm_up: warmUp,
+      warm_up: { ...warmUp, settle_orders: options.settleOrders },
       errors,
       orders_per_second: Math.round((options.orders / seconds) * 10) / 10,
       rss: slopeOf(samples, (sample) => sample.rssMb),
