@@ -203,10 +203,10 @@ async function measureFlush(stacks: Record<Mode, DeployedStack>, otlp: OtlpEndpo
 
 /** `npm run bench:deployed`: this part alone. Options: --runs N (cold starts per function and mode), --orders N. */
 if (require.main === module) {
-  const value = (name: string, fallback: number) => Number(optionsOf(process.argv).value(name) ?? fallback);
+  const { number } = optionsOf(process.argv);
   measureDeployed({
-    coldRuns: value('runs', 5),
-    flushOrders: value('orders', 20),
+    coldRuns: number('runs', 5),
+    flushOrders: number('orders', 20),
     log: (line) => process.stderr.write(`${line}\n`),
   })
     .then((results) => console.log(JSON.stringify(results)))

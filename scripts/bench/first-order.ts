@@ -28,7 +28,7 @@ const MODES: Mode[] = [
   { name: 'prewarmed, DynamoDB Local warm', prewarm: true, warmDatabase: true },
 ];
 
-const option = (name: string, fallback: number) => Number(optionsOf(process.argv).value(name) ?? fallback);
+const { number } = optionsOf(process.argv);
 
 async function timeOrder(url: string): Promise<number> {
   const started = performance.now();
@@ -85,8 +85,8 @@ async function measure(mode: Mode, orders: number) {
 }
 
 async function main(): Promise<void> {
-  const runs = option('runs', 3);
-  const orders = option('orders', 30);
+  const runs = number('runs', 3);
+  const orders = number('orders', 30);
   const results = new Map<string, Array<{ first: number; second: number; warm: number }>>();
   for (let run = 1; run <= runs; run++) {
     for (const mode of MODES) {

@@ -163,7 +163,7 @@ function load(file: string): Heap {
 function main(): void {
   const args = process.argv.slice(2);
   const options = optionsOf(args);
-  const top = Number(options.value('top') ?? 15);
+  const top = options.number('top', 15);
   const optionValues = new Set(
     ['--top', '--kind'].map((name) => args.indexOf(name) + 1).filter((index) => index > 0),
   );

@@ -116,12 +116,12 @@ function isWellFormed(status: number, text: string): boolean {
   }
 }
 
-const option = (name: string, fallback: string) => optionsOf(process.argv).value(name) ?? fallback;
+const options = optionsOf(process.argv);
 
 async function main(): Promise<void> {
-  const orders = Number(option('orders', '200'));
-  const stock = Number(option('stock', '30'));
-  const clientCounts = option('clients', '4,8,32').split(',').map(Number);
+  const orders = options.number('orders', 200);
+  const stock = options.number('stock', 30);
+  const clientCounts = (options.value('clients') ?? '4,8,32').split(',').map(Number);
   const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
   const offline = await startOffline({
     env: {

@@ -52,19 +52,19 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { value, flag } = optionsOf(argv);
+  const { value, flag, number } = optionsOf(argv);
   const quick = flag('quick');
   return {
-    coldInstances: Number(value('cold-instances') ?? (quick ? 1 : 5)),
-    deployedRuns: Number(value('deployed-runs') ?? (quick ? 1 : 5)),
-    flushOrders: Number(value('flush-orders') ?? (quick ? 2 : 20)),
-    spanIterations: Number(value('span-iterations') ?? (quick ? 200 : 3_000)),
-    requests: Number(value('requests') ?? (quick ? 20 : 400)),
+    coldInstances: number('cold-instances', quick ? 1 : 5),
+    deployedRuns: number('deployed-runs', quick ? 1 : 5),
+    flushOrders: number('flush-orders', quick ? 2 : 20),
+    spanIterations: number('span-iterations', quick ? 200 : 3_000),
+    requests: number('requests', quick ? 20 : 400),
     concurrency: (value('concurrency') ?? '1,8,32').split(',').map(Number),
-    driftOrders: Number(value('drift-orders') ?? (quick ? 100 : 20_000)),
+    driftOrders: number('drift-orders', quick ? 100 : 20_000),
     modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
     warmup: quick ? 10 : 100,
-    rounds: Number(value('rounds') ?? (quick ? 1 : 2)),
+    rounds: number('rounds', quick ? 1 : 2),
     quick,
   };
 }

@@ -48,17 +48,17 @@ interface SoakOptions {
 }
 
 function parseOptions(argv: string[]): SoakOptions {
-  const { value, flag } = optionsOf(argv);
+  const { value, flag, number } = optionsOf(argv);
   const options = {
-    orders: Number(value('orders') ?? 50_000),
-    samples: Number(value('samples') ?? 25),
-    concurrency: Number(value('concurrency') ?? 8),
+    orders: number('orders', 50_000),
+    samples: number('samples', 25),
+    concurrency: number('concurrency', 8),
     tracing: (value('tracing') ?? 'on') === 'on',
     gc: flag('gc'),
     snapshotsAt: (value('snapshots-at') ?? '').split(',').filter(Boolean).map(Number),
-    warmUpOrders: Number(value('warm-up-orders') ?? 1_000),
-    warmUpRounds: Number(value('warm-up-rounds') ?? 12),
-    settleOrders: Number(value('settle') ?? SETTLE_ORDERS),
+    warmUpOrders: number('warm-up-orders', 1_000),
+    warmUpRounds: number('warm-up-rounds', 12),
+    settleOrders: number('settle', SETTLE_ORDERS),
   };
   const step = options.orders / options.samples;
   const offSample = options.snapshotsAt.filter((at) => at % step !== 0 || at > options.orders);
@@ -187,12 +187,13 @@ async function main(): Promise<void> {
         `warm-up round ${round}`,
       );
       const report = await memoryReportOf(target.pid, reportFile);
+      const youngCommittedMib = youngCommittedOf(report) / MB;
       const short = orderPathFunctions.filter(
         (key) => report.instances.filter((instance) => instance.function === key).length < MAX_INSTANCES,
       );
       process.stderr.write(
         `  warm-up round ${round}: ${report.instances.length} instances${short.length ? ` (${short.join(', ')} below the cap)` : ''}, ` +
-          `RSS ${(report.rss / MB).toFixed(0)} MB, instances' new space ${(youngCommittedOf(report) / MB).toFixed(0)} MiB\n`,
+          `RSS ${(report.rss / MB).toFixed(0)} MB, instances' new space ${youngCommittedMib.toFixed(0)} MiB\n`,
       );
       roundsStartingNone = report.instances.length === instancesBefore ? roundsStartingNone + 1 : 0;
       instancesBefore = report.instances.length;

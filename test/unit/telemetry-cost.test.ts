@@ -155,4 +155,12 @@ describe('optionsOf', () => {
     assert.equal(options.flag('gc'), true);
     assert.equal(options.flag('quick'), false);
   });
+
+  it('reads a number, falls back when it is absent, and names the option it cannot read', () => {
+    const options = optionsOf(['--orders', '50000', '--samples', '2O', '--settle', '0']);
+    assert.equal(options.number('orders', 1), 50_000);
+    assert.equal(options.number('settle', 30_000), 0);
+    assert.equal(options.number('concurrency', 8), 8);
+    assert.throws(() => options.number('samples', 25), /--samples must be a number, got "2O"/);
+  });
 });
