@@ -32,6 +32,7 @@ export interface LokiStream {
 export interface TraceSearchResult {
   traceID: string;
   rootServiceName?: string;
+  durationMs?: number;
 }
 
 async function getJson<T>(base: string, path: string, params: Record<string, string | number>): Promise<T> {
