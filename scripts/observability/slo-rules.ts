@@ -24,8 +24,8 @@ const specSchema = z.strictObject({
         description: z.string(),
         sli: z.strictObject({
           events: z.strictObject({
-            error_query: z.string().includes('{{.window}}'),
-            total_query: z.string().includes('{{.window}}'),
+            error_query: z.string().includes('[{{.window}}]'),
+            total_query: z.string().includes('[{{.window}}]'),
           }),
         }),
         alerting: z.strictObject({
@@ -73,6 +73,17 @@ export const ALERT_WINDOWS = {
     { short: 6 * HOUR, long: 3 * DAY, factor: 1 },
   ],
 } as const;
+
+/**
+ * How far behind the newest samples every SLI reads, in seconds. Tempo delivers its span metrics in bursts,
+ * the newest up to about 16 s old (measured: the api-gateway series' newest sample, polled every 0.5 s), and a
+ * burst is several remote-write requests. Until the last of them lands, Prometheus can hold a collection's
+ * `_count` without its `_bucket` (or the total without the errors): read at that instant, the difference is an
+ * error ratio no order had, and one evaluation fires an alert with no `for`. Read 30 s back, every series has
+ * its samples. (Prometheus's `query_offset` says the same per group, but promtool 2.42, which CI lints with,
+ * rejects it.) Alerts fire 30 s later; a burn-rate window is minutes.
+ */
+export const SLI_READ_DELAY = 30;
 
 /** The SLI windows Sloth records: every alert window. */
 export const SLI_WINDOWS = [
@@ -151,9 +162,11 @@ function groupsOf(
   const budget = budgetOf(slo.objective);
   const base = { ...spec.labels, ...ids };
 
+  const over = (query: string, window: number) =>
+    query.replaceAll('[{{.window}}]', `[${scaled(window)}] offset ${promDuration(SLI_READ_DELAY)}`);
   const sliRecordings: Rule[] = SLI_WINDOWS.map((window) => ({
     record: `slo:sli_error:ratio_rate${promDuration(window)}`,
-    expr: `(${slo.sli.events.error_query.replaceAll('{{.window}}', scaled(window))})\n/\n(${slo.sli.events.total_query.replaceAll('{{.window}}', scaled(window))})\n`,
+    expr: `(${over(slo.sli.events.error_query, window)})\n/\n(${over(slo.sli.events.total_query, window)})\n`,
     labels: { ...base, sloth_window: promDuration(window) },
   }));
   const shortest = promDuration(SLI_WINDOWS[0] as number);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { SLO_RULES, sloRulesFile, sloSpec } from '../../scripts/observability/generate';
+import { SLI_READ_DELAY } from '../../scripts/observability/slo-rules';
 import { eventually } from '../support/eventually';
 import { grafanaQuery, queryApis, type TimeWindow } from '../support/query-apis';
 import { findRealStack, HOW_TO_ENABLE, type RealStack, startRealStack } from '../support/realstack';
@@ -151,8 +152,8 @@ describe('the order SLOs on the real Prometheus', () => {
     const statuses = await placeOrders(150);
     assert.deepEqual([...new Set(statuses)], [201], 'every clean order succeeded');
     const last = now();
-    // The rules have seen all of it: a recording of the 1 h (scaled: 5 m) window, evaluated after the last
-    // order's metrics arrived and its short window (25 s) had passed.
+    // The rules have seen all of it: a recording of the 1 h (scaled: 5 m) window, evaluated once the SLIs,
+    // which read SLI_READ_DELAY behind, reach past the last order's metrics and its short window (25 s).
     let seen = '';
     await eventually(
       async () => {
@@ -163,7 +164,7 @@ describe('the order SLOs on the real Prometheus', () => {
         );
         const evaluatedAt = Number(sample?.values?.at(-1)?.[1] ?? 0);
         seen = `last evaluation at ${evaluatedAt}, last order at ${last}`;
-        return evaluatedAt >= last + 30 ? true : undefined;
+        return evaluatedAt >= last + 30 + SLI_READ_DELAY ? true : undefined;
       },
       { what: 'the SLO rules evaluated after the clean orders', seen: () => seen, timeoutMs: 90_000 },
     );
