@@ -121,7 +121,7 @@ const options = optionsOf(process.argv);
 async function main(): Promise<void> {
   const orders = options.number('orders', 200);
   const stock = options.number('stock', 30);
-  const clientCounts = (options.value('clients') ?? '4,8,32').split(',').map(Number);
+  const clientCounts = options.numbers('clients', [4, 8, 32]);
   const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
   const offline = await startOffline({
     env: {

@@ -52,7 +52,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { value, flag, number } = optionsOf(argv);
+  const { value, flag, number, numbers } = optionsOf(argv);
   const quick = flag('quick');
   return {
     coldInstances: number('cold-instances', quick ? 1 : 5),
@@ -60,7 +60,7 @@ function parseOptions(argv: string[]): Options {
     flushOrders: number('flush-orders', quick ? 2 : 20),
     spanIterations: number('span-iterations', quick ? 200 : 3_000),
     requests: number('requests', quick ? 20 : 400),
-    concurrency: (value('concurrency') ?? '1,8,32').split(',').map(Number),
+    concurrency: numbers('concurrency', [1, 8, 32]),
     driftOrders: number('drift-orders', quick ? 100 : 20_000),
     modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
     warmup: quick ? 10 : 100,

@@ -48,14 +48,14 @@ interface SoakOptions {
 }
 
 function parseOptions(argv: string[]): SoakOptions {
-  const { value, flag, number } = optionsOf(argv);
+  const { value, flag, number, numbers } = optionsOf(argv);
   const options = {
     orders: number('orders', 50_000),
     samples: number('samples', 25),
     concurrency: number('concurrency', 8),
     tracing: (value('tracing') ?? 'on') === 'on',
     gc: flag('gc'),
-    snapshotsAt: (value('snapshots-at') ?? '').split(',').filter(Boolean).map(Number),
+    snapshotsAt: numbers('snapshots-at', []),
     warmUpOrders: number('warm-up-orders', 1_000),
     warmUpRounds: number('warm-up-rounds', 12),
     settleOrders: number('settle', SETTLE_ORDERS),

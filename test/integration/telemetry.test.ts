@@ -355,7 +355,10 @@ describe('traces and logs of one order', () => {
         ),
       ].sort();
     const onStdout = await eventually(
-      () => (SERVICES.every((service) => stdoutServices().includes(service)) ? stdoutServices() : undefined),
+      () => {
+        const services = stdoutServices();
+        return SERVICES.every((service) => services.includes(service)) ? services : undefined;
+      },
       {
         what: `JSON lines of trace ${traceId} on stdout from all six`,
         seen: () => stdoutServices().join(', '),

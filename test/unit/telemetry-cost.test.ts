@@ -163,4 +163,12 @@ describe('optionsOf', () => {
     assert.equal(options.number('concurrency', 8), 8);
     assert.throws(() => options.number('samples', 25), /--samples must be a number, got "2O"/);
   });
+
+  it('reads a comma-separated list of numbers as strictly, each item checked', () => {
+    const options = optionsOf(['--clients', '4,8,32', '--concurrency', '1,8,3x', '--snapshots-at', '']);
+    assert.deepEqual(options.numbers('clients', [1]), [4, 8, 32]);
+    assert.deepEqual(options.numbers('modes', [1, 8]), [1, 8]);
+    assert.deepEqual(options.numbers('snapshots-at', [5]), []);
+    assert.throws(() => options.numbers('concurrency', [1]), /--concurrency must be a number, got "3x"/);
+  });
 });
