@@ -65,13 +65,10 @@ export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Da
       );
     }
   }
-  annotate({
-    'reaper.overdue': summary.overdue,
-    'reaper.recovered': summary.recovered,
-    'reaper.released': summary.released,
-    'reaper.committed': summary.committed,
-    'reaper.failed': summary.failed,
-  });
+  // Every count, so a run's span answers what its log line does (conflicts and skips included).
+  annotate(
+    Object.fromEntries(Object.entries(summary).map(([outcome, count]) => [`reaper.${outcome}`, count])),
+  );
   return summary;
 }
 

@@ -245,6 +245,26 @@ describe('reaper', () => {
     assert.equal(record?.unsettled, undefined, 'out of the index: a retry cannot bring the stock back');
   });
 
+  it("puts every count of a run's summary on the span it runs in", async () => {
+    const store = new MemoryRecoveryStore([order('o-8', 'COMPLETED'), order('o-9', 'RESERVED')]);
+    const refusal = new DomainError('conflict', 'The inventory reservation of order o-8 was released');
+    const tracer = trace.getTracer('test');
+    await tracer.startActiveSpan('reaper run', async (run) => {
+      await reapAbandonedOrders({ store, inventory: inventory(false, refusal), batchSize: 10 }, NOW);
+      run.end();
+    });
+    const run = exporter.getFinishedSpans().find((span) => span.name === 'reaper run');
+    assert.deepEqual(run?.attributes, {
+      'reaper.overdue': 2,
+      'reaper.recovered': 1,
+      'reaper.released': 0,
+      'reaper.committed': 0,
+      'reaper.conflicted': 1,
+      'reaper.skipped': 0,
+      'reaper.failed': 0,
+    });
+  });
+
   it('leaves orders before their deadline alone', async () => {
     const store = new MemoryRecoveryStore([
       order('o-5', 'PENDING', { deadline: '2026-01-01T00:02:00.000Z' }),
