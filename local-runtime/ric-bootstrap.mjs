@@ -9,8 +9,15 @@
  * and its answer or error is posted back. Like the real runtime's native client, its HTTP client is neither
  * node:http (whose instrumentation would trace the runtime's own calls) nor fetch (whose undici costs a cold
  * start 15-20 ms that Lambda does not charge): one plain HTTP/1.1 exchange over node:net per call.
+ *
+ * The order of events after a handler settles is the real runtime's (LifecycleManager.succeed/fail): one turn
+ * of setImmediate, then the answer is posted synchronously (the native client's done/error block the event loop
+ * until the Runtime API has it), then /next is long-polled off the event loop. Code that runs in the process
+ * after the answer (an internal extension's export) therefore runs once the caller has the answer. Here a
+ * worker thread makes the exchange while this thread waits on it.
  */
 import { connect } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { invocationContext, invoke, loadHandler } from './ric-loader.mjs';
 
 const [host, port] = String(process.env.AWS_LAMBDA_RUNTIME_API).split(':');
@@ -53,6 +60,46 @@ function exchange(method, path, body = '', extra = {}) {
 /** @param {string} path @param {unknown} body @param {Record<string, string>} [headers] */
 const post = (path, body, headers = {}) => exchange('POST', path, JSON.stringify(body), headers);
 
+/** The synchronous poster: started now, so its thread is up by the first answer. No preload, no environment. */
+const posted = new Int32Array(new SharedArrayBuffer(4));
+const poster = new Worker(
+  `const { connect } = require('node:net');
+  const { parentPort, workerData: { host, port, posted } } = require('node:worker_threads');
+  parentPort.on('message', (request) => {
+    const socket = connect(port, host);
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      Atomics.store(posted, 0, 1);
+      Atomics.notify(posted, 0);
+    };
+    socket.on('error', done);
+    // The API answers and closes (connection: close): the answer is in.
+    socket.on('close', done);
+    socket.resume();
+    socket.write(request);
+  });`,
+  { eval: true, execArgv: [], env: {}, workerData: { host, port: Number(port), posted } },
+);
+poster.unref();
+
+/**
+ * Posts an answer and returns once the Runtime API has it, blocking this thread meanwhile, as the native
+ * client's done/error do.
+ * @param {string} path @param {unknown} body
+ */
+function postBlocking(path, body) {
+  const text = JSON.stringify(body);
+  Atomics.store(posted, 0, 0);
+  poster.postMessage(
+    `POST ${api}${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
+  Atomics.wait(posted, 0, 0);
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 /** @param {unknown} error */
 const errorPayload = (error) =>
   error instanceof Error
@@ -78,8 +125,10 @@ for (;;) {
   });
   try {
     const result = await invoke(handler, event, context);
-    await post(`/invocation/${awsRequestId}/response`, result);
+    await nextTurn();
+    postBlocking(`/invocation/${awsRequestId}/response`, result);
   } catch (error) {
-    await post(`/invocation/${awsRequestId}/error`, errorPayload(error));
+    await nextTurn();
+    postBlocking(`/invocation/${awsRequestId}/error`, errorPayload(error));
   }
 }

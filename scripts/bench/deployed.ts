@@ -5,13 +5,17 @@
  *   one (process start → init → its first invocation) while the others stay warm, in the same mode; the
  *   modes alternate. The first invocation is the function's part of a real order (the reaper: a schedule
  *   event), so for a function with callees it includes their warm answers.
- * - The per-invocation flush: deployed, each function exports its spans and log records before it answers,
- *   so an OTLP endpoint's round trip is added to every hop of an order, and the hops are serial. Orders run
- *   untraced, traced with a receiver that answers at once, and traced with one 50 ms away, interleaved.
+ * - Telemetry on the response path: orders run untraced, and traced in both export modes (TELEMETRY_EXPORT):
+ *   after the response (the default: an internal extension exports once the answer is posted, before the
+ *   sandbox freezes) and before it (the instrumentation's flush, so an OTLP round trip is added to every hop,
+ *   and the hops are serial), each with a receiver that answers at once and one 50 ms away, interleaved. Each
+ *   order's latency at the client, and its billed duration: the sum over its invocations of start to end
+ *   (the runtime and every extension done), which includes an export after the response.
  */
 
 import { scheduleEvent } from '../deployed/api';
 import { createStageTables, type Packaged, packageStage, removeDirs } from '../deployed/package';
+import type { InvocationOutcome } from '../deployed/sandbox';
 import { SsmStandIn } from '../deployed/ssm-stand-in';
 import { DeployedStack } from '../deployed/stack';
 import { SEED_ORDER } from '../dev/order';
@@ -36,16 +40,36 @@ export interface DeployedResults {
    * modes run back to back, so a drift of the machine weighs on both alike).
    */
   coldStart: Record<string, { untraced: ColdPhases; traced: ColdPhases; addedMs: number }>;
-  /** One order end to end (median ms) and, by service, one warm invocation (median ms), per variant. */
+  /**
+   * Per variant: one order end to end at the client (median ms), its billed duration (median of the sum of its
+   * invocations' durations, ms) and, by service, one warm invocation from handed out to answered (median ms).
+   */
   flush: {
     delayMs: number;
     orderMs: Record<FlushVariant, number>;
+    billedMs: Record<FlushVariant, number>;
     invocationMs: Record<string, Record<FlushVariant, number>>;
   };
 }
 
-type Mode = 'untraced' | 'traced';
-type FlushVariant = 'untraced' | 'traced' | 'traced_far';
+/** untraced, traced (exporting after the response, the default), traced exporting before the response. */
+type Mode = 'untraced' | 'traced' | 'traced_before';
+export const FLUSH_VARIANTS = [
+  'untraced',
+  'traced',
+  'traced_far',
+  'traced_before',
+  'traced_before_far',
+] as const;
+type FlushVariant = (typeof FLUSH_VARIANTS)[number];
+/** Each variant's stack and how far away its receiver is. */
+const VARIANT_SETUP: Record<FlushVariant, [Mode, 'near' | 'far']> = {
+  untraced: ['untraced', 'near'],
+  traced: ['traced', 'near'],
+  traced_far: ['traced', 'far'],
+  traced_before: ['traced_before', 'near'],
+  traced_before_far: ['traced_before', 'far'],
+};
 
 const FLUSH_DELAY_MS = 50;
 /** The function that runs on a schedule: it has no route to reach it through an order. */
@@ -63,6 +87,8 @@ export async function measureDeployed(options: {
     '/orders/prod/otlp-headers': 'authorization=Basic%20YmVuY2g6YmVuY2g=',
   }).start();
   const stacks: Partial<Record<Mode, DeployedStack>> = {};
+  /** Every invocation that ended, by stack: an order's billed duration is read from them. */
+  const ended: Record<Mode, InvocationOutcome[]> = { untraced: [], traced: [], traced_before: [] };
   try {
     await createStageTables(packaged, dynamo.endpoint);
     const common = {
@@ -72,25 +98,36 @@ export async function measureDeployed(options: {
       ssmEndpoint: ssm.url,
     };
     // No order is refused for fraud: every hop runs on every order.
-    stacks.untraced = await new DeployedStack({
-      ...common,
-      overrides: { FRAUD_PERCENTAGE: '0', OTEL_SDK_DISABLED: 'true' },
-    }).start();
-    stacks.traced = await new DeployedStack({ ...common, overrides: { FRAUD_PERCENTAGE: '0' } }).start();
+    const overrides: Record<Mode, Record<string, string>> = {
+      untraced: { FRAUD_PERCENTAGE: '0', OTEL_SDK_DISABLED: 'true' },
+      traced: { FRAUD_PERCENTAGE: '0' },
+      traced_before: { FRAUD_PERCENTAGE: '0', TELEMETRY_EXPORT: 'before-response' },
+    };
+    for (const mode of ['untraced', 'traced', 'traced_before'] as const) {
+      stacks[mode] = await new DeployedStack({
+        ...common,
+        overrides: overrides[mode],
+        onEnd: (_fn, outcome) => ended[mode].push(outcome),
+      }).start();
+    }
     const modes = stacks as Record<Mode, DeployedStack>;
-    for (const mode of ['untraced', 'traced'] as const) {
+    // Warm every variant: a sandbox still exporting when its function is called again makes Lambda start
+    // another, and a steady stream of orders keeps those warm too.
+    for (const variant of FLUSH_VARIANTS) {
+      const [mode, distance] = VARIANT_SETUP[variant];
+      otlp.answerDelayMs = distance === 'far' ? FLUSH_DELAY_MS : 0;
       for (let order = 0; order < 3; order++) await placeOrder(modes[mode]);
     }
+    otlp.answerDelayMs = 0;
     options.log(`deployed cold starts: ${options.coldRuns} per function and mode`);
     const coldStart = await measureColdStarts(modes, options.coldRuns);
     options.log(
       `deployed flush: ${options.flushOrders} orders per variant, receiver 0 and ${FLUSH_DELAY_MS} ms away`,
     );
-    const flush = await measureFlush(modes, otlp, options.flushOrders);
+    const flush = await measureFlush(modes, ended, otlp, options.flushOrders);
     return { zipKb: zipSizes(packaged), coldStart, flush };
   } finally {
-    await stacks.untraced?.stop();
-    await stacks.traced?.stop();
+    for (const stack of Object.values(stacks)) await stack.stop();
     await otlp.stop();
     await ssm.stop();
     await dynamo.stop();
@@ -104,6 +141,7 @@ function zipSizes(packaged: Packaged): Record<string, number> {
   );
 }
 
+/** One order through the stack's API: answers its latency at the client, once all its invocations ended. */
 async function placeOrder(stack: DeployedStack): Promise<number> {
   const started = performance.now();
   const response = await fetch(`${stack.api.url}/prod/api/order`, {
@@ -112,16 +150,21 @@ async function placeOrder(stack: DeployedStack): Promise<number> {
     body: JSON.stringify(SEED_ORDER),
   });
   const body = await response.text();
+  const latency = performance.now() - started;
   if (response.status !== 201) throw new Error(`order answered ${response.status}: ${body}`);
-  return performance.now() - started;
+  await stack.idle();
+  return latency;
 }
 
-async function measureColdStarts(stacks: Record<Mode, DeployedStack>, runs: number) {
-  const samples = new Map<string, Record<Mode, ColdPhases[]>>();
+/** Cold starts compare untraced with the default traced set-up. */
+type ColdMode = 'untraced' | 'traced';
+
+async function measureColdStarts(stacks: Record<ColdMode, DeployedStack>, runs: number) {
+  const samples = new Map<string, Record<ColdMode, ColdPhases[]>>();
   for (let run = 0; run < runs; run++) {
     for (const fn of stacks.traced.functions) {
       const service = String(fn.variables.OTEL_SERVICE_NAME);
-      const order: Mode[] = run % 2 === 0 ? ['untraced', 'traced'] : ['traced', 'untraced'];
+      const order: ColdMode[] = run % 2 === 0 ? ['untraced', 'traced'] : ['traced', 'untraced'];
       for (const mode of order) {
         const stack = stacks[mode];
         const sandbox = await stack.replace(fn.logicalId);
@@ -160,27 +203,36 @@ async function measureColdStarts(stacks: Record<Mode, DeployedStack>, runs: numb
   );
 }
 
-async function measureFlush(stacks: Record<Mode, DeployedStack>, otlp: OtlpEndpoint, orders: number) {
-  const variants: Array<[FlushVariant, Mode, number]> = [
-    ['untraced', 'untraced', 0],
-    ['traced', 'traced', 0],
-    ['traced_far', 'traced', FLUSH_DELAY_MS],
-  ];
-  const orderMs: Record<FlushVariant, number[]> = { untraced: [], traced: [], traced_far: [] };
+async function measureFlush(
+  stacks: Record<Mode, DeployedStack>,
+  ended: Record<Mode, InvocationOutcome[]>,
+  otlp: OtlpEndpoint,
+  orders: number,
+) {
+  const samples = () =>
+    Object.fromEntries(FLUSH_VARIANTS.map((variant) => [variant, [] as number[]])) as Record<
+      FlushVariant,
+      number[]
+    >;
+  const orderMs = samples();
+  const billedMs = samples();
   const invocations = new Map<string, Record<FlushVariant, number[]>>();
   for (let order = 0; order < orders; order++) {
-    for (const [variant, mode, delay] of variants) {
-      otlp.answerDelayMs = delay;
+    for (const variant of FLUSH_VARIANTS) {
+      const [mode, distance] = VARIANT_SETUP[variant];
+      otlp.answerDelayMs = distance === 'far' ? FLUSH_DELAY_MS : 0;
       const stack = stacks[mode];
-      const answered = new Map(
-        stack.functions.map((fn) => [fn.logicalId, stack.sandbox(fn.logicalId).answers.length]),
-      );
+      const from = ended[mode].length;
       orderMs[variant].push(await placeOrder(stack));
+      const ofOrder = new Set(ended[mode].slice(from));
+      // Lambda bills each invocation from its start to its end, rounded up to the millisecond.
+      billedMs[variant].push(
+        [...ofOrder].reduce((sum, outcome) => sum + Math.ceil((outcome.endedAt ?? 0) - outcome.startedAt), 0),
+      );
       for (const fn of stack.functions) {
-        const sandbox = stack.sandbox(fn.logicalId);
-        for (const outcome of sandbox.answers.slice(answered.get(fn.logicalId))) {
-          const service = String(fn.variables.OTEL_SERVICE_NAME);
-          const bucket = invocations.get(service) ?? { untraced: [], traced: [], traced_far: [] };
+        const service = String(fn.variables.OTEL_SERVICE_NAME);
+        for (const outcome of stack.sandbox(fn.logicalId).answers.filter((answer) => ofOrder.has(answer))) {
+          const bucket = invocations.get(service) ?? samples();
           bucket[variant].push(outcome.answeredAt - outcome.startedAt);
           invocations.set(service, bucket);
         }
@@ -195,6 +247,7 @@ async function measureFlush(stacks: Record<Mode, DeployedStack>, otlp: OtlpEndpo
   return {
     delayMs: FLUSH_DELAY_MS,
     orderMs: medians(orderMs),
+    billedMs: medians(billedMs),
     invocationMs: Object.fromEntries(
       [...invocations].map(([service, byVariant]) => [service, medians(byVariant)]),
     ),

@@ -1,7 +1,7 @@
 /** The bench's results: latencies pooled per mode and level, the table, and the JSON summary line. */
 import os from 'node:os';
 import type { ColdStartResults } from './cold';
-import type { DeployedResults } from './deployed';
+import { type DeployedResults, FLUSH_VARIANTS } from './deployed';
 import { type measureDrift, percentile } from './load';
 import type { measureSpanCosts } from './spans';
 import { MODE_NAMES, type Mode } from './targets';
@@ -164,6 +164,7 @@ export function summary(
           flush: {
             receiver_delay_ms: extras.deployed.flush.delayMs,
             order_ms: roundAll(extras.deployed.flush.orderMs),
+            billed_ms: roundAll(extras.deployed.flush.billedMs),
             invocation_ms: Object.fromEntries(
               Object.entries(extras.deployed.flush.invocationMs).map(([service, ms]) => [
                 service,
@@ -282,13 +283,19 @@ function printDeployed({ zipKb, coldStart, flush }: DeployedResults): void {
       `  ${service.padEnd(17)} untraced ${phases(untraced)}, traced ${phases(traced)}, telemetry adds ${addedMs.toFixed(0)} ms; zip ${zipKb[service]} KB`,
     );
   }
-  const { orderMs, delayMs } = flush;
+  const { orderMs, billedMs, delayMs } = flush;
+  const ratio = (variant: keyof typeof orderMs) => (orderMs[variant] / orderMs.untraced).toFixed(2);
   console.log(
-    `deployed flush, one order end to end (median ms): untraced ${orderMs.untraced.toFixed(0)}, traced ${orderMs.traced.toFixed(0)}, traced with the receiver ${delayMs} ms away ${orderMs.traced_far.toFixed(0)} (+${(orderMs.traced_far - orderMs.traced).toFixed(0)} ms)`,
+    `deployed, one order (median ms at the client, billed): untraced ${orderMs.untraced.toFixed(1)} (${billedMs.untraced.toFixed(0)})`,
   );
+  for (const variant of FLUSH_VARIANTS.slice(1)) {
+    console.log(
+      `  ${variant.padEnd(18)} ${orderMs[variant].toFixed(1)} ms (×${ratio(variant)}), billed ${billedMs[variant].toFixed(0)} ms${variant.endsWith('far') ? `; receiver ${delayMs} ms away` : ''}`,
+    );
+  }
   for (const [service, ms] of Object.entries(flush.invocationMs)) {
     console.log(
-      `  ${service.padEnd(17)} warm invocation ${ms.untraced.toFixed(0)} / ${ms.traced.toFixed(0)} / ${ms.traced_far.toFixed(0)} ms`,
+      `  ${service.padEnd(17)} warm invocation to its answer, ms: ${FLUSH_VARIANTS.map((variant) => `${variant} ${ms[variant].toFixed(0)}`).join(', ')}`,
     );
   }
 }

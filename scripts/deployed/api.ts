@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { scheduledEvent } from '#local-runtime/schedules.cjs';
 import { type LoopbackServer, listenOnLoopback, readBody } from '../lib/ports';
 import type { Template } from './package';
-import { DUMMY_ACCOUNT, type LambdaSandbox } from './sandbox';
+import { DUMMY_ACCOUNT, type InvocationOutcome } from './sandbox';
 
 /** The API Gateway the template declares (its resources, methods and IAM-authorized routes), in front of the sandboxes. */
 
@@ -52,7 +52,9 @@ export class DeployedApi {
 
   constructor(
     private readonly routes: ApiRoute[],
-    private readonly sandboxOf: (functionLogicalId: string) => LambdaSandbox,
+    private readonly sandboxOf: (functionLogicalId: string) => {
+      invoke(event: unknown): Promise<InvocationOutcome>;
+    },
     private readonly stage = 'prod',
   ) {}
 

@@ -8,20 +8,39 @@ import { LAMBDA_TASK_ROOT, type PackagedFunction } from './package';
 
 /**
  * One Lambda sandbox as AWS runs it: a fresh Node process on local-runtime/ric-bootstrap.mjs (the runtime's loop
- * and loader) with the template's environment and NODE_OPTIONS, fed through a Runtime API served from here.
+ * and loader) with the template's environment and NODE_OPTIONS, fed through a Runtime API and an Extensions API
+ * served from here, with Lambda's execution lifecycle:
+ * - init ends when the runtime has asked for its first invocation and every registered extension for its first
+ *   event; registration closes at the runtime's first /invocation/next;
+ * - an invocation ends when the runtime has posted its answer and asked for the next one, and every extension
+ *   has asked for its next event. The caller has the answer from the moment it is posted;
+ * - between invocations the sandbox is frozen (SIGSTOP): whatever the process had under way waits, as it does
+ *   deployed. It thaws (SIGCONT) when the next invocation is handed out;
+ * - retiring it sends SIGTERM when an extension is registered and allows the shutdown window, then SIGKILL.
  */
 
 export const BOOTSTRAP = path.join(PROJECT_ROOT, 'local-runtime', 'ric-bootstrap.mjs');
 /** The account every local ARN names (no real account is involved). */
 export const DUMMY_ACCOUNT = '123456789012';
+/** The time between SIGTERM and SIGKILL at shutdown when only internal extensions are registered. */
+export const SHUTDOWN_WINDOW_MS = 500;
 
 export interface InvocationOutcome {
   requestId: string;
   result?: unknown;
   error?: { errorType: string; errorMessage: string };
-  /** performance.now() when the invocation was handed out, and when its answer arrived. */
+  /** performance.now() when the invocation was handed out, when its answer arrived, and when it ended. */
   startedAt: number;
   answeredAt: number;
+  /** Set when the invocation ends: the runtime and every extension have asked for what comes next. */
+  endedAt?: number;
+}
+
+/** How a retired sandbox went: SIGTERM answered by exiting within the window, or SIGKILL. */
+export interface Retirement {
+  signals: Array<'SIGTERM' | 'SIGKILL'>;
+  /** Whether the process exited by itself within the shutdown window. */
+  exitedWithinWindow: boolean;
 }
 
 interface QueuedInvocation {
@@ -29,8 +48,16 @@ interface QueuedInvocation {
   event: unknown;
   deadlineMs: number;
   startedAt: number;
+  outcome?: InvocationOutcome;
   resolve(outcome: InvocationOutcome): void;
   reject(error: Error): void;
+}
+
+/** A registered extension: what it subscribed to, and its pending /event/next, if it is waiting. */
+interface Extension {
+  name: string;
+  events: Set<string>;
+  waiting?: ServerResponse;
 }
 
 export interface SandboxOptions {
@@ -40,25 +67,38 @@ export interface SandboxOptions {
   env: Record<string, string>;
   /** Called the moment an answer arrives, before anyone awaiting it resumes: to see what was exported by then. */
   onAnswer?: (outcome: InvocationOutcome) => void;
+  /** Called when an invocation ends, just before the sandbox freezes: to see what was exported by then. */
+  onEnd?: (outcome: InvocationOutcome) => void;
 }
 
+/** Where the Extensions API answers (its paths under the Runtime API's host). */
+const EXTENSION_API = '/2020-01-01/extension/';
+
 /**
- * One Lambda sandbox: a Node process on the runtime's loop, fed through a Runtime API served here. It starts
- * with `start()` (the init phase runs at once, as on a cold start); each invoke waits its turn.
+ * One Lambda sandbox: a Node process on the runtime's loop, fed through the Runtime and Extensions APIs served
+ * here. It starts with `start()` (the init phase runs at once, as on a cold start); each invoke waits its turn.
  */
 export class LambdaSandbox {
   private readonly queue: QueuedInvocation[] = [];
-  private readonly inFlight = new Map<string, QueuedInvocation>();
-  private readonly waitingForNext: ServerResponse[] = [];
+  private current?: QueuedInvocation;
+  private runtimeWaiting?: ServerResponse;
+  private readonly extensions = new Map<string, Extension>();
+  private registrationOpen = true;
+  private frozen = false;
   private server?: LoopbackServer;
   private child?: ChildProcess;
   private failure?: Error;
   private output = '';
-  /** performance.now() at spawn, and when init ended (the runtime's first request for an invocation). */
+  /** When each chunk of output arrived (performance.now()), and where it ended in `output`. */
+  private readonly outputTimes: Array<{ at: number; end: number }> = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  /** performance.now() at spawn, and when init ended (the runtime and every extension asked for what is next). */
   spawnedAt = 0;
   initDoneAt?: number;
   /** Every invocation answered so far, in order. */
   readonly answers: InvocationOutcome[] = [];
+  /** How the sandbox was retired, once it was. */
+  retirement?: Retirement;
   private initDone?: () => void;
   private initFailed?: (error: Error) => void;
   /** Resolves when init has ended; rejects if it failed or the runtime exited first. */
@@ -76,6 +116,21 @@ export class LambdaSandbox {
     return this.options.fn;
   }
 
+  /** Whether it is free for an invocation: nothing in progress or queued, and not failed or retired. */
+  get available(): boolean {
+    return !this.current && this.queue.length === 0 && !this.failure && !this.retirement;
+  }
+
+  /** Where its Runtime and Extensions APIs answer (AWS_LAMBDA_RUNTIME_API). */
+  get runtimeApi(): string {
+    return `127.0.0.1:${this.server?.port}`;
+  }
+
+  /** The names of the extensions registered with it. */
+  get extensionNames(): string[] {
+    return [...this.extensions.values()].map((extension) => extension.name);
+  }
+
   /** Everything the function wrote on stdout and stderr: what CloudWatch Logs would hold. */
   logs(): string {
     return this.output;
@@ -83,13 +138,41 @@ export class LambdaSandbox {
 
   /** The JSON lines among them. */
   logLines(): Array<Record<string, unknown>> {
-    return this.output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    return this.timedLogLines().map(({ line }) => line);
   }
 
-  async start(): Promise<this> {
+  /** The JSON lines, each with when it arrived here (performance.now()). */
+  timedLogLines(): Array<{ at: number; line: Record<string, unknown> }> {
+    const lines: Array<{ at: number; line: Record<string, unknown> }> = [];
+    let start = 0;
+    for (const text of this.output.split('\n')) {
+      const end = start + text.length;
+      if (text.startsWith('{')) {
+        const at = this.outputTimes.find((chunk) => chunk.end >= end)?.at ?? Number.NaN;
+        lines.push({ at, line: JSON.parse(text) as Record<string, unknown> });
+      }
+      start = end + 1;
+    }
+    return lines;
+  }
+
+  /** Resolves once the process has been spawned (start() was called and got that far). */
+  get started(): Promise<this> {
+    this.starting ??= this.spawn().catch((error: Error) => {
+      this.fail(error);
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /** Spawns the process: its init runs at once. */
+  start(): Promise<this> {
+    return this.started;
+  }
+
+  private starting?: Promise<this>;
+
+  private async spawn(): Promise<this> {
     this.server = await listenOnLoopback((request, response) => this.serve(request, response));
     const { port } = this.server;
     const { fn, codeDir, env } = this.options;
@@ -111,6 +194,7 @@ export class LambdaSandbox {
     });
     const collect = (chunk: Buffer) => {
       this.output += chunk.toString('utf8');
+      this.outputTimes.push({ at: performance.now(), end: this.output.length });
     };
     this.child.stdout?.on('data', collect);
     this.child.stderr?.on('data', collect);
@@ -126,24 +210,45 @@ export class LambdaSandbox {
   invoke(event: unknown): Promise<InvocationOutcome> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      const invocation: QueuedInvocation = {
-        requestId: randomUUID(),
-        event,
-        deadlineMs: 0,
-        startedAt: 0,
-        resolve,
-        reject,
-      };
-      this.queue.push(invocation);
-      this.handOut();
+      this.queue.push({ requestId: randomUUID(), event, deadlineMs: 0, startedAt: 0, resolve, reject });
+      this.advance();
     });
   }
 
+  /** Resolves once no invocation is in progress or queued: every one so far has ended. */
+  idle(): Promise<void> {
+    return this.available || this.failure
+      ? Promise.resolve()
+      : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Retires the sandbox as Lambda does: with an extension registered, it thaws it, sends SIGTERM and allows the
+   * shutdown window before SIGKILL; with none, SIGKILL at once.
+   */
   async stop(): Promise<void> {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
+      const signals: Retirement['signals'] = [];
+      this.retirement = { signals, exitedWithinWindow: false };
+      if (this.extensions.size > 0) {
+        if (this.frozen) child.kill('SIGCONT');
+        this.frozen = false;
+        signals.push('SIGTERM');
+        child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const inTime = await Promise.race([
+          exited.then(() => true),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_WINDOW_MS))),
+        ]);
+        clearTimeout(timer);
+        this.retirement.exitedWithinWindow = inTime;
+      }
+      if (child.exitCode === null && child.signalCode === null) {
+        signals.push('SIGKILL');
+        child.kill('SIGKILL');
+      }
       await exited;
     }
     await this.server?.close();
@@ -153,41 +258,83 @@ export class LambdaSandbox {
   private fail(error: Error): void {
     this.failure ??= error;
     this.initFailed?.(this.failure);
-    for (const invocation of [...this.queue, ...this.inFlight.values()]) invocation.reject(this.failure);
+    const current = this.current;
+    this.current = undefined;
+    for (const invocation of [...this.queue, ...(current && !current.outcome ? [current] : [])])
+      invocation.reject(this.failure);
     this.queue.length = 0;
-    this.inFlight.clear();
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Gives the oldest queued invocation to a runtime waiting on /next, if both exist. */
-  private handOut(): void {
-    while (this.queue.length > 0 && this.waitingForNext.length > 0) {
-      const invocation = this.queue.shift() as QueuedInvocation;
-      const response = this.waitingForNext.shift() as ServerResponse;
-      invocation.startedAt = performance.now();
-      invocation.deadlineMs = Date.now() + this.fn.timeoutSeconds * 1000;
-      this.inFlight.set(invocation.requestId, invocation);
-      const body = JSON.stringify(invocation.event);
-      response
-        .writeHead(200, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'lambda-runtime-aws-request-id': invocation.requestId,
-          'lambda-runtime-deadline-ms': String(invocation.deadlineMs),
-          'lambda-runtime-invoked-function-arn': `arn:aws:lambda:us-east-1:${DUMMY_ACCOUNT}:function:${this.fn.functionName}`,
-        })
-        .end(body);
+  /** Whether the runtime and every extension are waiting for what comes next. */
+  private get everyoneWaiting(): boolean {
+    return this.runtimeWaiting !== undefined && [...this.extensions.values()].every((ext) => ext.waiting);
+  }
+
+  /** Moves the lifecycle on: ends init or the current invocation, hands out the next one, or freezes. */
+  private advance(): void {
+    if (this.failure || !this.everyoneWaiting) return;
+    if (this.initDoneAt === undefined) {
+      this.initDoneAt = performance.now();
+      this.initDone?.();
+    }
+    const ended = this.current;
+    if (ended?.outcome) {
+      ended.outcome.endedAt = performance.now();
+      this.current = undefined;
+      this.options.onEnd?.(ended.outcome);
+    }
+    const next = this.queue.shift();
+    if (next) {
+      this.handOut(next);
+      return;
+    }
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (!this.frozen && this.child && this.child.exitCode === null) {
+      this.frozen = true;
+      this.child.kill('SIGSTOP');
+    }
+  }
+
+  /** Gives an invocation to the waiting runtime, and its INVOKE event to every extension that asked for it. */
+  private handOut(invocation: QueuedInvocation): void {
+    if (this.frozen) {
+      this.frozen = false;
+      this.child?.kill('SIGCONT');
+    }
+    invocation.startedAt = performance.now();
+    invocation.deadlineMs = Date.now() + this.fn.timeoutSeconds * 1000;
+    this.current = invocation;
+    const invokedFunctionArn = `arn:aws:lambda:us-east-1:${DUMMY_ACCOUNT}:function:${this.fn.functionName}`;
+    sendJson(this.runtimeWaiting as ServerResponse, 200, invocation.event, {
+      'lambda-runtime-aws-request-id': invocation.requestId,
+      'lambda-runtime-deadline-ms': String(invocation.deadlineMs),
+      'lambda-runtime-invoked-function-arn': invokedFunctionArn,
+    });
+    this.runtimeWaiting = undefined;
+    for (const extension of this.extensions.values()) {
+      if (!extension.events.has('INVOKE')) continue;
+      sendJson(extension.waiting as ServerResponse, 200, {
+        eventType: 'INVOKE',
+        deadlineMs: invocation.deadlineMs,
+        requestId: invocation.requestId,
+        invokedFunctionArn,
+      });
+      extension.waiting = undefined;
     }
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = request.url ?? '';
+    if (url.startsWith(EXTENSION_API)) {
+      this.serveExtension(url.slice(EXTENSION_API.length), request, response, await readBody(request));
+      return;
+    }
     if (request.method === 'GET' && url.endsWith('/runtime/invocation/next')) {
-      if (this.initDoneAt === undefined) {
-        this.initDoneAt = performance.now();
-        this.initDone?.();
-      }
-      this.waitingForNext.push(response);
-      this.handOut();
+      // Registration closes when the runtime is ready (the emulator's registrationService.TurnOff()).
+      this.registrationOpen = false;
+      this.runtimeWaiting = response;
+      this.advance();
       return;
     }
     const body = await readBody(request);
@@ -200,9 +347,8 @@ export class LambdaSandbox {
       return;
     }
     const answer = /\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
-    const invocation = answer?.[1] ? this.inFlight.get(answer[1]) : undefined;
-    if (!invocation || !answer) return;
-    this.inFlight.delete(invocation.requestId);
+    const invocation = this.current;
+    if (!answer || !invocation || invocation.requestId !== answer[1] || invocation.outcome) return;
     const outcome: InvocationOutcome = {
       requestId: invocation.requestId,
       startedAt: invocation.startedAt,
@@ -211,10 +357,97 @@ export class LambdaSandbox {
         ? { result: JSON.parse(body) as unknown }
         : { error: JSON.parse(body) as { errorType: string; errorMessage: string } }),
     };
+    invocation.outcome = outcome;
     this.answers.push(outcome);
     this.options.onAnswer?.(outcome);
     invocation.resolve(outcome);
   }
+
+  /** The Extensions API: register (internal extensions: INVOKE only) and event/next. */
+  private serveExtension(
+    path: string,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string,
+  ): void {
+    const refusal =
+      request.method === 'POST' && path === 'register'
+        ? this.register(request.headers['lambda-extension-name'], body, response)
+        : request.method === 'GET' && path === 'event/next'
+          ? this.waitForEvent(request.headers['lambda-extension-identifier'], response)
+          : { errorType: 'InvalidRequest', errorMessage: `no ${request.method} ${path}` };
+    if (refusal) sendJson(response, 403, refusal);
+  }
+
+  /** Registers an internal extension, or answers why Lambda would refuse it (its errorType and message). */
+  private register(name: unknown, body: string, response: ServerResponse): ExtensionRefusal | undefined {
+    if (typeof name !== 'string' || name === '')
+      return { errorType: 'Extension.InvalidExtensionName', errorMessage: 'Empty extension name' };
+    const events = ((JSON.parse(body || '{}') as { events?: string[] }).events ?? []).map(String);
+    const invalid = events.find((event) => event !== 'INVOKE');
+    if (invalid) {
+      const reason =
+        invalid === 'SHUTDOWN' ? 'ShutdownEventNotSupportedForInternalExtension' : 'ErrorInvalidEventType';
+      return { errorType: 'Extension.InvalidEventType', errorMessage: `${invalid}: ${reason}` };
+    }
+    // Checked after the events, as the emulator does: an internal extension asking for SHUTDOWN is refused for that.
+    if (!this.registrationOpen)
+      return {
+        errorType: 'Extension.RegistrationClosed',
+        errorMessage: 'Extension registration closed already',
+      };
+    if ([...this.extensions.values()].some((extension) => extension.name === name))
+      return {
+        errorType: 'Extension.InvalidExtensionState',
+        errorMessage: 'Extension with this name already registered',
+      };
+    const identifier = randomUUID();
+    this.extensions.set(identifier, { name, events: new Set(events) });
+    sendJson(
+      response,
+      200,
+      { functionName: this.fn.functionName, functionVersion: '$LATEST', handler: this.fn.handler },
+      { 'lambda-extension-identifier': identifier },
+    );
+    return undefined;
+  }
+
+  /** Holds an extension's event/next until its next event, or answers why Lambda would refuse it. */
+  private waitForEvent(identifier: unknown, response: ServerResponse): ExtensionRefusal | undefined {
+    if (typeof identifier !== 'string')
+      return {
+        errorType: 'Extension.MissingExtensionIdentifier',
+        errorMessage: 'Missing Lambda-Extension-Identifier header',
+      };
+    const extension = this.extensions.get(identifier);
+    if (!extension)
+      return { errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: 'Unknown extension' };
+    extension.waiting = response;
+    this.advance();
+    return undefined;
+  }
+}
+
+/** The Extensions API's 403 body (the emulator's ErrorResponse). */
+interface ExtensionRefusal {
+  errorType: string;
+  errorMessage: string;
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const text = JSON.stringify(body);
+  response
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    })
+    .end(text);
 }
 
 /** What the Lambda service sets in every sandbox of a function (besides the function's own variables). */

@@ -20,6 +20,8 @@ export interface ReceivedLogRecord {
   attributes: Record<string, unknown>;
   traceId: string;
   spanId: string;
+  /** performance.now() when it arrived. */
+  receivedAt: number;
 }
 
 abstract class Receiver {
@@ -78,7 +80,8 @@ export class OtlpReceiver extends Receiver {
 
   accept(path: string, body: string, contentType: string): boolean {
     if (path !== '/v1/traces' || !contentType.includes('json')) return false;
-    const spans = decodeOtlpSpans(JSON.parse(body) as OtlpTraces);
+    const receivedAt = performance.now();
+    const spans = decodeOtlpSpans(JSON.parse(body) as OtlpTraces).map((span) => ({ ...span, receivedAt }));
     this.spanCount += spans.length;
     if (this.options.keepSpans !== false) this.spans.push(...spans);
     return true;
@@ -115,6 +118,7 @@ export class OtlpLogsReceiver extends Receiver {
         scopeLogs?: Array<{ logRecords?: Array<Record<string, unknown>> }>;
       }>;
     };
+    const receivedAt = performance.now();
     for (const resourceLogs of payload.resourceLogs ?? []) {
       const resource = decodeAttributes(resourceLogs.resource?.attributes);
       for (const scope of resourceLogs.scopeLogs ?? []) {
@@ -129,6 +133,7 @@ export class OtlpLogsReceiver extends Receiver {
             attributes: decodeAttributes(record.attributes as Array<{ key: string; value: OtlpValue }>),
             traceId: String(record.traceId ?? ''),
             spanId: String(record.spanId ?? ''),
+            receivedAt,
           });
         }
       }

@@ -20,6 +20,8 @@ export interface ReceivedSpan {
   statusMessage: string;
   /** Span links: other traces' spans this one refers to (the reaper links to the order it rescued). */
   links: Array<{ traceId: string; spanId: string; attributes: Record<string, unknown> }>;
+  /** performance.now() when a local receiver took it in (otlp-receivers.ts); unset for spans read from Tempo. */
+  receivedAt?: number;
 }
 
 export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;

@@ -70,9 +70,14 @@ describe('npm run bench (smoke)', () => {
     >) {
       assert.ok(Number(cold.untraced) > 0 && Number(cold.traced) > 0, `${service}: ${JSON.stringify(cold)}`);
     }
-    for (const variant of ['untraced', 'traced', 'traced_far']) {
-      assert.ok(deployed.flush.order_ms[variant] > 0, `${variant}: ${JSON.stringify(deployed.flush)}`);
+    for (const variant of ['untraced', 'traced', 'traced_far', 'traced_before', 'traced_before_far']) {
+      const { order_ms, billed_ms } = deployed.flush;
+      assert.ok(order_ms[variant] > 0, `${variant}: ${JSON.stringify(deployed.flush)}`);
+      // An order's invocations are nested inside its latency at the client, except what runs after an answer.
+      assert.ok(billed_ms[variant] >= order_ms[variant], `${variant}: ${JSON.stringify(deployed.flush)}`);
     }
+    // Exporting before the answer puts the receiver's distance on the response path; after it, on the bill.
+    assert.ok(deployed.flush.order_ms.traced_before_far > deployed.flush.order_ms.traced_far);
     assert.equal(deployed.flush.receiver_delay_ms, 50);
     assert.match(stdout, /^deployed cold start, process start to first answer/m);
     assert.match(stdout, /^cold start, new instance to first response/m);

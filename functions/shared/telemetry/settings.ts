@@ -43,6 +43,13 @@ export function telemetrySettings(env: NodeJS.ProcessEnv = process.env) {
       LOKI_URL: unsetIfEmpty(httpUrl().optional()),
       OTEL_TRACES_SAMPLER: unsetIfEmpty(z.enum(SAMPLERS).default('parentbased_always_on')),
       OTEL_TRACES_SAMPLER_ARG: unsetIfEmpty(z.coerce.number().min(0).max(1).default(1)),
+      // Deployed: export each invocation's telemetry after its response (an internal extension keeps the
+      // sandbox from freezing until it is done: after-response.ts) or before it (the instrumentation's flush).
+      TELEMETRY_EXPORT: unsetIfEmpty(z.enum(['after-response', 'before-response']).default('after-response')),
+      // The longest an invocation's export after the response may keep the sandbox awake (billed).
+      TELEMETRY_EXPORT_WAIT_MS: integerSetting(1_000, { min: 0, max: 60_000 }),
+      // Set by Lambda: where the Runtime and Extensions APIs answer. Unset offline.
+      AWS_LAMBDA_RUNTIME_API: unsetIfEmpty(z.string().optional()),
       OTEL_BSP_SCHEDULE_DELAY: integerSetting(1_000, { min: 1 }),
       // Bound memory when the backend is down: spans and records beyond these are dropped, not queued.
       OTEL_BSP_MAX_QUEUE_SIZE: integerSetting(2_048, { min: 1 }),

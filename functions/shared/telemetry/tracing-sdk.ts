@@ -29,9 +29,10 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { AfterResponseExport, extensionsApiAt } from './after-response';
 import { BaggageAttributes } from './baggage-attributes';
 import { EdgeTraceIds, serverSpanConfig } from './edge-context';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from './export';
+import { drainExports, flushingLogsToo, logsEndpoint, telemetryLine, WarnOnceExporter } from './export';
 import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
@@ -65,6 +66,16 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
   const traceIds = new EdgeTraceIds();
+  const serviceName = settings.OTEL_SERVICE_NAME;
+  const spanExporter = new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
+    serviceName,
+  });
+  const logExporter = logsUrl
+    ? new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, {
+        serviceName,
+        signal: 'log',
+      })
+    : undefined;
   const tracerProvider = new TracerProvider({
     resource,
     idGenerator: traceIds,
@@ -72,9 +83,7 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     spanProcessors: [
       new BaggageAttributes(),
       new BatchSpanProcessor({
-        exporter: new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
-          serviceName: settings.OTEL_SERVICE_NAME,
-        }),
+        exporter: spanExporter,
         scheduledDelayMillis: settings.OTEL_BSP_SCHEDULE_DELAY,
         maxQueueSize: settings.OTEL_BSP_MAX_QUEUE_SIZE,
       }),
@@ -85,13 +94,10 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
   // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
   const loggerProvider = new LoggerProvider({
     resource,
-    processors: logsUrl
+    processors: logExporter
       ? [
           new BatchLogRecordProcessor({
-            exporter: new WarnOnceExporter(new OTLPLogExporter({ url: logsUrl, ...headers }), logsUrl, {
-              serviceName: settings.OTEL_SERVICE_NAME,
-              signal: 'log',
-            }),
+            exporter: logExporter,
             scheduledDelayMillis: settings.OTEL_BLRP_SCHEDULE_DELAY,
             maxQueueSize: settings.OTEL_BLRP_MAX_QUEUE_SIZE,
           }),
@@ -112,18 +118,41 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
   ];
   registerInstrumentations({ instrumentations, tracerProvider, loggerProvider });
+  // Deployed, the sandbox freezes once an invocation ends. By default an internal extension holds that end
+  // until the invocation's telemetry is exported, after its response (after-response.ts); with
+  // TELEMETRY_EXPORT=before-response, or if the extension could not register, the instrumentation flushes
+  // before the handler returns. Offline, the process lives on and the batch processors export in the
+  // background: a response never waits. (The instrumentation flushes whatever provider it is given that can.)
+  const afterResponse =
+    !offline && settings.TELEMETRY_EXPORT === 'after-response' && settings.AWS_LAMBDA_RUNTIME_API
+      ? new AfterResponseExport({
+          api: extensionsApiAt(settings.AWS_LAMBDA_RUNTIME_API),
+          drain: drainExports(
+            { tracerProvider, loggerProvider },
+            { spans: spanExporter, logRecords: logExporter },
+          ),
+          waitMs: settings.TELEMETRY_EXPORT_WAIT_MS,
+          write: (level, msg, fields) =>
+            process.stderr.write(`${telemetryLine(serviceName, level, msg, fields)}\n`),
+        })
+      : undefined;
+  if (afterResponse) {
+    // Registration must reach Lambda during init, before the runtime's first /invocation/next: it is asked now,
+    // while the handler's module loads.
+    void afterResponse.start();
+    process.once('SIGTERM', () => void afterResponse.shutdown());
+  }
   installTelemetryHooks({
-    traceHandler: (handler) => lambdaInstrumentation.traceHandler(handler),
+    traceHandler: (handler) => {
+      const traced = lambdaInstrumentation.traceHandler(handler);
+      return afterResponse ? afterResponse.track(traced) : traced;
+    },
     patchBundledModule: bundledModulePatcher(instrumentations),
   });
-
-  // Deployed, the sandbox freezes once the handler returns, so spans and log records are flushed before it
-  // does. Offline, the process lives on and the batch processors export in the background: a response never
-  // waits. (The instrumentation flushes whatever provider it is given that can flush.)
   lambdaInstrumentation.setTracerProvider(
     offline
       ? ({ getTracer: tracerProvider.getTracer.bind(tracerProvider) } as TracerProvider)
-      : flushingLogsToo(tracerProvider, loggerProvider),
+      : flushingLogsToo(tracerProvider, loggerProvider, () => afterResponse?.registered === true),
   );
 }
 
