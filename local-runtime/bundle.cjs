@@ -20,10 +20,19 @@
  *   definitions at build time: a supported module is never bundled unpatched, an unsupported version stops
  *   the build.
  */
-const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { buildCompileCache } = require('./compile-cache.cjs');
 const plugins = require('./esbuild-plugins.cjs');
 const { PROJECT_ROOT, TRACING_PRELOAD } = require('./project.cjs');
 
@@ -40,7 +49,14 @@ const ZIP_DATE = new Date('2000-01-01T00:00:00Z');
 
 /** @typedef {import('./esbuild-plugins.cjs').ModuleDefinition} ModuleDefinition */
 /** @typedef {import('esbuild').Plugin} Plugin */
-/** @typedef {{ zip: string, bytes: number, handedOver: string[] }} Bundle */
+/**
+ * @typedef {{
+ *   zip: string,
+ *   bytes: number,
+ *   handedOver: string[],
+ *   compileCache: { built: string[], skipped: Record<string, string> },
+ * }} Bundle
+ */
 
 /**
  * The esbuild options of one bundle.
@@ -72,28 +88,27 @@ function bundleOptions({ entry, outfile, runtime, plugins }) {
  * @param {BundleRequest} request
  * @returns {Promise<Record<string, Bundle>>}
  */
-async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir }) {
+async function bundleFunctions(request) {
   const esbuild = require('esbuild');
   const JSZip = require('jszip');
   const definitions = plugins.instrumentedModuleDefinitions();
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'orders-bundles-'));
   try {
-    return await bundleInto(scratch, {
-      esbuild,
-      JSZip,
-      definitions,
-      functionKeys,
-      handlerOf,
-      runtime,
-      outDir,
-    });
+    return await bundleInto(scratch, { esbuild, JSZip, definitions, ...request });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
 /**
- * @typedef {{ functionKeys: string[], handlerOf: (functionKey: string) => string, runtime: string, outDir: string }} BundleRequest
+ * @typedef {{
+ *   functionKeys: string[],
+ *   handlerOf: (functionKey: string) => string,
+ *   environmentOf: (functionKey: string) => Record<string, string>,
+ *   runtime: string,
+ *   architecture: 'arm64' | 'x86_64',
+ *   outDir: string,
+ * }} BundleRequest
  */
 
 /**
@@ -103,7 +118,7 @@ async function bundleFunctions({ functionKeys, handlerOf, runtime, outDir }) {
  */
 async function bundleInto(
   scratch,
-  { esbuild, JSZip, definitions, functionKeys, handlerOf, runtime, outDir },
+  { esbuild, JSZip, definitions, functionKeys, handlerOf, environmentOf, runtime, architecture, outDir },
 ) {
   /**
    * Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. A
@@ -140,22 +155,53 @@ async function bundleInto(
   });
   const sdk = await bundle(PRELOAD_SDK, preloadDir, {
     awsSdkAsRequire: false,
-    stand: plugins.PRELOAD_STAND_INS,
+    stand: { ...plugins.PRELOAD_STAND_INS, ...plugins.NODE_SDK_UNUSED },
   });
-  /** @type {Record<string, Bundle>} */
-  const results = {};
+  /**
+   * Each function's files as its task root holds them: its bundle, the preload, and then the compile cache.
+   * @type {Array<{ functionKey: string, handlerString: string, entry: string, taskRoot: string, handedOver: string[], files: Record<string, string | Buffer> }>}
+   */
+  const tasks = [];
   for (const functionKey of functionKeys) {
     const handlerString = handlerOf(functionKey);
     const entry = `${handlerString.slice(0, handlerString.lastIndexOf('.'))}.js`;
     const handler = await bundle(entry, path.join(scratch, functionKey));
+    const taskRoot = path.join(scratch, functionKey, 'task');
+    /** @type {Record<string, string | Buffer>} */
+    const files = {
+      // The bundles are CommonJS: said once here rather than left to Node's syntax detection.
+      'package.json': '{"type":"commonjs"}\n',
+      [entry]: handler.content,
+      [PRELOAD]: preload.content,
+      [PRELOAD_SDK]: sdk.content,
+    };
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(taskRoot, name)), { recursive: true });
+      writeFileSync(path.join(taskRoot, name), content);
+    }
+    tasks.push({ functionKey, handlerString, entry, taskRoot, handedOver: handler.handedOver, files });
+  }
+  // The caches are built by child processes (one under qemu-user per foreign architecture): one per core.
+  const caches = await inParallel(tasks, os.availableParallelism(), (task) =>
+    buildCompileCache({
+      taskRoot: task.taskRoot,
+      handler: task.handlerString,
+      preload: PRELOAD,
+      handlerFile: task.entry,
+      env: environmentOf(task.functionKey),
+      architecture,
+    }),
+  );
+  /** @type {Record<string, Bundle>} */
+  const results = {};
+  for (const [index, { functionKey, taskRoot, handedOver, files }] of tasks.entries()) {
+    for (const file of listFiles(path.join(taskRoot, 'compile-cache'))) {
+      files[path.relative(taskRoot, file).split(path.sep).join('/')] = readFileSync(file);
+    }
     const zip = new JSZip();
-    const add = (/** @type {string} */ name, /** @type {string | Buffer} */ content) =>
+    for (const [name, content] of Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1))) {
       zip.file(name, content, { date: ZIP_DATE, unixPermissions: 0o644, createFolders: false });
-    // The bundles are CommonJS: said once here rather than left to Node's syntax detection.
-    add('package.json', '{"type":"commonjs"}\n');
-    add(entry, handler.content);
-    add(PRELOAD, preload.content);
-    add(PRELOAD_SDK, sdk.content);
+    }
     const content = await zip.generateAsync({
       type: 'nodebuffer',
       compression: 'DEFLATE',
@@ -168,10 +214,45 @@ async function bundleInto(
     results[functionKey] = {
       zip: zipPath,
       bytes: content.length,
-      handedOver: [...new Set([...handler.handedOver, ...sdk.handedOver])],
+      compileCache: /** @type {Bundle['compileCache']} */ (caches[index]),
+      handedOver: [...new Set([...handedOver, ...sdk.handedOver])],
     };
   }
   return results;
+}
+
+/**
+ * `work` for each item, at most `limit` at once; answers the results in the items' order.
+ * @template T, R
+ * @param {T[]} items
+ * @param {number} limit
+ * @param {(item: T) => Promise<R>} work
+ * @returns {Promise<R[]>}
+ */
+async function inParallel(items, limit, work) {
+  /** @type {R[]} */
+  const results = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(/** @type {T} */ (items[index]));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Every file under `dir`, if it exists.
+ * @param {string} dir
+ * @returns {string[]}
+ */
+function listFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
 }
 
 module.exports = { bundleFunctions };

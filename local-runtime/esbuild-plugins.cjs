@@ -148,6 +148,21 @@ module.exports = Object.assign(debug, { enable() {}, disable() {}, enabled: () =
 };
 
 /**
+ * What sdk-node's NodeSDK imports to build from OTEL_* variables whatever the preload does not give it
+ * (functions/shared/telemetry/node-sdk-unused.json: other exporters, the B3 propagator, the metrics SDK, the
+ * declarative-configuration loader). The preload gives NodeSDK each component itself and no metric reader, so
+ * none of these is ever built; bundled, they would be parsed and evaluated at every cold start. Each stands in
+ * as an empty module, as the preload's resolve hook makes them offline.
+ * @type {Record<string, string>}
+ */
+const NODE_SDK_UNUSED = Object.fromEntries(
+  /** @type {string[]} */ (require('../functions/shared/telemetry/node-sdk-unused.json')).map((name) => [
+    name,
+    `// ${name}: left out (functions/shared/telemetry/node-sdk-unused.json)\nmodule.exports = {};`,
+  ]),
+);
+
+/**
  * @param {Record<string, string>} modules
  * @returns {Plugin}
  */
@@ -184,6 +199,7 @@ function keepSeparate(specifiers) {
 }
 
 module.exports = {
+  NODE_SDK_UNUSED,
   PRELOAD_STAND_INS,
   handOverInstrumentedModules,
   instrumentedModuleDefinitions,

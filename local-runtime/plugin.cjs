@@ -36,10 +36,10 @@ const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
  * @property {{ Error: new (message: string) => Error }} [classes] the Framework's error: it prints the message alone
  * @property {{
  *   custom?: Record<string, any>,
- *   provider: { region?: string, stage?: string, runtime: string, environment?: Record<string, string> },
+ *   provider: { region?: string, stage?: string, runtime: string, architecture?: 'arm64' | 'x86_64', environment?: Record<string, string> },
  *   resources?: unknown,
  *   getAllFunctions(): string[],
- *   getFunction(key: string): { name: string, handler: string, runtime?: string, package?: object },
+ *   getFunction(key: string): { name: string, handler: string, runtime?: string, package?: object, environment?: Record<string, unknown> },
  * }} service
  */
 /** @typedef {{ notice?: (line: string) => void, warning?: (line: string) => void }} FrameworkLog */
@@ -172,7 +172,13 @@ class LocalRuntimePlugin {
     const bundles = await bundleFunctions({
       functionKeys,
       handlerOf: (functionKey) => service.getFunction(functionKey).handler,
+      environmentOf: (functionKey) =>
+        loadableEnvironment({
+          ...service.provider.environment,
+          ...service.getFunction(functionKey).environment,
+        }),
       runtime: service.provider.runtime,
+      architecture: service.provider.architecture ?? 'x86_64',
       // The Framework builds every package in .serverless/ (and moves it to `--package DIR` at the end).
       outDir: path.join(this.serverless.serviceDir ?? PROJECT_ROOT, '.serverless'),
     });
@@ -185,6 +191,13 @@ class LocalRuntimePlugin {
     const sizes = functionKeys.map((key) => `${key} ${(bundleOf(key).bytes / 1024).toFixed(0)} KB`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
+    const caches = bundleOf(functionKeys[0] ?? '')?.compileCache;
+    this.notice(`compile cache in each package for: ${caches?.built.join(', ') || 'nothing'}`);
+    for (const [arch, why] of Object.entries(caches?.skipped ?? {})) {
+      this.notice(
+        `no compile cache for ${arch}: ${why}; its cold starts compile every module (BENCHMARKS.md)`,
+      );
+    }
     const handedOver = [...new Set(functionKeys.flatMap((key) => bundleOf(key).handedOver))];
     this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);
   }
@@ -222,3 +235,22 @@ function instanceExecArgv(custom) {
 
 module.exports = LocalRuntimePlugin;
 module.exports.instanceExecArgv = instanceExecArgv;
+
+/**
+ * A function's environment as the compile cache's builder loads the handler with it: the template's values,
+ * with a stand-in URL for each CloudFormation expression (the stage's own API URL, known only once deployed).
+ * @param {Record<string, unknown>} environment
+ * @returns {Record<string, string>}
+ */
+function loadableEnvironment(environment) {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      typeof value === 'string'
+        ? value
+        : typeof value === 'object'
+          ? 'https://cloudformation-expression.invalid/'
+          : String(value),
+    ]),
+  );
+}

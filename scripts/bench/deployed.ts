@@ -39,7 +39,15 @@ export interface DeployedResults {
    * By service: medians over the runs, and the median of each run's traced-minus-untraced difference (the two
    * modes run back to back, so a drift of the machine weighs on both alike).
    */
-  coldStart: Record<string, { untraced: ColdPhases; traced: ColdPhases; addedMs: number }>;
+  coldStart: Record<
+    string,
+    Record<ColdMode, ColdPhases> & {
+      /** Median of each run's traced-minus-untraced difference (both with the package's compile cache). */
+      addedMs: number;
+      /** Median of each run's without-minus-with cache difference, untraced and traced. */
+      cacheSavesMs: { untraced: number; traced: number };
+    }
+  >;
   /**
    * Per variant: one order end to end at the client (median ms), its billed duration (median of the sum of its
    * invocations' durations, ms) and, by service, one warm invocation from handed out to answered (median ms).
@@ -53,7 +61,7 @@ export interface DeployedResults {
 }
 
 /** untraced, traced (exporting after the response, the default), traced exporting before the response. */
-type Mode = 'untraced' | 'traced' | 'traced_before';
+type Mode = 'untraced' | 'traced' | 'traced_before' | 'untraced_no_cache' | 'traced_no_cache';
 export const FLUSH_VARIANTS = [
   'untraced',
   'traced',
@@ -82,13 +90,19 @@ export async function measureDeployed(options: {
 }): Promise<DeployedResults> {
   const packaged = await packageStage('prod');
   const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
-  const otlp = await new OtlpEndpoint().start();
+  const otlp = await new OtlpEndpoint({ acknowledgeOnly: true }).start();
   const ssm = await new SsmStandIn({
     '/orders/prod/otlp-headers': 'authorization=Basic%20YmVuY2g6YmVuY2g=',
   }).start();
   const stacks: Partial<Record<Mode, DeployedStack>> = {};
   /** Every invocation that ended, by stack: an order's billed duration is read from them. */
-  const ended: Record<Mode, InvocationOutcome[]> = { untraced: [], traced: [], traced_before: [] };
+  const ended: Record<Mode, InvocationOutcome[]> = {
+    untraced: [],
+    traced: [],
+    traced_before: [],
+    untraced_no_cache: [],
+    traced_no_cache: [],
+  };
   try {
     await createStageTables(packaged, dynamo.endpoint);
     const common = {
@@ -98,15 +112,19 @@ export async function measureDeployed(options: {
       ssmEndpoint: ssm.url,
     };
     // No order is refused for fraud: every hop runs on every order.
-    const overrides: Record<Mode, Record<string, string>> = {
-      untraced: { FRAUD_PERCENTAGE: '0', OTEL_SDK_DISABLED: 'true' },
-      traced: { FRAUD_PERCENTAGE: '0' },
-      traced_before: { FRAUD_PERCENTAGE: '0', TELEMETRY_EXPORT: 'before-response' },
+    const untraced = { FRAUD_PERCENTAGE: '0', OTEL_SDK_DISABLED: 'true' };
+    const traced = { FRAUD_PERCENTAGE: '0' };
+    const setups: Record<Mode, { overrides: Record<string, string>; withoutCompileCache?: boolean }> = {
+      untraced: { overrides: untraced },
+      traced: { overrides: traced },
+      traced_before: { overrides: { ...traced, TELEMETRY_EXPORT: 'before-response' } },
+      untraced_no_cache: { overrides: untraced, withoutCompileCache: true },
+      traced_no_cache: { overrides: traced, withoutCompileCache: true },
     };
-    for (const mode of ['untraced', 'traced', 'traced_before'] as const) {
+    for (const [mode, setup] of Object.entries(setups) as Array<[Mode, (typeof setups)[Mode]]>) {
       stacks[mode] = await new DeployedStack({
         ...common,
-        overrides: overrides[mode],
+        ...setup,
         onEnd: (_fn, outcome) => ended[mode].push(outcome),
       }).start();
     }
@@ -119,6 +137,7 @@ export async function measureDeployed(options: {
       for (let order = 0; order < 3; order++) await placeOrder(modes[mode]);
     }
     otlp.answerDelayMs = 0;
+    for (const mode of ['untraced_no_cache', 'traced_no_cache'] as const) await placeOrder(modes[mode]);
     options.log(`deployed cold starts: ${options.coldRuns} per function and mode`);
     const coldStart = await measureColdStarts(modes, options.coldRuns);
     options.log(
@@ -156,15 +175,17 @@ async function placeOrder(stack: DeployedStack): Promise<number> {
   return latency;
 }
 
-/** Cold starts compare untraced with the default traced set-up. */
-type ColdMode = 'untraced' | 'traced';
+/** Cold starts: untraced and traced (the default set-up), each with and without the package's compile cache. */
+const COLD_MODES = ['untraced', 'traced', 'untraced_no_cache', 'traced_no_cache'] as const;
+type ColdMode = (typeof COLD_MODES)[number];
 
 async function measureColdStarts(stacks: Record<ColdMode, DeployedStack>, runs: number) {
   const samples = new Map<string, Record<ColdMode, ColdPhases[]>>();
   for (let run = 0; run < runs; run++) {
     for (const fn of stacks.traced.functions) {
       const service = String(fn.variables.OTEL_SERVICE_NAME);
-      const order: ColdMode[] = run % 2 === 0 ? ['untraced', 'traced'] : ['traced', 'untraced'];
+      // Each run rotates which mode goes first, so a drift of the machine weighs on every mode alike.
+      const order = COLD_MODES.map((_, index) => COLD_MODES[(index + run) % COLD_MODES.length] as ColdMode);
       for (const mode of order) {
         const stack = stacks[mode];
         const sandbox = await stack.replace(fn.logicalId);
@@ -180,7 +201,12 @@ async function measureColdStarts(stacks: Record<ColdMode, DeployedStack>, runs: 
           firstInvocationMs: first.answeredAt - first.startedAt,
           totalMs: first.answeredAt - first.startedAt + (sandbox.initDoneAt - sandbox.spawnedAt),
         };
-        const bucket = samples.get(service) ?? { untraced: [], traced: [] };
+        const bucket =
+          samples.get(service) ??
+          (Object.fromEntries(COLD_MODES.map((each) => [each, []])) as unknown as Record<
+            ColdMode,
+            ColdPhases[]
+          >);
         bucket[mode].push(phases);
         samples.set(service, bucket);
       }
@@ -191,13 +217,22 @@ async function measureColdStarts(stacks: Record<ColdMode, DeployedStack>, runs: 
     firstInvocationMs: median(phases.map((phase) => phase.firstInvocationMs)),
     totalMs: median(phases.map((phase) => phase.totalMs)),
   });
+  /** The median of each run's `a` minus `b` (total ms): the runs pair the modes up. */
+  const pairedDifference = (a: ColdPhases[], b: ColdPhases[]) =>
+    median(a.map((phases, run) => phases.totalMs - (b[run]?.totalMs ?? Number.NaN)));
   return Object.fromEntries(
-    [...samples].map(([service, { untraced, traced }]) => [
+    [...samples].map(([service, byMode]) => [
       service,
       {
-        untraced: medianOf(untraced),
-        traced: medianOf(traced),
-        addedMs: median(traced.map((phases, run) => phases.totalMs - (untraced[run]?.totalMs ?? Number.NaN))),
+        ...(Object.fromEntries(COLD_MODES.map((mode) => [mode, medianOf(byMode[mode])])) as Record<
+          ColdMode,
+          ColdPhases
+        >),
+        addedMs: pairedDifference(byMode.traced, byMode.untraced),
+        cacheSavesMs: {
+          untraced: pairedDifference(byMode.untraced_no_cache, byMode.untraced),
+          traced: pairedDifference(byMode.traced_no_cache, byMode.traced),
+        },
       },
     ]),
   );

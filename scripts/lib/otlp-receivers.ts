@@ -152,7 +152,17 @@ export class OtlpEndpoint extends Receiver {
   readonly traces = new OtlpReceiver();
   readonly logs = new OtlpLogsReceiver();
 
+  /**
+   * acknowledgeOnly: answer every export without decoding it. A benchmark's receiver shares its event loop
+   * with the API in front of the sandboxes, whose every hop is on an order's path; a real backend decodes
+   * elsewhere.
+   */
+  constructor(private readonly options: { acknowledgeOnly?: boolean } = {}) {
+    super();
+  }
+
   accept(path: string, body: string, contentType: string): boolean {
+    if (this.options.acknowledgeOnly) return true;
     return path === '/v1/traces'
       ? this.traces.accept(path, body, contentType)
       : this.logs.accept(path, body, contentType);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import JSZip from 'jszip';
 import { PACKAGED_OTLP_ENDPOINT, packageStage } from '../../scripts/deployed/package';
 import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
+import { skipForeignCache } from '../support/qemu';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
@@ -401,6 +402,32 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     assert.doesNotMatch(template, /Access-Control-Allow-Origin/);
   });
 
+  it('ships a compile cache of its three files for the Node that packaged it, on this machine and deployed', () => {
+    const node = `${process.version}-${process.arch}-`;
+    for (const [logicalId, zip] of zips) {
+      const folders = new Set(
+        Object.keys(zip.files).flatMap((name) => /^compile-cache\/([^/]+)\/[^/]+$/.exec(name)?.[1] ?? []),
+      );
+      const own = [...folders].find((folder) => folder.startsWith(node));
+      assert.ok(own, `${logicalId}: a cache Node ${process.version} reads here, in ${[...folders]}`);
+      const entries = Object.keys(zip.files).filter((name) => name.startsWith(`compile-cache/${own}/`));
+      assert.equal(entries.length, 3, `${logicalId}: the handler, the preload and the SDK: ${entries}`);
+    }
+  });
+
+  it('ships the compile cache for arm64, the architecture the functions deploy on', {
+    skip: skipForeignCache,
+  }, () => {
+    for (const [logicalId, fn] of ofType('AWS::Lambda::Function'))
+      assert.deepEqual(fn.Properties.Architectures, ['arm64'], logicalId);
+    for (const [logicalId, zip] of zips) {
+      assert.ok(
+        Object.keys(zip.files).some((name) => name.startsWith(`compile-cache/${process.version}-arm64-`)),
+        `${logicalId}: a cache for Node ${process.version} on arm64`,
+      );
+    }
+  });
+
   it('holds no secret values in the template or the package', async () => {
     const secretPatterns = [
       /AKIA[0-9A-Z]{16}/,
@@ -420,10 +447,12 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }
     for (const [logicalId, zip] of zips) {
       const handler = String((resources[logicalId] as Resource).Properties.Handler);
-      // The function's bundle, the tracing preload and the SDK start it requires when tracing is on, and
-      // nothing else: no tests, scripts, node_modules or keys.
+      // The function's bundle, the tracing preload and the SDK start it requires when tracing is on, their
+      // compile cache, and nothing else: no tests, scripts, node_modules or keys.
       assert.deepEqual(
-        Object.keys(zip.files).sort(),
+        Object.keys(zip.files)
+          .filter((name) => !name.startsWith('compile-cache/'))
+          .sort(),
         [
           `${handler.slice(0, handler.lastIndexOf('.'))}.js`,
           'dist/functions/shared/telemetry/tracing.js',

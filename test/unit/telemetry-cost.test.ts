@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -58,12 +60,66 @@ describe('what tracing loads', () => {
     const packages = new Set(
       loaded.flatMap((file) => /\/node_modules\/(@opentelemetry\/[^/]+)\//.exec(file)?.[1] ?? []),
     );
+    assert.ok(packages.has('@opentelemetry/sdk-node'), `NodeSDK started it: ${[...packages]}`);
     assert.ok(packages.has('@opentelemetry/sdk-trace'), `the SDK was started: ${[...packages]}`);
-    // (sdk-metrics does load: the OTLP transformer the exporters use requires it.)
     const unused = [...packages].filter((name) =>
-      /sdk-node|configuration|grpc|proto|zipkin|prometheus|propagator-b3/.test(name),
+      /configuration|grpc|proto|zipkin|prometheus|propagator-b3|sdk-metrics/.test(name),
     );
     assert.deepEqual(unused, []);
+  });
+});
+
+describe("the package's compile cache, deployed", () => {
+  /**
+   * Runs the preload as a deployed sandbox would (untraced: the cache concerns every instance) with a task root
+   * whose compile-cache/ holds `folder`; answers what it wrote and the compile cache directory Node then used.
+   */
+  const startWith = (folder: string) => {
+    const taskRoot = mkdtempSync(path.join(os.tmpdir(), 'orders-cache-task-'));
+    mkdirSync(path.join(taskRoot, 'compile-cache', folder), { recursive: true });
+    try {
+      const result = spawnSync(
+        process.execPath,
+        ['--require', PRELOAD, '-e', "console.log(String(require('node:module').getCompileCacheDir()))"],
+        {
+          env: {
+            PATH: process.env.PATH,
+            _HANDLER: 'dist/functions/fraud/handler.handler',
+            LAMBDA_TASK_ROOT: taskRoot,
+            OTEL_SDK_DISABLED: 'true',
+            OTEL_SERVICE_NAME: 'fraud-service',
+          },
+          encoding: 'utf8',
+        },
+      );
+      return { taskRoot, directory: result.stdout.trim(), stderr: result.stderr };
+    } finally {
+      rmSync(taskRoot, { recursive: true, force: true });
+    }
+  };
+
+  it('is read when it has a folder for this Node and architecture', () => {
+    const own = `${process.version}-${process.arch}-`;
+    const { taskRoot, directory, stderr } = startWith(`${own}964aae3f-0`);
+    // Node reads the folder of its own version, architecture and flags.
+    assert.ok(directory.startsWith(path.join(taskRoot, 'compile-cache', own)), directory);
+    assert.equal(stderr, '');
+  });
+
+  it('is left alone, in one line, when Lambda runs another Node than the one that built it', () => {
+    const { directory, stderr } = startWith(`v24.0.0-${process.arch}-964aae3f-0`);
+    assert.equal(directory, 'undefined');
+    const [line, ...more] = stderr.trim().split('\n');
+    assert.deepEqual(more, []);
+    const record = JSON.parse(line ?? '{}') as Record<string, string>;
+    assert.equal(record.level, 'warn');
+    assert.equal(record.service_name, 'fraud-service');
+    assert.match(
+      record.msg ?? '',
+      new RegExp(
+        `has v24\\.0\\.0-${process.arch}-964aae3f-0, nothing for Node ${process.version.replaceAll('.', '\\.')} on ${process.arch}`,
+      ),
+    );
   });
 });
 

@@ -1,38 +1,39 @@
 /**
- * Starts the OpenTelemetry SDK in a Lambda instance; loaded by tracing.ts (the preload) only when tracing is
- * on, so an untraced instance never loads the SDK. It installs the hooks (hooks.ts) through which
- * handlers get their invocation span and bundled modules their instrumentation. The exporter wrapper, the OTLP
- * headers and the span hooks are modules of their own.
+ * Starts the OpenTelemetry SDK in a Lambda instance, through sdk-node's NodeSDK; loaded by tracing.ts (the
+ * preload) only when tracing is on, so an untraced instance never loads the SDK. It installs the hooks
+ * (hooks.ts) through which handlers get their invocation span and bundled modules their instrumentation. The
+ * exporter wrapper, the OTLP headers and the span hooks are modules of their own.
  *
- * The providers are built here rather than by sdk-node's NodeSDK: it requires, at load, every exporter,
- * propagator and detector it could build from OTEL_* variables (gRPC, protobuf, Zipkin, Prometheus, metrics,
- * its declarative-configuration loader) — 200 files offline and 450 KB of a bundle — for a set-up of five
- * objects this project states itself.
+ * Everything NodeSDK could build from OTEL_* variables is given here instead (processors, exporters, sampler,
+ * propagator, context manager, resource, no metric readers), so it reads none of them but the span and log
+ * limits. Deployed, the bundle leaves out the exporters and loaders it could otherwise build
+ * (local-runtime/esbuild-plugins.cjs, NODE_SDK_UNUSED).
  */
-import { context, logs, propagation, trace } from '@opentelemetry/api';
+import { logs, type ProxyTracerProvider, type TracerProvider, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
   type Sampler,
+  type TracerProvider as SdkTracerProvider,
   TraceIdRatioBasedSampler,
-  TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { AfterResponseExport, extensionsApiAt } from './after-response';
 import { BaggageAttributes } from './baggage-attributes';
 import { EdgeTraceIds, serverSpanConfig } from './edge-context';
 import { drainExports, flushingLogsToo, logsEndpoint, telemetryLine, WarnOnceExporter } from './export';
+import type { Flushable } from './flush';
 import { installTelemetryHooks } from './hooks';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
@@ -50,21 +51,16 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     endpoint: settings.AWS_ENDPOINT_URL_SSM ?? settings.AWS_ENDPOINT_URL,
   };
   const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter, ssm) } : {};
-  // Asked now, during init: SSM's round trip then overlaps the handler's loading instead of delaying the
-  // first invocation's flush. A failure is retried at the first export.
-  headers.headers?.().catch(() => {});
+  const exportsAfterResponse =
+    !offline &&
+    settings.TELEMETRY_EXPORT === 'after-response' &&
+    settings.AWS_LAMBDA_RUNTIME_API !== undefined;
+  // Exporting before the answer, the first flush would wait for SSM's round trip: asked now, during init, it
+  // overlaps the handler's loading. Exporting after the answer, the first export asks for it, so init does none
+  // of its work (loading https, signing, the TLS handshake). A failure is retried at the next export.
+  if (!exportsAfterResponse) headers.headers?.().catch(() => {});
   const logsUrl = logsEndpoint(settings, baseEndpoint);
 
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, through the environment detector, over our own two.
-  const resource = resourceFromAttributes({
-    'service.namespace': 'orders',
-    'deployment.environment.name': settings.STAGE,
-  }).merge(detectResources({ detectors: [envDetector] }));
-
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
   const traceIds = new EdgeTraceIds();
   const serviceName = settings.OTEL_SERVICE_NAME;
   const spanExporter = new WarnOnceExporter(new OTLPTraceExporter({ url: endpoint, ...headers }), endpoint, {
@@ -76,36 +72,6 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
         signal: 'log',
       })
     : undefined;
-  const tracerProvider = new TracerProvider({
-    resource,
-    idGenerator: traceIds,
-    sampler: samplerOf(settings),
-    spanProcessors: [
-      new BaggageAttributes(),
-      new BatchSpanProcessor({
-        exporter: spanExporter,
-        scheduledDelayMillis: settings.OTEL_BSP_SCHEDULE_DELAY,
-        maxQueueSize: settings.OTEL_BSP_MAX_QUEUE_SIZE,
-      }),
-    ],
-  });
-  trace.setGlobalTracerProvider(tracerProvider);
-  // pino's lines become OTLP log records (after redaction: the sender reads the serialised line), batched
-  // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
-  const loggerProvider = new LoggerProvider({
-    resource,
-    processors: logExporter
-      ? [
-          new BatchLogRecordProcessor({
-            exporter: logExporter,
-            scheduledDelayMillis: settings.OTEL_BLRP_SCHEDULE_DELAY,
-            maxQueueSize: settings.OTEL_BLRP_MAX_QUEUE_SIZE,
-          }),
-        ]
-      : [],
-  });
-  logs.setGlobalLoggerProvider(loggerProvider);
-
   const lambdaInstrumentation = new ExplicitLambdaInstrumentation({
     lambdaStartTime: instanceStartTime,
     ...serverSpanConfig(settings.INBOUND_TRACE_CONTEXT, traceIds),
@@ -117,14 +83,54 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     new HttpInstrumentation(HTTP_INSTRUMENTATION_CONFIG),
     new AwsInstrumentation(AWS_INSTRUMENTATION_CONFIG),
   ];
-  registerInstrumentations({ instrumentations, tracerProvider, loggerProvider });
+  new NodeSDK({
+    // Our own two attributes, under OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the environment detector).
+    resource: resourceFromAttributes({
+      'service.namespace': 'orders',
+      'deployment.environment.name': settings.STAGE,
+    }),
+    resourceDetectors: [envDetector],
+    contextManager: new AsyncLocalStorageContextManager(),
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+    idGenerator: traceIds,
+    sampler: samplerOf(settings),
+    spanProcessors: [
+      new BaggageAttributes(),
+      new BatchSpanProcessor({
+        exporter: spanExporter,
+        scheduledDelayMillis: settings.OTEL_BSP_SCHEDULE_DELAY,
+        maxQueueSize: settings.OTEL_BSP_MAX_QUEUE_SIZE,
+      }),
+    ],
+    // pino's lines become OTLP log records (after redaction: the sender reads the serialised line), batched
+    // like spans. Loki takes service.name as the service_name label and trace_id/span_id as structured metadata.
+    logRecordProcessors: logExporter
+      ? [
+          new BatchLogRecordProcessor({
+            exporter: logExporter,
+            scheduledDelayMillis: settings.OTEL_BLRP_SCHEDULE_DELAY,
+            maxQueueSize: settings.OTEL_BLRP_MAX_QUEUE_SIZE,
+          }),
+        ]
+      : [],
+    metricReaders: [],
+    instrumentations,
+  }).start();
+  // NodeSDK registered the providers globally (after the instrumentations, which reach them through the API).
+  const tracerProvider = (
+    trace.getTracerProvider() as ProxyTracerProvider
+  ).getDelegate() as SdkTracerProvider;
+  const loggerProvider = logs.getLoggerProvider() as Flushable;
+
   // Deployed, the sandbox freezes once an invocation ends. By default an internal extension holds that end
   // until the invocation's telemetry is exported, after its response (after-response.ts); with
   // TELEMETRY_EXPORT=before-response, or if the extension could not register, the instrumentation flushes
   // before the handler returns. Offline, the process lives on and the batch processors export in the
   // background: a response never waits. (The instrumentation flushes whatever provider it is given that can.)
   const afterResponse =
-    !offline && settings.TELEMETRY_EXPORT === 'after-response' && settings.AWS_LAMBDA_RUNTIME_API
+    exportsAfterResponse && settings.AWS_LAMBDA_RUNTIME_API
       ? new AfterResponseExport({
           api: extensionsApiAt(settings.AWS_LAMBDA_RUNTIME_API),
           drain: drainExports(

@@ -4,7 +4,10 @@
  * e.g. the serverless CLI's own process). With OTEL_SDK_DISABLED=true it loads no OpenTelemetry module at
  * all: the SDK is required only when it is started.
  */
-import { enableCompileCache } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { enableCompileCache, registerHooks } from 'node:module';
+import path from 'node:path';
+import NODE_SDK_UNUSED from './node-sdk-unused.json';
 
 const instanceStartTime = Date.now();
 
@@ -18,12 +21,65 @@ export function sdkDisabled(value = ''): boolean {
   throw new Error(`Invalid environment: OTEL_SDK_DISABLED: must be true or false, got "${value}"`);
 }
 
+/** The scheme of a module left out: resolved to it, loaded as an empty CommonJS module. */
+const LEFT_OUT = 'orders-left-out:';
+
+/**
+ * NodeSDK requires at load every exporter, propagator and loader it could build from OTEL_* variables.
+ * tracing-sdk.ts gives it each component itself, so these are never built: `packages` (node-sdk-unused.json)
+ * resolve to an empty module instead of loading hundreds of files into every instance. The deployed bundle
+ * leaves the same list out at build time (local-runtime/esbuild-plugins.cjs), so there the hook finds nothing.
+ */
+function leaveOut(packages: string[]): void {
+  const unused = new Set(packages);
+  registerHooks({
+    resolve: (specifier, context, nextResolve) =>
+      unused.has(specifier)
+        ? { url: `${LEFT_OUT}${specifier}`, format: 'commonjs', shortCircuit: true }
+        : nextResolve(specifier, context),
+    load: (url, context, nextLoad) =>
+      url.startsWith(LEFT_OUT)
+        ? { format: 'commonjs', source: 'module.exports = {};', shortCircuit: true }
+        : nextLoad(url, context),
+  });
+}
+
+/**
+ * Deployed: the compile cache the package brings (`compile-cache/` under the task root, built at packaging by
+ * local-runtime/compile-cache.cjs), read-only. Node reads only the folder of its own version and architecture;
+ * when the package has none (Lambda's Node patch release moved on since packaging), modules compile as they
+ * load, as without a cache, and one line says so.
+ */
+function useShippedCompileCache(taskRoot: string): void {
+  const directory = path.join(taskRoot, 'compile-cache');
+  let folders: string[];
+  try {
+    folders = readdirSync(directory);
+  } catch {
+    return;
+  }
+  if (folders.some((folder) => folder.startsWith(`${process.version}-${process.arch}-`))) {
+    enableCompileCache({ directory, portable: true });
+    return;
+  }
+  process.stderr.write(
+    `${JSON.stringify({
+      level: 'warn',
+      time: new Date().toISOString(),
+      service_name: process.env.OTEL_SERVICE_NAME,
+      msg: `the package's compile cache has ${folders.join(', ')}, nothing for Node ${process.version} on ${process.arch}: modules compile as they load (repackage on this Node to use one)`,
+    })}\n`,
+  );
+}
+
 if (process.env._HANDLER) {
   // Offline, the instances of every function load the same files: V8's compiled code is cached on disk
   // (os.tmpdir()/node-compile-cache) and reused by the next instance and the next start. Deployed, each
-  // sandbox starts with an empty /tmp, so it would only cost the writing.
+  // sandbox starts with an empty /tmp: the package brings its own cache.
   if (process.env.IS_OFFLINE === 'true') enableCompileCache();
+  else useShippedCompileCache(process.env.LAMBDA_TASK_ROOT ?? '');
   if (!sdkDisabled(process.env.OTEL_SDK_DISABLED)) {
+    leaveOut(NODE_SDK_UNUSED);
     (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
   }
 }

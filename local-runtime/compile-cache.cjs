@@ -1,0 +1,147 @@
+'use strict';
+/**
+ * A V8 compile cache for each function's package, built at packaging: Node's portable compile cache
+ * (`module.enableCompileCache({ portable: true })`) of the preload, the SDK and the handler, as a cold start
+ * loads them. The preload reads it from `compile-cache/` under the task root (read-only deployed).
+ *
+ * Node keys the cache by its exact version, its architecture and its V8 flags (one folder each, e.g.
+ * `v24.22.3-arm64-964aae3f-0`) and reads only its own: a Lambda whose Node patch release differs from the
+ * one that built the cache compiles as if there were none, and the preload says so in one line. So the cache
+ * is built with the Node that runs the packaging, at its exact version, for the architecture the functions
+ * deploy on (under qemu-user with npm's `node-linux-<arch>` of that version when the machine's differs), and for
+ * the machine's own, so that the deployed-contract tier and the bench, which run the package here, read it too.
+ */
+const { execFileSync, spawn } = require('node:child_process');
+const { existsSync, mkdirSync, readdirSync, rmSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { PROJECT_ROOT } = require('./project.cjs');
+
+const BUILDER = path.join(__dirname, 'compile-cache-builder.cjs');
+/** Where npm's Node builds for other architectures are unpacked, once. */
+const NODE_BUILDS = path.join(PROJECT_ROOT, '.cache', 'node-builds');
+/** Node's architecture name for each of Lambda's. */
+const NODE_ARCH = /** @type {const} */ ({ arm64: 'arm64', x86_64: 'x64' });
+/** qemu-user and the C libraries a foreign Linux Node needs, by Node architecture. */
+const FOREIGN = /** @type {Record<string, { qemu: string, sysroot: string, packages: string }>} */ ({
+  arm64: {
+    qemu: 'qemu-aarch64-static',
+    sysroot: '/usr/aarch64-linux-gnu',
+    packages: 'qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross',
+  },
+  x64: {
+    qemu: 'qemu-x86_64-static',
+    sysroot: '/usr/x86-64-linux-gnu',
+    packages: 'qemu-user-static libc6-amd64-cross libstdc++6-amd64-cross',
+  },
+});
+
+/** The folder Node itself reads for a version and architecture (the flags hash is the same on every machine). */
+const cacheFolderPrefix = (/** @type {string} */ version, /** @type {string} */ arch) =>
+  `${version}-${arch}-`;
+
+/**
+ * The command that runs this Node version on `arch`: this process's Node on its own architecture, else npm's
+ * build of the same version under qemu-user. Answers why not when it cannot.
+ * @param {string} arch
+ * @returns {{ command: string[] } | { missing: string }}
+ */
+function nodeFor(arch) {
+  if (arch === process.arch) return { command: [process.execPath] };
+  const foreign = FOREIGN[arch];
+  if (!foreign) return { missing: `no way to run Node for ${arch} here` };
+  const onPath = (/** @type {string} */ name) =>
+    (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, name)));
+  if (!onPath(foreign.qemu) || !existsSync(foreign.sysroot))
+    return {
+      missing: `${foreign.qemu} and ${foreign.sysroot} are needed (apt-get install ${foreign.packages})`,
+    };
+  const version = process.version.slice(1);
+  const home = path.join(NODE_BUILDS, `node-linux-${arch}-${version}`);
+  const node = path.join(home, 'bin', 'node');
+  if (!existsSync(node)) {
+    const scratch = path.join(os.tmpdir(), `node-linux-${arch}-${process.pid}`);
+    mkdirSync(scratch, { recursive: true });
+    try {
+      execFileSync('npm', ['pack', `node-linux-${arch}@${version}`, '--silent'], {
+        cwd: scratch,
+        stdio: 'pipe',
+      });
+      const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'));
+      if (!tarball) return { missing: `npm pack node-linux-${arch}@${version} gave no tarball` };
+      mkdirSync(home, { recursive: true });
+      execFileSync('tar', ['-xzf', tarball, '-C', home, '--strip-components=1'], { cwd: scratch });
+    } catch (error) {
+      return { missing: `npm's node-linux-${arch}@${version}: ${/** @type {Error} */ (error).message}` };
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  return { command: [foreign.qemu, '-L', foreign.sysroot, node] };
+}
+
+/**
+ * Runs the builder on one Node: it loads the package's preload (tracing on) and handler from `taskRoot`, as a
+ * cold start does, into `taskRoot/compile-cache`.
+ * @param {string[]} command
+ * @param {{ taskRoot: string, preload: string, handlerFile: string, env: Record<string, string> }} target
+ * @returns {Promise<void>}
+ */
+function runBuilder(command, { taskRoot, preload, handlerFile, env }) {
+  const [file, ...args] = command;
+  return new Promise((resolve, reject) => {
+    const child = spawn(/** @type {string} */ (file), [...args, BUILDER, taskRoot, preload, handlerFile], {
+      cwd: taskRoot,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`the compile cache builder exited ${code}: ${stderr.slice(-2000)}`)),
+    );
+  });
+}
+
+/**
+ * Builds `taskRoot/compile-cache` for the deployed architecture and this machine's. `env` is the function's
+ * own environment as the template gives it (the handler validates it as it loads); nothing reaches the network:
+ * no extension, no SSM read. `handler` is its handler string, `preload` and `handlerFile` the files under the
+ * task root. Answers the architectures built and, for one that could not be, why.
+ * @param {{ taskRoot: string, handler: string, preload: string, handlerFile: string, env: Record<string, string>, architecture: 'arm64' | 'x86_64' }} request
+ * @returns {Promise<{ built: string[], skipped: Record<string, string> }>}
+ */
+async function buildCompileCache({ taskRoot, handler, preload, handlerFile, env, architecture }) {
+  const builderEnv = {
+    PATH: process.env.PATH ?? '',
+    ...env,
+    _HANDLER: handler,
+    LAMBDA_TASK_ROOT: taskRoot,
+    // Load the SDK too (its module is cached with the rest), but start nothing that talks to anyone.
+    OTEL_SDK_DISABLED: 'false',
+    OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER: '',
+    NODE_OPTIONS: '',
+  };
+  const arches = [...new Set([NODE_ARCH[architecture], process.arch])];
+  /** @type {string[]} */
+  const built = [];
+  /** @type {Record<string, string>} */
+  const skipped = {};
+  for (const arch of arches) {
+    const node = nodeFor(arch);
+    if ('missing' in node) {
+      skipped[arch] = node.missing;
+      continue;
+    }
+    await runBuilder(node.command, { taskRoot, preload, handlerFile, env: builderEnv });
+    built.push(arch);
+  }
+  return { built, skipped };
+}
+
+module.exports = { buildCompileCache, cacheFolderPrefix, NODE_ARCH };
