@@ -32,7 +32,7 @@ const {
 const os = require('node:os');
 const path = require('node:path');
 
-const { buildCompileCache } = require('./compile-cache.cjs');
+const { buildCompileCache, cacheNodes } = require('./compile-cache.cjs');
 const plugins = require('./esbuild-plugins.cjs');
 const { PROJECT_ROOT, TRACING_PRELOAD } = require('./project.cjs');
 
@@ -140,6 +140,7 @@ async function bundleInto(
         plugins: [
           plugins.keepSeparate(separate),
           plugins.standIns(stand),
+          plugins.axiosWithoutFetch,
           ...(awsSdkAsRequire ? [plugins.resolveAsRequire(definitions)] : []),
           plugins.handOverInstrumentedModules(definitions, handedOver),
         ],
@@ -181,7 +182,8 @@ async function bundleInto(
     }
     tasks.push({ functionKey, handlerString, entry, taskRoot, handedOver: handler.handedOver, files });
   }
-  // The caches are built by child processes (one under qemu-user per foreign architecture): one per core.
+  // The caches are built by child processes (under qemu-user for a foreign architecture): one per core.
+  const nodes = cacheNodes(architecture);
   const caches = await inParallel(tasks, os.availableParallelism(), (task) =>
     buildCompileCache({
       taskRoot: task.taskRoot,
@@ -189,7 +191,7 @@ async function bundleInto(
       preload: PRELOAD,
       handlerFile: task.entry,
       env: environmentOf(task.functionKey),
-      architecture,
+      nodes,
     }),
   );
   /** @type {Record<string, Bundle>} */

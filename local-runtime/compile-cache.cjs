@@ -12,8 +12,7 @@
  * the machine's own, so that the deployed-contract tier and the bench, which run the package here, read it too.
  */
 const { execFileSync, spawn } = require('node:child_process');
-const { existsSync, mkdirSync, readdirSync, rmSync } = require('node:fs');
-const os = require('node:os');
+const { existsSync, mkdirSync, readdirSync, renameSync, rmSync } = require('node:fs');
 const path = require('node:path');
 const { PROJECT_ROOT } = require('./project.cjs');
 
@@ -36,13 +35,9 @@ const FOREIGN = /** @type {Record<string, { qemu: string, sysroot: string, packa
   },
 });
 
-/** The folder Node itself reads for a version and architecture (the flags hash is the same on every machine). */
-const cacheFolderPrefix = (/** @type {string} */ version, /** @type {string} */ arch) =>
-  `${version}-${arch}-`;
-
 /**
  * The command that runs this Node version on `arch`: this process's Node on its own architecture, else npm's
- * build of the same version under qemu-user. Answers why not when it cannot.
+ * build of the same version under qemu-user (fetched once into .cache/). Answers why not when it cannot.
  * @param {string} arch
  * @returns {{ command: string[] } | { missing: string }}
  */
@@ -60,7 +55,9 @@ function nodeFor(arch) {
   const home = path.join(NODE_BUILDS, `node-linux-${arch}-${version}`);
   const node = path.join(home, 'bin', 'node');
   if (!existsSync(node)) {
-    const scratch = path.join(os.tmpdir(), `node-linux-${arch}-${process.pid}`);
+    // Unpacked beside its final place and moved there whole: a packaging stopped halfway leaves nothing that
+    // looks complete.
+    const scratch = `${home}.${process.pid}`;
     mkdirSync(scratch, { recursive: true });
     try {
       execFileSync('npm', ['pack', `node-linux-${arch}@${version}`, '--silent'], {
@@ -69,8 +66,9 @@ function nodeFor(arch) {
       });
       const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'));
       if (!tarball) return { missing: `npm pack node-linux-${arch}@${version} gave no tarball` };
-      mkdirSync(home, { recursive: true });
-      execFileSync('tar', ['-xzf', tarball, '-C', home, '--strip-components=1'], { cwd: scratch });
+      execFileSync('tar', ['-xzf', tarball], { cwd: scratch });
+      rmSync(home, { recursive: true, force: true });
+      renameSync(path.join(scratch, 'package'), home);
     } catch (error) {
       return { missing: `npm's node-linux-${arch}@${version}: ${/** @type {Error} */ (error).message}` };
     } finally {
@@ -108,15 +106,35 @@ function runBuilder(command, { taskRoot, preload, handlerFile, env }) {
   });
 }
 
+/** @typedef {{ commands: Record<string, string[]>, missing: Record<string, string> }} CacheNodes */
+
 /**
- * Builds `taskRoot/compile-cache` for the deployed architecture and this machine's. `env` is the function's
- * own environment as the template gives it (the handler validates it as it loads); nothing reaches the network:
- * no extension, no SSM read. `handler` is its handler string, `preload` and `handlerFile` the files under the
- * task root. Answers the architectures built and, for one that could not be, why.
- * @param {{ taskRoot: string, handler: string, preload: string, handlerFile: string, env: Record<string, string>, architecture: 'arm64' | 'x86_64' }} request
+ * The Nodes a packaging builds its caches on: one for the architecture the functions deploy on, and one for this
+ * machine's; each resolved once (a foreign one fetched once), before the functions' caches are built in parallel.
+ * Answers their commands by Node architecture and, for one that cannot run here, why.
+ * @param {'arm64' | 'x86_64'} architecture
+ * @returns {CacheNodes}
+ */
+function cacheNodes(architecture) {
+  /** @type {CacheNodes} */
+  const nodes = { commands: {}, missing: {} };
+  for (const arch of new Set([NODE_ARCH[architecture], process.arch])) {
+    const node = nodeFor(arch);
+    if ('missing' in node) nodes.missing[arch] = node.missing;
+    else nodes.commands[arch] = node.command;
+  }
+  return nodes;
+}
+
+/**
+ * Builds `taskRoot/compile-cache` on each of `nodes`. `env` is the function's own environment as the template
+ * gives it (the handler validates it as it loads); nothing reaches the network: no extension, no SSM read.
+ * `handler` is its handler string, `preload` and `handlerFile` the files under the task root. Answers the
+ * architectures built and, for one that could not be, why.
+ * @param {{ taskRoot: string, handler: string, preload: string, handlerFile: string, env: Record<string, string>, nodes: CacheNodes }} request
  * @returns {Promise<{ built: string[], skipped: Record<string, string> }>}
  */
-async function buildCompileCache({ taskRoot, handler, preload, handlerFile, env, architecture }) {
+async function buildCompileCache({ taskRoot, handler, preload, handlerFile, env, nodes }) {
   const builderEnv = {
     PATH: process.env.PATH ?? '',
     ...env,
@@ -127,21 +145,10 @@ async function buildCompileCache({ taskRoot, handler, preload, handlerFile, env,
     OTEL_EXPORTER_OTLP_HEADERS_SSM_PARAMETER: '',
     NODE_OPTIONS: '',
   };
-  const arches = [...new Set([NODE_ARCH[architecture], process.arch])];
-  /** @type {string[]} */
-  const built = [];
-  /** @type {Record<string, string>} */
-  const skipped = {};
-  for (const arch of arches) {
-    const node = nodeFor(arch);
-    if ('missing' in node) {
-      skipped[arch] = node.missing;
-      continue;
-    }
-    await runBuilder(node.command, { taskRoot, preload, handlerFile, env: builderEnv });
-    built.push(arch);
+  for (const command of Object.values(nodes.commands)) {
+    await runBuilder(command, { taskRoot, preload, handlerFile, env: builderEnv });
   }
-  return { built, skipped };
+  return { built: Object.keys(nodes.commands), skipped: nodes.missing };
 }
 
-module.exports = { buildCompileCache, cacheFolderPrefix, NODE_ARCH };
+module.exports = { buildCompileCache, cacheNodes };

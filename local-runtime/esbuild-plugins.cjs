@@ -163,6 +163,41 @@ const NODE_SDK_UNUSED = Object.fromEntries(
 );
 
 /**
+ * axios reads the globals `FormData`, `Request` and `Response` as its modules load: the FormData constructor for
+ * `isFormData`, and the fetch adapter probes the fetch API. In Node each of those globals loads undici, its
+ * fetch implementation, on first read: tens of milliseconds of every cold start of a function that calls another,
+ * for an adapter it never uses (in Node it takes the http adapter) and a check that works without it (a FormData
+ * is still told by its `[object FormData]` tag). In the bundles, the fetch adapter is one that is never
+ * available, and `isFormData` skips the constructor. Each replacement is checked against the exact source: a
+ * release of axios that moves it stops the build, naming the file.
+ * @type {Plugin}
+ */
+const axiosWithoutFetch = {
+  name: 'axios-without-fetch',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/]fetch\.js$/ }, () => ({
+      contents:
+        "// axios's fetch adapter: never available here (local-runtime/esbuild-plugins.cjs).\nexport const getFetch = () => false;\nexport default false;\n",
+      loader: 'js',
+    }));
+    build.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]utils\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const probe = "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;";
+      if (!source.includes(probe)) {
+        return {
+          errors: [
+            {
+              text: `${args.path} no longer reads FormData as esbuild-plugins.cjs expects: re-check axiosWithoutFetch`,
+            },
+          ],
+        };
+      }
+      return { contents: source.replace(probe, 'const FormDataCtor = undefined;'), loader: 'js' };
+    });
+  },
+};
+
+/**
  * @param {Record<string, string>} modules
  * @returns {Plugin}
  */
@@ -200,6 +235,7 @@ function keepSeparate(specifiers) {
 
 module.exports = {
   NODE_SDK_UNUSED,
+  axiosWithoutFetch,
   PRELOAD_STAND_INS,
   handOverInstrumentedModules,
   instrumentedModuleDefinitions,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -13,7 +15,10 @@ import {
   serverSpanConfig,
   traceIdOfRequestId,
 } from '../../functions/shared/telemetry/edge-context';
-import { ExplicitLambdaInstrumentation } from '../../functions/shared/telemetry/lambda-instrumentation';
+import {
+  ExplicitLambdaInstrumentation,
+  WRAPPED_RELEASE,
+} from '../../functions/shared/telemetry/lambda-instrumentation';
 import {
   annotateDynamoDbSpan,
   recordHttpOutcome,
@@ -353,6 +358,25 @@ describe('ExplicitLambdaInstrumentation (the handler wrapped where it is made)',
     };
     instrumentation._getHandler = undefined;
     assert.throws(() => instrumentation.traceHandler(async () => ({})), /written against 0\.76\.0/);
+  });
+
+  it('runs on the very release whose private wrapper it calls: another fails here until re-checked', () => {
+    const entry = require.resolve('@opentelemetry/instrumentation-aws-lambda');
+    const manifest = path.join(
+      entry.slice(0, entry.lastIndexOf(`${path.sep}dist${path.sep}`)),
+      'package.json',
+    );
+    const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+    assert.equal(
+      version,
+      WRAPPED_RELEASE,
+      `@opentelemetry/instrumentation-aws-lambda ${version} is installed, but lambda-instrumentation.ts calls the private _getHandler of ${WRAPPED_RELEASE}: re-check it, then move WRAPPED_RELEASE and the exact pin in package.json together`,
+    );
+    const prototype = Object.getPrototypeOf(ExplicitLambdaInstrumentation.prototype) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(typeof prototype._getHandler, 'function', '_getHandler is still on the instrumentation');
   });
 });
 

@@ -94,7 +94,10 @@ export function extensionsApiAt(runtimeApi: string): ExtensionsApi {
       return identifier;
     },
     async next(identifier) {
-      const answer = await call('GET', 'event/next', { 'lambda-extension-identifier': identifier });
+      const headers = { 'lambda-extension-identifier': identifier };
+      // A keep-alive connection the API closed while idle fails the request at once: asked again, once, on a new
+      // one (the call changes nothing until it is answered).
+      const answer = await call('GET', 'event/next', headers).catch(() => call('GET', 'event/next', headers));
       if (answer.status !== 200) throw refused('event/next', answer);
       return JSON.parse(answer.body) as ExtensionEvent;
     },
@@ -148,6 +151,8 @@ export class AfterResponseExport {
   /** The handler, reporting when each invocation settles (by its request id). */
   track<H extends LambdaHandler>(handler: H): H {
     const settle = (requestId: string) => {
+      // Unregistered, no INVOKE event comes to collect what settled.
+      if (!this.registered) return;
       const waiter = this.waiters.get(requestId);
       if (waiter) {
         this.waiters.delete(requestId);
