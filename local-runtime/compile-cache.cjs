@@ -35,9 +35,14 @@ const FOREIGN = /** @type {Record<string, { qemu: string, sysroot: string, packa
   },
 });
 
+/** Where npm's build of this Node version for `arch` is unpacked. */
+const nodeBuildHome = (/** @type {string} */ arch) =>
+  path.join(NODE_BUILDS, `node-linux-${arch}-${process.version.slice(1)}`);
+
 /**
  * The command that runs this Node version on `arch`: this process's Node on its own architecture, else npm's
- * build of the same version under qemu-user (fetched once into .cache/). Answers why not when it cannot.
+ * build of the same version (fetched beforehand: packaging uses no network) under qemu-user. Answers why not
+ * when it cannot.
  * @param {string} arch
  * @returns {{ command: string[] } | { missing: string }}
  */
@@ -51,12 +56,24 @@ function nodeFor(arch) {
     return {
       missing: `${foreign.qemu} and ${foreign.sysroot} are needed (apt-get install ${foreign.packages})`,
     };
-  const version = process.version.slice(1);
-  const home = path.join(NODE_BUILDS, `node-linux-${arch}-${version}`);
-  const node = path.join(home, 'bin', 'node');
-  if (!existsSync(node)) {
-    // Unpacked beside its final place and moved there whole: a packaging stopped halfway leaves nothing that
-    // looks complete.
+  const node = path.join(nodeBuildHome(arch), 'bin', 'node');
+  if (!existsSync(node))
+    return {
+      missing: `npm's node-linux-${arch}@${process.version.slice(1)} is not fetched (npm run fetch:node-builds)`,
+    };
+  return { command: [foreign.qemu, '-L', foreign.sysroot, node] };
+}
+
+/**
+ * `npm run fetch:node-builds`: fetches npm's build of this Node version for every architecture the functions
+ * may deploy on that is not this machine's, into .cache/, unpacked beside its final place and moved there whole.
+ */
+function fetchNodeBuilds() {
+  for (const arch of Object.values(NODE_ARCH)) {
+    if (arch === process.arch) continue;
+    const home = nodeBuildHome(arch);
+    if (existsSync(path.join(home, 'bin', 'node'))) continue;
+    const version = process.version.slice(1);
     const scratch = `${home}.${process.pid}`;
     mkdirSync(scratch, { recursive: true });
     try {
@@ -65,17 +82,17 @@ function nodeFor(arch) {
         stdio: 'pipe',
       });
       const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'));
-      if (!tarball) return { missing: `npm pack node-linux-${arch}@${version} gave no tarball` };
+      if (!tarball) throw new Error(`npm pack node-linux-${arch}@${version} gave no tarball`);
       execFileSync('tar', ['-xzf', tarball], { cwd: scratch });
       rmSync(home, { recursive: true, force: true });
       renameSync(path.join(scratch, 'package'), home);
-    } catch (error) {
-      return { missing: `npm's node-linux-${arch}@${version}: ${/** @type {Error} */ (error).message}` };
+      process.stdout.write(
+        `fetched node-linux-${arch}@${version} into ${path.relative(PROJECT_ROOT, home)}\n`,
+      );
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
-  return { command: [foreign.qemu, '-L', foreign.sysroot, node] };
 }
 
 /**
@@ -152,3 +169,5 @@ async function buildCompileCache({ taskRoot, handler, preload, handlerFile, env,
 }
 
 module.exports = { buildCompileCache, cacheNodes };
+
+if (require.main === module) fetchNodeBuilds();

@@ -62,6 +62,7 @@ function useShippedCompileCache(taskRoot: string): void {
     enableCompileCache({ directory, portable: true });
     return;
   }
+  // The shape of export.ts's telemetryLine, written here: the preload loads no module an untraced instance skips.
   process.stderr.write(
     `${JSON.stringify({
       level: 'warn',
