@@ -71,7 +71,7 @@ export const FLUSH_VARIANTS = [
 ] as const;
 type FlushVariant = (typeof FLUSH_VARIANTS)[number];
 /** Each variant's stack and how far away its receiver is. */
-const VARIANT_SETUP: Record<FlushVariant, [Mode, 'near' | 'far']> = {
+const VARIANT_SETUP: Record<FlushVariant, [Mode, keyof typeof RECEIVER_DELAY_MS]> = {
   untraced: ['untraced', 'near'],
   traced: ['traced', 'near'],
   traced_far: ['traced', 'far'],
@@ -80,6 +80,8 @@ const VARIANT_SETUP: Record<FlushVariant, [Mode, 'near' | 'far']> = {
 };
 
 const FLUSH_DELAY_MS = 50;
+/** How late the receiver answers: near, or an OTLP endpoint 50 ms away. */
+const RECEIVER_DELAY_MS = { near: 0, far: FLUSH_DELAY_MS };
 /** The function that runs on a schedule: it has no route to reach it through an order. */
 const SCHEDULED_SERVICE = MANIFESTS.find((manifest) => manifest.schedule)?.service;
 
@@ -133,7 +135,7 @@ export async function measureDeployed(options: {
     // another, and a steady stream of orders keeps those warm too.
     for (const variant of FLUSH_VARIANTS) {
       const [mode, distance] = VARIANT_SETUP[variant];
-      otlp.answerDelayMs = distance === 'far' ? FLUSH_DELAY_MS : 0;
+      otlp.answerDelayMs = RECEIVER_DELAY_MS[distance];
       for (let order = 0; order < 3; order++) await placeOrder(modes[mode]);
     }
     otlp.answerDelayMs = 0;
@@ -255,7 +257,7 @@ async function measureFlush(
   for (let order = 0; order < orders; order++) {
     for (const variant of FLUSH_VARIANTS) {
       const [mode, distance] = VARIANT_SETUP[variant];
-      otlp.answerDelayMs = distance === 'far' ? FLUSH_DELAY_MS : 0;
+      otlp.answerDelayMs = RECEIVER_DELAY_MS[distance];
       const stack = stacks[mode];
       const from = ended[mode].length;
       orderMs[variant].push(await placeOrder(stack));

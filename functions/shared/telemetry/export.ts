@@ -1,5 +1,6 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { Drain } from './after-response';
 import { type Flushable, flushTracesAndLogs } from './flush';
 
 /** What a span exporter and a log record exporter have in common. */
@@ -133,7 +134,7 @@ export function flushingLogsToo(
 export function drainExports(
   providers: { tracerProvider: Flushable; loggerProvider: Flushable },
   exporters: { spans: WarnOnceExporter<unknown>; logRecords?: WarnOnceExporter<unknown> | undefined },
-): (budgetMs: number) => Promise<{ spans: number; logRecords: number }> {
+): Drain {
   return async (budgetMs) => {
     const delivered = flushTracesAndLogs(providers.tracerProvider, providers.loggerProvider)
       .then(() => Promise.all([exporters.spans.idle(), exporters.logRecords?.idle()]))

@@ -51,14 +51,13 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
     endpoint: settings.AWS_ENDPOINT_URL_SSM ?? settings.AWS_ENDPOINT_URL,
   };
   const headers = headersParameter && !offline ? { headers: headersFromSsm(headersParameter, ssm) } : {};
-  const exportsAfterResponse =
-    !offline &&
-    settings.TELEMETRY_EXPORT === 'after-response' &&
-    settings.AWS_LAMBDA_RUNTIME_API !== undefined;
+  /** Where the extension registers, when it does: deployed, exporting after the response. */
+  const extensionsApi =
+    !offline && settings.TELEMETRY_EXPORT === 'after-response' ? settings.AWS_LAMBDA_RUNTIME_API : undefined;
   // Exporting before the answer, the first flush would wait for SSM's round trip: asked now, during init, it
   // overlaps the handler's loading. Exporting after the answer, the first export asks for it, so init does none
   // of its work (loading https, signing, the TLS handshake). A failure is retried at the next export.
-  if (!exportsAfterResponse) headers.headers?.().catch(() => {});
+  if (!extensionsApi) headers.headers?.().catch(() => {});
   const logsUrl = logsEndpoint(settings, baseEndpoint);
 
   const traceIds = new EdgeTraceIds();
@@ -129,19 +128,18 @@ export function startTracing(instanceStartTime: number, settings = telemetrySett
   // TELEMETRY_EXPORT=before-response, or if the extension could not register, the instrumentation flushes
   // before the handler returns. Offline, the process lives on and the batch processors export in the
   // background: a response never waits. (The instrumentation flushes whatever provider it is given that can.)
-  const afterResponse =
-    exportsAfterResponse && settings.AWS_LAMBDA_RUNTIME_API
-      ? new AfterResponseExport({
-          api: extensionsApiAt(settings.AWS_LAMBDA_RUNTIME_API),
-          drain: drainExports(
-            { tracerProvider, loggerProvider },
-            { spans: spanExporter, logRecords: logExporter },
-          ),
-          waitMs: settings.TELEMETRY_EXPORT_WAIT_MS,
-          write: (level, msg, fields) =>
-            process.stderr.write(`${telemetryLine(serviceName, level, msg, fields)}\n`),
-        })
-      : undefined;
+  const afterResponse = extensionsApi
+    ? new AfterResponseExport({
+        api: extensionsApiAt(extensionsApi),
+        drain: drainExports(
+          { tracerProvider, loggerProvider },
+          { spans: spanExporter, logRecords: logExporter },
+        ),
+        waitMs: settings.TELEMETRY_EXPORT_WAIT_MS,
+        write: (level, msg, fields) =>
+          process.stderr.write(`${telemetryLine(serviceName, level, msg, fields)}\n`),
+      })
+    : undefined;
   if (afterResponse) {
     // Registration must reach Lambda during init, before the runtime's first /invocation/next: it is asked now,
     // while the handler's module loads.
