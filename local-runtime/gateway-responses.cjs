@@ -1,7 +1,8 @@
 'use strict';
 /**
  * The answers API Gateway itself gives when no function answered: a throttled function, one that failed or
- * timed out, a stage throttle. Said once here, and used twice: as the deployed API's Gateway Responses
+ * timed out, a stage throttle, and the requests it refuses before any function (an unknown route or method,
+ * an unsigned or forbidden call to an internal route, a bad API key, a body over its limit). Said once here, and used twice: as the deployed API's Gateway Responses
  * (serverless.yml's resources), and by the local runtime, which renders the same templates for the same
  * failures, so that the client sees the same status, headers and JSON body in both places.
  *
@@ -23,7 +24,11 @@ const {
  * @property {Record<string, string>} [headers]
  */
 
-/** @type {Record<'functionThrottled' | 'stageThrottled' | 'functionFailed' | 'integrationTimeout', GatewayResponse>} */
+/**
+ * @type {Record<'functionThrottled' | 'stageThrottled' | 'functionFailed' | 'integrationTimeout' | 'noSuchRoute' |
+ *   'accessDenied' | 'invalidSignature' | 'expiredToken' | 'invalidApiKey' | 'quotaExceeded' | 'requestTooLarge' |
+ *   'anyOther4xx', GatewayResponse>}
+ */
 const GATEWAY_RESPONSES = {
   // Lambda's throttle reaches API Gateway as an integration failure (a 500 by default). Mapping the type maps
   // any integration failure, but the others (a missing invoke permission) are deploy mistakes, not traffic.
@@ -53,6 +58,53 @@ const GATEWAY_RESPONSES = {
     statusCode: STATUS_BY_CATEGORY.downstream_timeout,
     category: 'downstream_timeout',
     message: 'The function behind this route did not answer within the API limit',
+  },
+  // A REST API answers an unknown route or method, and an unsigned call to an IAM route, with this type (403
+  // "Missing Authentication Token" by default). 404, and no list of the routes that do exist.
+  noSuchRoute: {
+    type: 'MISSING_AUTHENTICATION_TOKEN',
+    statusCode: STATUS_BY_CATEGORY.not_found,
+    category: 'not_found',
+    message: 'No route matches this method and path (an internal route also needs a signed request)',
+  },
+  // The internal routes (aws_iam): a caller whose role may not invoke the route, or whose signature is wrong or old.
+  accessDenied: {
+    type: 'ACCESS_DENIED',
+    category: 'forbidden',
+    message: "The caller's role may not invoke this route",
+  },
+  invalidSignature: {
+    type: 'INVALID_SIGNATURE',
+    category: 'forbidden',
+    message: "The request's signature does not match",
+  },
+  expiredToken: {
+    type: 'EXPIRED_TOKEN',
+    category: 'forbidden',
+    message: "The request's credentials have expired",
+  },
+  // The public routes behind an API key (`--param requireApiKey=true`) and its usage plan.
+  invalidApiKey: {
+    type: 'INVALID_API_KEY',
+    category: 'forbidden',
+    message: 'A valid API key (x-api-key) is required',
+  },
+  quotaExceeded: {
+    type: 'QUOTA_EXCEEDED',
+    category: 'throttled',
+    message: "The API key's quota for the period is used up",
+  },
+  requestTooLarge: {
+    type: 'REQUEST_TOO_LARGE',
+    category: 'payload_too_large',
+    message: 'The request is larger than API Gateway accepts (10 MB)',
+  },
+  // Any other refusal before a function (a bad request body or parameters, an unsupported media type...), with
+  // API Gateway's own status for it.
+  anyOther4xx: {
+    type: 'DEFAULT_4XX',
+    category: 'rejected',
+    message: 'API Gateway refused the request before any function ran',
   },
 };
 

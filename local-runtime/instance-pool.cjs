@@ -1,30 +1,43 @@
 'use strict';
 /**
- * serverless-offline starts a new instance for every concurrent request, without limit. This caps them per
- * function, as reserved concurrency does: a request that finds none free within a short wait is throttled, as
- * Lambda throttles at once. A crashed instance's runtime is replaced, as Lambda replaces a crashed sandbox.
- * What a client of the API sees when no function answered (a throttle, a crash, a timeout) is what the
- * deployed API answers: its Gateway Responses (gateway-responses.cjs).
+ * serverless-offline starts a new instance for every concurrent request, without limit. This admits requests
+ * by the deployed limits (admission.cjs): past the stage's throttle or a function's reserved concurrency, the
+ * answer is the deployed one. Within them, a request waits in arrival order for one of the function's few
+ * local instances, bounded as deployed bounds it (the integration timeout, the function's own timeout), and
+ * the terminal says once a second how long requests waited: the laptop's limit, never an answer AWS would not
+ * give. A crashed instance's runtime is replaced, as Lambda replaces a crashed sandbox. What a client of the
+ * API sees when no function answered (a throttle, a crash, a timeout) is what the deployed API answers: its
+ * Gateway Responses (gateway-responses.cjs).
  */
+const { FunctionAdmission, StageThrottle } = require('./admission.cjs');
 const { apiRequestIdOf, asApiGatewaySendsIt } = require('./api-events.cjs');
 const { GATEWAY_RESPONSES, renderGatewayResponse } = require('./gateway-responses.cjs');
 const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
 
 /**
+ * What bounds a function deployed, as the pool needs it.
+ * @typedef {object} DeployedLimits
+ * @property {number} [reservedConcurrency] its reserved concurrency; none: the account's unreserved pool
+ * @property {number} timeoutMs its own timeout
+ * @property {(event: unknown) => number} integrationTimeoutMs the API's integration timeout for the route of an event
+ */
+/**
  * @typedef {object} PoolSettings
- * @property {number} maxInstances instances per function at most
- * @property {number} throttleAfterMs how long a request may wait for a free instance before it is throttled
- * @property {(line: string) => void} [warn] where the one-line reports of throttles, crashes and timeouts go
+ * @property {number} maxInstances local instances per function at most: the laptop's resource, not a limit
+ * @property {(functionKey: string) => DeployedLimits} limitsOf
+ * @property {{ rateLimit: number, burstLimit: number }} stage the stage's throttle per method
+ * @property {(line: string) => void} [warn] where the one-line reports of throttles, waits, crashes and timeouts go
+ * @property {() => number} [now] the clock, in ms
  */
 
-/** How often the throttles of a function are reported: one line per interval, not one per request. */
-const THROTTLE_REPORT_MS = 1_000;
+/** How often throttles and waits are reported: one line per function per interval, not one per request. */
+const REPORT_EVERY_MS = 1_000;
 
 /** Lambda's answer to an invocation over the concurrency limit, through the invoke API. */
 class TooManyRequestsError extends Error {
   /** @param {string} functionKey */
   constructor(functionKey) {
-    super(`[429] Rate Exceeded: ${functionKey} is at its concurrency limit`);
+    super(`[429] Rate Exceeded: ${functionKey} is at its reserved concurrency`);
     this.name = 'TooManyRequestsException';
   }
 }
@@ -40,27 +53,26 @@ class TooManyRequestsError extends Error {
  */
 
 /**
- * Caps the instances of each function at `maxInstances` (like reserved concurrency). A request beyond it waits
- * in arrival order, at most `throttleAfterMs`, then is throttled: an API request gets the API's throttle
- * answer (429), an invoke API call Lambda's TooManyRequestsException. An instance whose runtime exited gets a
- * fresh runtime for its next request, as Lambda replaces a crashed sandbox; since 14.7.4 serverless-offline
- * does the same itself after a timeout. Answers the pool's controls.
+ * Admits each request by the deployed limits, then runs it on an idle instance, a new one while the function
+ * has fewer than `maxInstances` (and fewer than its reserved concurrency), or the first one to come free.
+ * An instance whose runtime exited gets a fresh runtime for its next request, as Lambda replaces a crashed
+ * sandbox; since 14.7.4 serverless-offline does the same itself after a timeout. Answers the pool's controls.
  * @param {import('./offline-internals.cjs').OfflineClasses} classes
  * @param {PoolSettings} settings
  * @returns {PoolControls}
  */
 function patchLambdaPool(
   { LambdaFunction, LambdaFunctionPool },
-  { maxInstances, throttleAfterMs, warn = console.warn },
+  { maxInstances, limitsOf, stage, warn = console.warn, now = () => performance.now() },
 ) {
   if (LambdaFunctionPool.prototype.get.controls) return LambdaFunctionPool.prototype.get.controls;
 
   /** The instances serverless-offline's pool holds, per function: it removes them only through cleanup(). */
   /** @type {Map<string, Set<Instance>>} */
   const instancesByKey = new Map();
-  /** Requests waiting for an instance, oldest first. */
-  /** @type {Map<string, Array<() => void>>} */
-  const waitersByKey = new Map();
+  /** @type {Map<string, FunctionAdmission<void>>} */
+  const admissionByKey = new Map();
+  const stageThrottle = new StageThrottle(stage);
   /** Instances whose runtime must be replaced once their invocation ends (a reload while busy). */
   /** @type {WeakSet<Instance>} */
   const resetWhenIdle = new WeakSet();
@@ -70,11 +82,20 @@ function patchLambdaPool(
     instancesByKey.set(functionKey, instances);
     return instances;
   };
-  const waitersOf = (/** @type {string} */ functionKey) => {
-    const waiters = waitersByKey.get(functionKey) ?? [];
-    waitersByKey.set(functionKey, waiters);
-    return waiters;
+  const admissionOf = (/** @type {string} */ functionKey) => {
+    let admission = admissionByKey.get(functionKey);
+    if (!admission) {
+      admission = new FunctionAdmission(limitsOf(functionKey));
+      admissionByKey.set(functionKey, admission);
+    }
+    return admission;
   };
+  const instanceCapOf = (/** @type {string} */ functionKey) =>
+    Math.min(maxInstances, admissionOf(functionKey).reservedConcurrency);
+  const report = onceASecond(warn);
+  /** Waits per function since its last waiting line. */
+  /** @type {Map<string, { count: number, longestMs: number }>} */
+  const waitsByKey = new Map();
 
   /** Replaces an instance's runtime: its next request starts a new worker, which loads the handler anew. */
   const originalCleanup = LambdaFunction.prototype.cleanup;
@@ -94,6 +115,9 @@ function patchLambdaPool(
   const originalRun = LambdaFunction.prototype.runHandler;
   /** @this {Instance} */
   LambdaFunction.prototype.runHandler = async function runHandler() {
+    const admission = admissionOf(String(this.functionKeyForPool));
+    const startedAt = now();
+    admission.started();
     try {
       return await originalRun.call(this);
     } catch (error) {
@@ -104,9 +128,9 @@ function patchLambdaPool(
       warn(`${this.functionKeyForPool}: ${errorMessageOf(error)}; answered 502 (request ${requestId})`);
       return renderGatewayResponse(GATEWAY_RESPONSES.functionFailed, requestId, 502);
     } finally {
+      admission.finished(now() - startedAt);
       if (resetWhenIdle.delete(this)) await resetRuntime(this);
-      const next = waitersByKey.get(String(this.functionKeyForPool))?.shift();
-      if (next) next();
+      admission.wakeNext();
     }
   };
 
@@ -128,7 +152,7 @@ function patchLambdaPool(
   function take(pool, functionKey, functionDefinition) {
     const instances = instancesOf(functionKey);
     const hasIdle = [...instances].some((instance) => statusOf(instance) === 'IDLE');
-    if (!hasIdle && instances.size >= maxInstances) return undefined;
+    if (!hasIdle && instances.size >= instanceCapOf(functionKey)) return undefined;
     const instance = originalGet.call(pool, functionKey, functionDefinition);
     instance.functionKeyForPool = functionKey;
     instances.add(instance);
@@ -136,35 +160,29 @@ function patchLambdaPool(
   }
 
   /**
+   * serverless-offline asks for an instance, then sets its event and runs it: it gets a stand-in that admits
+   * the request once its event is known, then runs it on an instance (serverless-offline calls only these
+   * three methods).
    * @this {unknown} serverless-offline's pool
    * @param {string} functionKey
    * @param {unknown} functionDefinition
    */
   function get(functionKey, functionDefinition) {
-    // Nobody jumps the queue: with requests waiting, a new one waits behind them even if an instance is idle.
-    if (waitersOf(functionKey).length === 0) {
-      const instance = take(this, functionKey, functionDefinition);
-      if (instance) return instance;
-    }
-    return queuedInvocation(() => take(this, functionKey, functionDefinition), functionKey);
+    /** @type {unknown} */
+    let event;
+    /** @type {unknown} */
+    let clientContext;
+    const acquire = () => take(this, functionKey, functionDefinition);
+    return {
+      setEvent(/** @type {unknown} */ value) {
+        event = value;
+      },
+      setClientContext(/** @type {unknown} */ value) {
+        clientContext = value;
+      },
+      runHandler: () => admitAndRun(functionKey, event, clientContext, acquire),
+    };
   }
-
-  /** Throttles per function since the last report line. */
-  /** @type {Map<string, number>} */
-  const unreportedThrottles = new Map();
-  const reportThrottle = (/** @type {string} */ functionKey) => {
-    const count = unreportedThrottles.get(functionKey) ?? 0;
-    unreportedThrottles.set(functionKey, count + 1);
-    if (count > 0) return;
-    setTimeout(() => {
-      const throttled = unreportedThrottles.get(functionKey);
-      unreportedThrottles.delete(functionKey);
-      warn(
-        `${functionKey}: throttled ${throttled} request(s) at its limit of ${maxInstances} instances ` +
-          `(OFFLINE_MAX_INSTANCES) in the last second`,
-      );
-    }, THROTTLE_REPORT_MS).unref();
-  };
 
   /** @type {PoolControls} */
   const controls = {
@@ -185,7 +203,7 @@ function patchLambdaPool(
       return Object.fromEntries(
         [...instancesByKey].map(([key, instances]) => [
           key,
-          { instances: instances.size, waiting: waitersOf(key).length },
+          { instances: instances.size, waiting: admissionOf(key).waiting.length },
         ]),
       );
     },
@@ -195,69 +213,165 @@ function patchLambdaPool(
   return controls;
 
   /**
-   * Waits for a turn, at most until `deadline`; false when the wait ran out (and the turn is given up).
+   * The stage's throttle and the function's reserved concurrency first, as deployed; then an instance, now
+   * or after a wait in arrival order, bounded as deployed bounds the request.
    * @param {string} functionKey
-   * @param {number} deadline
-   * @param {'back' | 'front'} place
+   * @param {unknown} event
+   * @param {unknown} clientContext
+   * @param {() => Instance | undefined} acquire
    */
-  function waitForTurn(functionKey, deadline, place) {
-    const waiters = waitersOf(functionKey);
-    return new Promise((/** @type {(woken: boolean) => void} */ resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(
-        () => {
-          const index = waiters.indexOf(wake);
-          if (index >= 0) waiters.splice(index, 1);
-          resolve(false);
-        },
-        Math.max(0, deadline - performance.now()),
+  async function admitAndRun(functionKey, event, clientContext, acquire) {
+    const arrivedAt = now();
+    const requestId = apiRequestIdOf(event);
+    const method = requestId === undefined ? undefined : methodOf(event);
+    if (method !== undefined && !stageThrottle.admits(method, arrivedAt)) {
+      report(
+        `stage ${method}`,
+        (count) =>
+          `${method}: throttled ${count} request(s) past the stage's ${stage.rateLimit}/s ` +
+          `(burst ${stage.burstLimit}) in the last second, as deployed (apiRateLimit, apiBurstLimit)`,
       );
-      if (place === 'back') waiters.push(wake);
-      else waiters.unshift(wake);
+      return renderGatewayResponse(GATEWAY_RESPONSES.stageThrottled, String(requestId), 429);
+    }
+    const admission = admissionOf(functionKey);
+    if (!admission.admits(arrivedAt)) {
+      report(
+        `throttled ${functionKey}`,
+        (count) =>
+          `${functionKey}: throttled ${count} request(s) past its reserved concurrency of ` +
+          `${admission.reservedConcurrency} in the last second, as deployed (its function.yml)`,
+      );
+      if (requestId === undefined) throw new TooManyRequestsError(functionKey);
+      return renderGatewayResponse(GATEWAY_RESPONSES.functionThrottled, requestId, 500);
+    }
+    const limits = limitsOf(functionKey);
+    const integrationMs =
+      requestId === undefined ? Number.POSITIVE_INFINITY : limits.integrationTimeoutMs(event);
+    let instance = admission.waiting.length === 0 ? acquire() : undefined;
+    if (!instance) {
+      const waitBoundMs = Math.min(limits.timeoutMs, integrationMs);
+      instance = await waitForInstance(admission, arrivedAt, arrivedAt + waitBoundMs, acquire);
+      const waitedMs = now() - arrivedAt;
+      if (!instance) {
+        const past = integrationMs <= limits.timeoutMs ? 'its integration timeout' : 'its own timeout';
+        warn(
+          `${functionKey}: waited ${Math.round(waitedMs)} ms for a local instance, past ${past} ` +
+            `(${Math.round(waitBoundMs)} ms); answered as deployed answers a request that outlives it`,
+        );
+        if (requestId === undefined)
+          throw new Error(`[504] ${functionKey} outlived ${past} waiting for an instance`);
+        return integrationMs <= limits.timeoutMs
+          ? renderGatewayResponse(GATEWAY_RESPONSES.integrationTimeout, requestId, 504)
+          : renderGatewayResponse(GATEWAY_RESPONSES.functionFailed, requestId, 502);
+      }
+      reportWait(functionKey, waitedMs);
+    }
+    if (clientContext !== undefined) instance.setClientContext(clientContext);
+    instance.setEvent(event);
+    const answer = instance.runHandler();
+    if (requestId === undefined || !Number.isFinite(integrationMs)) return answer;
+    // API Gateway stops waiting at its integration timeout; the function runs on, as it does deployed.
+    const remainingMs = Math.max(0, arrivedAt + integrationMs - now());
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const timedOut = new Promise((resolve) => {
+      timer = setTimeout(() => {
+        warn(
+          `${functionKey}: no answer within the integration timeout (${integrationMs} ms); answered 504 (request ${requestId})`,
+        );
+        resolve(renderGatewayResponse(GATEWAY_RESPONSES.integrationTimeout, requestId, 504));
+      }, remainingMs);
     });
+    try {
+      return await Promise.race([answer, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
-   * Stands in for an instance until one is free; serverless-offline only calls these three methods.
+   * Waits in arrival order until an instance is free for this request, or until `deadline` (then undefined).
+   * @param {FunctionAdmission<void>} admission
+   * @param {number} arrivedAt
+   * @param {number} deadline
    * @param {() => Instance | undefined} acquire
-   * @param {string} functionKey
+   * @returns {Promise<Instance | undefined>}
    */
-  function queuedInvocation(acquire, functionKey) {
-    /** @type {unknown} */
-    let event;
-    /** @type {unknown} */
-    let clientContext;
-    return {
-      setEvent(/** @type {unknown} */ value) {
-        event = value;
-      },
-      setClientContext(/** @type {unknown} */ value) {
-        clientContext = value;
-      },
-      async runHandler() {
-        const deadline = performance.now() + throttleAfterMs;
-        let instance;
-        let place = /** @type {'back' | 'front'} */ ('back');
-        // Woken, but a request that found no queue took the instance first: wait again, at the front.
-        while (!instance) {
-          if (!(await waitForTurn(functionKey, deadline, place))) {
-            reportThrottle(functionKey);
-            const requestId = apiRequestIdOf(event);
-            if (requestId === undefined) throw new TooManyRequestsError(functionKey);
-            return renderGatewayResponse(GATEWAY_RESPONSES.functionThrottled, requestId, 500);
-          }
-          instance = acquire();
-          place = 'front';
-        }
-        if (clientContext !== undefined) instance.setClientContext(clientContext);
-        instance.setEvent(event);
-        return instance.runHandler();
-      },
-    };
+  async function waitForInstance(admission, arrivedAt, deadline, acquire) {
+    let place = /** @type {'back' | 'front'} */ ('back');
+    for (;;) {
+      /** @type {ReturnType<typeof setTimeout> | undefined} */
+      let timer;
+      /** @type {() => void} */
+      let leave = () => {};
+      const woken = await new Promise((/** @type {(woken: boolean) => void} */ resolve) => {
+        leave = admission.enqueue(arrivedAt, () => resolve(true), place);
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - now()));
+      });
+      clearTimeout(timer);
+      if (!woken) {
+        leave();
+        return undefined;
+      }
+      const instance = acquire();
+      if (instance) return instance;
+      // Woken, but a request that found no queue took the instance first: wait again, at the front.
+      place = 'front';
+    }
   }
+
+  /** @param {string} functionKey @param {number} waitedMs */
+  function reportWait(functionKey, waitedMs) {
+    const waits = waitsByKey.get(functionKey) ?? { count: 0, longestMs: 0 };
+    waits.count++;
+    waits.longestMs = Math.max(waits.longestMs, waitedMs);
+    waitsByKey.set(functionKey, waits);
+    report(`waited ${functionKey}`, () => {
+      waitsByKey.delete(functionKey);
+      return (
+        `${functionKey}: ${waits.count} request(s) waited for one of its ${instanceCapOf(functionKey)} local ` +
+        `instances in the last second, the longest ${Math.round(waits.longestMs)} ms ` +
+        `(${admissionOf(functionKey).waiting.length} waiting now): this machine's limit, not a deployed one ` +
+        '(OFFLINE_MAX_INSTANCES)'
+      );
+    });
+  }
+}
+
+/**
+ * A reporter of events at most once a second per subject: the first event of a second schedules the line, the
+ * ones after it are counted into it.
+ * @param {(line: string) => void} warn
+ */
+function onceASecond(warn) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  /**
+   * @param {string} subject
+   * @param {(count: number) => string} lineAtTheEnd called once the second is over with the events' count
+   */
+  return (subject, lineAtTheEnd) => {
+    const count = counts.get(subject) ?? 0;
+    counts.set(subject, count + 1);
+    if (count > 0) return;
+    setTimeout(() => {
+      const total = counts.get(subject) ?? 1;
+      counts.delete(subject);
+      warn(lineAtTheEnd(total));
+    }, REPORT_EVERY_MS).unref();
+  };
+}
+
+/**
+ * The method an API event is for, as the stage's throttle counts it: "POST /api/order".
+ * @param {unknown} event
+ */
+function methodOf(event) {
+  const { httpMethod, resource, requestContext } =
+    /** @type {{ httpMethod?: string, resource?: string, requestContext?: { resourcePath?: string } }} */ (
+      event
+    );
+  return `${httpMethod} ${resource ?? requestContext?.resourcePath ?? ''}`;
 }
 
 /** @param {unknown} error */

@@ -98,8 +98,11 @@ function assertPoolShape({ LambdaFunction, LambdaFunctionPool, HttpServer }, fou
   if (typeof LambdaFunctionPool?.prototype?.get !== 'function') {
     problems.push('LambdaFunctionPool.prototype.get is not a function');
   }
-  if (typeof HttpServer?.prototype?.start !== 'function')
-    problems.push('HttpServer.prototype.start is not a function');
+  for (const method of ['start', 'create404Route', 'getServer']) {
+    if (typeof HttpServer?.prototype?.[method] !== 'function') {
+      problems.push(`HttpServer.prototype.${method} is not a function`);
+    }
+  }
   if (problems.length > 0) throw new PatchMismatchError(found, problems);
 }
 

@@ -11,6 +11,8 @@ const {
   importOfflineModule,
   offlineRoot,
 } = require('./offline-internals.cjs');
+const { randomUUID } = require('node:crypto');
+const { GATEWAY_RESPONSES, renderGatewayResponse } = require('./gateway-responses.cjs');
 const { patchLambdaPool } = require('./instance-pool.cjs');
 const { patchLambdaWorkers } = require('./instance-workers.cjs');
 
@@ -22,7 +24,8 @@ const { patchLambdaWorkers } = require('./instance-workers.cjs');
  */
 async function applyPatches({
   maxInstances,
-  throttleAfterMs,
+  limitsOf,
+  stage,
   warn,
   beforeListening,
   root = offlineRoot(),
@@ -35,7 +38,16 @@ async function applyPatches({
   assertPoolShape({ LambdaFunction, LambdaFunctionPool, HttpServer }, found);
   patchLambdaWorkers({ ...instances, root });
   holdApiUntil(HttpServer, beforeListening);
-  return patchLambdaPool({ LambdaFunction, LambdaFunctionPool }, { maxInstances, throttleAfterMs, warn });
+  answerUnknownRoutesAsDeployed(HttpServer);
+  return patchLambdaPool(
+    { LambdaFunction, LambdaFunctionPool },
+    {
+      maxInstances,
+      limitsOf,
+      stage,
+      warn,
+    },
+  );
 }
 
 /**
@@ -55,6 +67,38 @@ function holdApiUntil(HttpServer, beforeListening) {
   }
   start.heldUntilReady = true;
   HttpServer.prototype.start = start;
+}
+
+/**
+ * serverless-offline answers a request no route matches with its own 404, whose body lists every route, the
+ * internal ones too. The deployed REST API answers it with its MISSING_AUTHENTICATION_TOKEN Gateway Response:
+ * so does this, with a request id as API Gateway makes one. The catch-all stays out of the way of a
+ * `{proxy+}` route, as serverless-offline's own does.
+ * @param {any} HttpServer
+ */
+function answerUnknownRoutesAsDeployed(HttpServer) {
+  if (HttpServer.prototype.create404Route.answersAsDeployed) return;
+  /** @this {{ getServer(): any }} */
+  function create404Route() {
+    const server = this.getServer();
+    if (server.match('*', '/{p*}')) return;
+    server.route({
+      method: '*',
+      path: '/{p*}',
+      handler(/** @type {unknown} */ _request, /** @type {any} */ h) {
+        const { statusCode, headers, body } = renderGatewayResponse(
+          GATEWAY_RESPONSES.noSuchRoute,
+          randomUUID(),
+          403,
+        );
+        const response = h.response(body).code(statusCode);
+        for (const [name, value] of Object.entries(headers)) response.header(name, value);
+        return response;
+      },
+    });
+  }
+  create404Route.answersAsDeployed = true;
+  HttpServer.prototype.create404Route = create404Route;
 }
 
 module.exports = { applyPatches };

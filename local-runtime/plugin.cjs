@@ -90,7 +90,11 @@ class LocalRuntimePlugin {
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
     this.pool = await applyPatches({
       maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
-      throttleAfterMs: Number(this.settings.throttleAfterMs ?? 100),
+      limitsOf: (/** @type {string} */ functionKey) => deployedLimits(service, functionKey),
+      stage: {
+        rateLimit: Number(service.custom?.edge?.rateLimit),
+        burstLimit: Number(service.custom?.edge?.burstLimit),
+      },
       warn: (/** @type {string} */ line) => (this.log.warning ?? console.warn)(line),
       beforeListening: () => this.prewarmBeforeListening(),
       tracingPreload: TRACING_PRELOAD,
@@ -221,6 +225,40 @@ class LocalRuntimePlugin {
     if (this.log.notice) this.log.notice(message);
     else console.log(message);
   }
+}
+
+/** API Gateway's integration timeout for a route that sets none (`timeoutInMillis`): 29 s. */
+const DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000;
+/** Lambda's timeout for a function that sets none. */
+const DEFAULT_TIMEOUT_SECONDS = 6;
+
+/**
+ * What bounds a function deployed, read from the template serverless.yml makes: its reserved concurrency,
+ * its timeout, and the integration timeout of each of its routes.
+ * @param {Serverless['service']} service
+ * @param {string} functionKey
+ * @returns {import('./instance-pool.cjs').DeployedLimits}
+ */
+function deployedLimits(service, functionKey) {
+  const definition = /** @type {any} */ (service.getFunction(functionKey));
+  const provider = /** @type {any} */ (service.provider);
+  const routeTimeouts = new Map(
+    (definition.events ?? [])
+      .filter((/** @type {any} */ event) => event.http)
+      .map((/** @type {any} */ { http }) => [
+        `${String(http.method).toUpperCase()} /${String(http.path).replace(/^\//, '')}`,
+        Number(http.timeoutInMillis) || undefined,
+      ]),
+  );
+  const apiTimeoutMs = Number(provider.apiGateway?.timeoutInMillis) || DEFAULT_INTEGRATION_TIMEOUT_MS;
+  return {
+    reservedConcurrency: Number(definition.reservedConcurrency) || undefined,
+    timeoutMs: 1000 * (Number(definition.timeout ?? provider.timeout) || DEFAULT_TIMEOUT_SECONDS),
+    integrationTimeoutMs(event) {
+      const { httpMethod, resource } = /** @type {{ httpMethod?: string, resource?: string }} */ (event);
+      return routeTimeouts.get(`${httpMethod} ${resource}`) ?? apiTimeoutMs;
+    },
+  };
 }
 
 /**

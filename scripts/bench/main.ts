@@ -81,9 +81,6 @@ async function main(): Promise<void> {
       FRAUD_PERCENTAGE: '0',
       CHAOS: '',
       OFFLINE_MEMORY_REPORT: memoryReportFile,
-      // The modes compare what an order costs, at the same instance cap as the floor's: requests beyond it
-      // wait their turn instead of being throttled (bench:hot-item and npm run load measure throttling).
-      OFFLINE_THROTTLE_AFTER_MS: '600000',
     },
     { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },
   );

@@ -153,9 +153,7 @@ async function main(): Promise<void> {
       FRAUD_PERCENTAGE: '0',
       CHAOS: '',
       OFFLINE_MEMORY_REPORT: reportFile,
-      // A soak measures memory per order, not the throttling policy: requests wait for an instance.
       OFFLINE_MAX_INSTANCES: String(MAX_INSTANCES),
-      OFFLINE_THROTTLE_AFTER_MS: '600000',
       ...(options.gc ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() } : {}),
     },
     { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },

@@ -35,12 +35,50 @@ async function startCompilerWatch(): Promise<ChildProcess> {
   return tsc;
 }
 
+/**
+ * Restarts DynamoDB Local on its data on disk whenever it exits on its own, with one line when it exits and one
+ * when it answers again. Meanwhile the functions answer their 5xx with its body, as they would deployed with
+ * DynamoDB unreachable.
+ */
+function superviseDynamoDb(
+  first: DynamoDbLocal,
+  restart: () => Promise<DynamoDbLocal>,
+  isStopping: () => boolean,
+) {
+  let current = first;
+  const watch = (dynamo: DynamoDbLocal) =>
+    dynamo.process.once('exit', async (code, signal) => {
+      if (isStopping()) return;
+      console.log(
+        `DynamoDB Local exited (${signal ?? `exit code ${code}`}); restarting it on its data on disk`,
+      );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          current = await restart();
+          console.log(`DynamoDB Local answers again at ${current.endpoint}`);
+          watch(current);
+          return;
+        } catch (error) {
+          const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+          console.error(`DynamoDB Local did not restart (attempt ${attempt}): ${reason}`);
+          if (attempt >= RESTART_ATTEMPTS || isStopping()) return;
+          await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+        }
+      }
+    });
+  watch(first);
+  return { current: () => current };
+}
+
+/** How often a DynamoDB Local that exited is started again before npm start gives up on it. */
+const RESTART_ATTEMPTS = 3;
+
 async function main(): Promise<void> {
   const endpoint = dynamodbEndpoint();
   const watching = process.argv.includes('--watch');
   const terminal = terminalOptions(process.env, process.argv, Boolean(process.stdout.isTTY));
   const show = lineFormatter(terminal);
-  let dynamo: DynamoDbLocal | undefined;
+  let dynamo: { current(): DynamoDbLocal } | undefined;
   let offline: Offline | undefined;
   let compiler: ChildProcess | undefined;
   let stopping = false;
@@ -49,7 +87,7 @@ async function main(): Promise<void> {
     stopping = true;
     compiler?.kill('SIGTERM');
     await offline?.stop();
-    await dynamo?.stop();
+    await dynamo?.current().stop();
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
@@ -62,7 +100,8 @@ async function main(): Promise<void> {
     } else {
       const port = Number(new URL(endpoint).port || new URL(LOCAL_DEFAULTS.dynamodbEndpoint).port);
       console.log(`starting DynamoDB Local on port ${port} (data in .dynamodb/data)...`);
-      dynamo = await startDynamoDbLocal({ port, inMemory: false });
+      const startDynamo = () => startDynamoDbLocal({ port, inMemory: false });
+      dynamo = superviseDynamoDb(await startDynamo(), startDynamo, () => stopping);
     }
     let telemetry = `${TELEMETRY_STATUS} unknown`;
     offline = await startOffline({

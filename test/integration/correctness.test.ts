@@ -231,7 +231,7 @@ describe('correctness under concurrency and bad input', () => {
       const statuses = Object.fromEntries(countBy(responses.map((response) => response.status)));
       const detail = JSON.stringify(statuses);
       for (const response of responses) {
-        assert.ok([201, 409, 429, 504].includes(response.status), `status ${response.status} in ${detail}`);
+        assert.ok([201, 409, 504].includes(response.status), `status ${response.status} in ${detail}`);
         if (response.status === 409) assert.equal(response.body.category, 'out_of_stock');
       }
       const status = new Map(orders.map((order) => [String(order.order_id), String(order.status)]));
@@ -299,14 +299,13 @@ describe('correctness under concurrency and bad input', () => {
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => stack.post('/api/order', payload, { 'Idempotency-Key': key })),
     );
-    // Beyond the api-gateway's instances (OFFLINE_MAX_INSTANCES) a request is throttled before it runs.
+    // Twenty in flight are within the deployed limits: beyond the local instances, they wait, and all answer.
     const statuses = responses.map((response) => response.status);
     assert.ok(
-      statuses.every((status) => status === 201 || status === 429),
-      `201s and 429s only: ${statuses}`,
+      statuses.every((status) => status === 201),
+      `201s only: ${statuses}`,
     );
-    const created = responses.filter((response) => response.status === 201);
-    assert.ok(created.length > 0, `some ran: ${statuses}`);
+    const created = responses;
     const orderIds = new Set(created.map((response) => response.body.order_id));
     assert.equal(orderIds.size, 1, 'every retry returns the same order');
     assert.equal(new Set(created.map((response) => response.body.message)).size, 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import { freePort } from '../../scripts/lib/ports';
 
 import { eventually } from '../support/eventually';
 import { projectCopy, runStart as run, runScript } from '../support/npm-start';
-import { getItem, SEED_PAYLOAD, TABLES } from '../support/stack';
+import { getItem, SEED_PAYLOAD, TABLES, TRACE_ID } from '../support/stack';
 
 const isRunning = (pid: number | undefined) => {
   try {
@@ -100,6 +100,61 @@ describe('npm start', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('restarts DynamoDB Local on its data when it dies, saying so, and orders succeed again', async () => {
+    const [httpPort, dynamoPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'orders-supervise-'));
+    const start = run({
+      DYNAMODB_LOCAL_DATA_DIR: dataDir,
+      HTTP_PORT: String(httpPort),
+      OFFLINE_LAMBDA_PORT: String(lambdaPort),
+      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
+    });
+    const order = async () => {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/api/order`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(SEED_PAYLOAD),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    try {
+      await start.ready();
+      const placed = await order();
+      assert.equal(placed.status, 201, JSON.stringify(placed.body));
+      const java = childrenOf(Number(start.child.pid)).find((child) => child.command === 'java');
+      assert.ok(java, 'npm start runs DynamoDB Local as its child');
+      process.kill(java.pid, 'SIGKILL');
+      await eventually(
+        () => /DynamoDB Local exited \(SIGKILL\); restarting it/.test(start.output()) || undefined,
+        {
+          what: 'the line saying DynamoDB Local exited',
+          seen: start.output,
+        },
+      );
+      // Until it answers again, an order fails as it would deployed with DynamoDB unreachable: a 5xx with its body.
+      const meanwhile = await order();
+      assert.ok([201, 502, 503, 504].includes(meanwhile.status), JSON.stringify(meanwhile));
+      assert.match(String(meanwhile.body.trace_id), TRACE_ID);
+      await eventually(
+        () => /DynamoDB Local answers again at http:\/\/127\.0\.0\.1:\d+/.test(start.output()) || undefined,
+        {
+          what: 'the line saying DynamoDB Local answers again',
+          seen: start.output,
+          timeoutMs: 60_000,
+        },
+      );
+      const after = await order();
+      assert.equal(after.status, 201, JSON.stringify(after.body));
+      // On its data: the order placed before the crash is still there.
+      const read = await fetch(`http://127.0.0.1:${httpPort}/api/order/${placed.body.order_id}`);
+      assert.equal(read.status, 200);
+    } finally {
+      start.child.kill('SIGINT');
+    }
+    assert.equal(await start.exited, 0);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   it('stops, naming the expected version, when serverless-offline is not the one its patches were written for', async () => {
     const root = projectCopy({ offlineVersion: '14.9.0' });
     try {
@@ -176,6 +231,23 @@ describe('npm run dynamodb, for the literal `serverless offline start`', () => {
     );
   });
 });
+
+/** The processes whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): Array<{ pid: number; command: string }> {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        // pid (comm) state ppid ...: comm may hold spaces, so the fields are read after its closing parenthesis.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return parent === pid ? [{ pid: Number(entry), command }] : [];
+      } catch {
+        return [];
+      }
+    });
+}
 
 /** An IPv4 address of this machine other than loopback, if it has one. */
 function externalAddress(): string | undefined {

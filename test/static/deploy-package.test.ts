@@ -246,7 +246,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     ]);
   });
 
-  it('answers throttles, crashes and timeouts with JSON Gateway Responses: a Lambda throttle is 429 with Retry-After', () => {
+  it('answers throttles, crashes, timeouts and refusals with JSON Gateway Responses: a Lambda throttle is 429 with Retry-After, an unknown route 404', () => {
     interface GatewayResponseProperties {
       ResponseType: string;
       StatusCode?: string;
@@ -261,9 +261,17 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
       responses.map((r) => [r.Properties.ResponseType, r.Properties]),
     );
     assert.deepEqual(Object.keys(byType).sort(), [
+      'ACCESS_DENIED',
+      'DEFAULT_4XX',
       'DEFAULT_5XX',
+      'EXPIRED_TOKEN',
       'INTEGRATION_FAILURE',
       'INTEGRATION_TIMEOUT',
+      'INVALID_API_KEY',
+      'INVALID_SIGNATURE',
+      'MISSING_AUTHENTICATION_TOKEN',
+      'QUOTA_EXCEEDED',
+      'REQUEST_TOO_LARGE',
       'THROTTLED',
     ]);
     for (const [type, properties] of Object.entries(byType)) {
@@ -285,6 +293,17 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }
     assert.equal(of('INTEGRATION_TIMEOUT').StatusCode, '504');
     assert.equal(of('DEFAULT_5XX').StatusCode, undefined, "API Gateway's own 5xx status is kept");
+    assert.equal(of('DEFAULT_4XX').StatusCode, undefined, "API Gateway's own 4xx status is kept");
+    // An unknown route or method: 404 with the body, instead of 403 "Missing Authentication Token".
+    assert.equal(of('MISSING_AUTHENTICATION_TOKEN').StatusCode, '404');
+    const noRoute = JSON.parse(
+      String(of('MISSING_AUTHENTICATION_TOKEN').ResponseTemplates['application/json']),
+    );
+    assert.equal(noRoute.category, 'not_found');
+    for (const type of ['ACCESS_DENIED', 'INVALID_SIGNATURE', 'EXPIRED_TOKEN', 'INVALID_API_KEY']) {
+      const body = JSON.parse(String(of(type).ResponseTemplates['application/json']));
+      assert.equal(body.category, 'forbidden', type);
+    }
   });
 
   it("exports to the stage's own endpoint: no loopback or localhost URL anywhere in the template", () => {

@@ -93,11 +93,35 @@ function invoke(pool: InstanceType<Fake['LambdaFunctionPool']>, event: unknown) 
 }
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Deployed limits for the pool: a function without reserved concurrency and with long timeouts, unless given. */
+const limits = ({
+  reservedConcurrency = undefined as number | undefined,
+  timeoutMs = 60_000,
+  integrationTimeoutMs = 29_000,
+} = {}) => ({ reservedConcurrency, timeoutMs, integrationTimeoutMs: () => integrationTimeoutMs });
+
 /** Pool settings whose waits never run out within a test: the queue, without throttling. */
-const queueing = (maxInstances: number) => ({ maxInstances, throttleAfterMs: 60_000, warn: () => {} });
+const queueing = (maxInstances: number) => ({
+  maxInstances,
+  limitsOf: () => limits(),
+  stage: { rateLimit: 0, burstLimit: 0 },
+  warn: () => {},
+});
 
 /** An API Gateway proxy event, as serverless-offline builds one. */
-const apiEvent = (requestId: string) => ({ httpMethod: 'POST', requestContext: { requestId } });
+const apiEvent = (requestId: string) => ({
+  httpMethod: 'POST',
+  resource: '/api/order',
+  requestContext: { requestId },
+});
+
+/** A clock the test moves. */
+function manualClock() {
+  let time = 0;
+  return { now: () => time, advance: (ms: number) => (time += ms) };
+}
+
+type GatewayAnswer = { statusCode: number; headers: Record<string, string>; body: string };
 
 describe('serverless-offline patches: the version check', () => {
   it(`accepts the installed serverless-offline (${patches.PATCHED_VERSION}, as package.json pins it)`, () => {
@@ -233,22 +257,19 @@ describe('serverless-offline patches: the instance pool', () => {
     assert.equal(await fresh, 'y');
   });
 
-  it('throttles a request that finds no instance free within the wait: the API answers 429 as deployed', async () => {
+  it('throttles past the reserved concurrency, counting the waiting requests, and no earlier: 429 as deployed', async () => {
     const fake = fakeOffline();
     const warnings: string[] = [];
     patches.patchLambdaPool(fake, {
-      maxInstances: 1,
-      throttleAfterMs: 0,
+      ...queueing(1),
+      limitsOf: () => limits({ reservedConcurrency: 3 }),
       warn: (line) => warnings.push(line),
     });
     const pool = new fake.LambdaFunctionPool();
-    const busy = invoke(pool, apiEvent('req-busy'));
+    // One runs on the only local instance, two wait for it: three in flight, as deployed would run them.
+    const admitted = ['a', 'b', 'c'].map((id) => invoke(pool, apiEvent(`req-${id}`)));
     await settled();
-    const throttled = (await invoke(pool, apiEvent('req-throttled'))) as {
-      statusCode: number;
-      headers: Record<string, string>;
-      body: string;
-    };
+    const throttled = (await invoke(pool, apiEvent('req-throttled'))) as GatewayAnswer;
     assert.equal(throttled.statusCode, 429);
     assert.deepEqual(throttled.headers, { 'Content-Type': 'application/json', 'Retry-After': '1' });
     assert.deepEqual(JSON.parse(throttled.body), {
@@ -260,21 +281,173 @@ describe('serverless-offline patches: the instance pool', () => {
     });
     await assert.rejects(invoke(pool, { source: 'schedule' }), {
       name: 'TooManyRequestsException',
-      message: '[429] Rate Exceeded: order is at its concurrency limit',
+      message: '[429] Rate Exceeded: order is at its reserved concurrency',
     });
-    assert.equal(fake.runs.length, 1, 'neither throttled request ran');
-    fake.runs[0]?.done.resolve('ok');
-    assert.equal(await busy, 'ok');
+    for (let index = 0; index < 3; index++) {
+      await settled();
+      fake.runs[index]?.done.resolve(index);
+    }
+    assert.deepEqual(await Promise.all(admitted), [0, 1, 2], 'the three within the limit all ran');
+    assert.equal(fake.runs.length, 3, 'neither throttled request ran');
+  });
+
+  it("stops counting a waiting request once it has waited the function's typical duration: the rest is this machine's", async () => {
+    const fake = fakeOffline();
+    const clock = manualClock();
+    patches.patchLambdaPool(fake, {
+      ...queueing(1),
+      limitsOf: () => limits({ reservedConcurrency: 2 }),
+      now: clock.now,
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const first = invoke(pool, apiEvent('req-first'));
+    await settled();
+    clock.advance(50);
+    fake.runs[0]?.done.resolve('first');
+    await first; // the function's typical duration is now 50 ms
+    const running = invoke(pool, apiEvent('req-running'));
+    const waiting = invoke(pool, apiEvent('req-waiting'));
+    await settled();
+    clock.advance(20);
+    const early = (await invoke(pool, apiEvent('req-early'))) as GatewayAnswer;
+    assert.equal(early.statusCode, 429, 'one running and one waiting for 20 ms: two, as deployed');
+    clock.advance(40);
+    const late = invoke(pool, apiEvent('req-late'));
+    await settled();
+    for (let index = 1; index < 4; index++) {
+      fake.runs[index]?.done.resolve(index);
+      await settled();
+    }
+    assert.deepEqual(
+      await Promise.all([running, waiting, late]),
+      [1, 2, 3],
+      'deployed would have answered the one waiting 60 ms',
+    );
+  });
+
+  it("throttles past the stage's rate per method, as API Gateway's token bucket does; the invoke API is not counted", async () => {
+    const fake = fakeOffline();
+    const clock = manualClock();
+    const warnings: string[] = [];
+    patches.patchLambdaPool(fake, {
+      ...queueing(8),
+      stage: { rateLimit: 1, burstLimit: 2 },
+      now: clock.now,
+      warn: (line) => warnings.push(line),
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const burst = [invoke(pool, apiEvent('req-1')), invoke(pool, apiEvent('req-2'))];
+    const over = (await invoke(pool, apiEvent('req-3'))) as GatewayAnswer;
+    assert.equal(over.statusCode, 429);
+    assert.equal(over.headers['Retry-After'], '1');
+    assert.deepEqual(JSON.parse(over.body), {
+      status: 'failure',
+      message: 'Too many requests: the API is over its rate limit. Retry after the Retry-After seconds.',
+      category: 'throttled',
+      trace_id: 'req-3',
+    });
+    const otherMethod = invoke(pool, {
+      ...apiEvent('req-get'),
+      httpMethod: 'GET',
+      resource: '/api/order/{id}',
+    });
+    const invoked = invoke(pool, { source: 'schedule' });
+    clock.advance(1_000);
+    const refilled = invoke(pool, apiEvent('req-4'));
+    await settled();
+    assert.equal(fake.runs.length, 5, 'the other method, the invoke and the refilled token all ran');
+    for (const run of fake.runs) run.done.resolve('ok');
+    await Promise.all([...burst, otherMethod, invoked, refilled]);
+  });
+
+  it('answers a request that waited past its integration timeout with the 504 body, and its place goes to the next', async () => {
+    const fake = fakeOffline();
+    const warnings: string[] = [];
+    patches.patchLambdaPool(fake, {
+      ...queueing(1),
+      limitsOf: () => limits({ integrationTimeoutMs: 30, timeoutMs: 6_000 }),
+      warn: (line) => warnings.push(line),
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const held = invoke(pool, { source: 'schedule' });
+    await settled();
+    const gaveUp = (await invoke(pool, apiEvent('req-gave-up'))) as GatewayAnswer;
+    assert.equal(gaveUp.statusCode, 504);
+    assert.deepEqual(JSON.parse(gaveUp.body), {
+      status: 'failure',
+      message: 'The function behind this route did not answer within the API limit',
+      category: 'downstream_timeout',
+      trace_id: 'req-gave-up',
+    });
+    assert.match(
+      warnings.join('\n'),
+      /order: waited \d+ ms for a local instance, past its integration timeout \(30 ms\)/,
+    );
+    const next = invoke(pool, { source: 'schedule', id: 'next' });
+    fake.runs[0]?.done.resolve('held');
+    await held;
+    await settled();
+    assert.deepEqual(fake.runs.length, 2, 'the request that gave up never ran; the next one did');
+    fake.runs[1]?.done.resolve('next');
+    assert.equal(await next, 'next');
+  });
+
+  it("answers a request that waited past its function's timeout with the 502 body", async () => {
+    const fake = fakeOffline();
+    patches.patchLambdaPool(fake, { ...queueing(1), limitsOf: () => limits({ timeoutMs: 30 }) });
+    const pool = new fake.LambdaFunctionPool();
+    const held = invoke(pool, apiEvent('req-held'));
+    await settled();
+    const gaveUp = (await invoke(pool, apiEvent('req-gave-up'))) as GatewayAnswer;
+    assert.equal(gaveUp.statusCode, 502);
+    assert.equal(JSON.parse(gaveUp.body).category, 'downstream_failure');
+    fake.runs[0]?.done.resolve('held');
+    assert.equal(await held, 'held');
+  });
+
+  it('answers 504 when the function runs past the integration timeout, and lets it run on as deployed', async () => {
+    const fake = fakeOffline();
+    const controls = patches.patchLambdaPool(fake, {
+      ...queueing(1),
+      limitsOf: () => limits({ integrationTimeoutMs: 30 }),
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const answer = (await invoke(pool, apiEvent('req-slow'))) as GatewayAnswer;
+    assert.equal(answer.statusCode, 504);
+    assert.deepEqual(controls.stats(), { order: { instances: 1, waiting: 0 } });
+    const queued = invoke(pool, { source: 'schedule' });
+    await settled();
+    assert.equal(fake.runs.length, 1, 'the instance is still busy with the slow request');
+    fake.runs[0]?.done.resolve('late');
+    await settled();
+    fake.runs[1]?.done.resolve('queued');
+    assert.equal(await queued, 'queued');
+  });
+
+  it("says once a second how many requests waited for a local instance, and that it is this machine's limit", async () => {
+    const fake = fakeOffline();
+    let line!: (text: string) => void;
+    const said = new Promise<string>((resolve) => {
+      line = resolve;
+    });
+    patches.patchLambdaPool(fake, { ...queueing(1), warn: (text) => line(text) });
+    const pool = new fake.LambdaFunctionPool();
+    const answers = ['a', 'b', 'c'].map((id) => invoke(pool, id));
+    for (let index = 0; index < 3; index++) {
+      await settled();
+      fake.runs[index]?.done.resolve(index);
+    }
+    await Promise.all(answers);
+    assert.match(
+      await said,
+      /^order: 2 request\(s\) waited for one of its 1 local instances in the last second, the longest \d+ ms \(0 waiting now\): this machine's limit, not a deployed one \(OFFLINE_MAX_INSTANCES\)$/,
+    );
   });
 
   it('answers a crashed API invocation as API Gateway does: 502 with the JSON body, in one warning line', async () => {
     const fake = fakeOffline();
     const warnings: string[] = [];
-    patches.patchLambdaPool(fake, {
-      maxInstances: 1,
-      throttleAfterMs: 0,
-      warn: (line) => warnings.push(line),
-    });
+    patches.patchLambdaPool(fake, { ...queueing(1), warn: (line) => warnings.push(line) });
     const pool = new fake.LambdaFunctionPool();
     const crashed = invoke(pool, apiEvent('req-crash'));
     await settled();
