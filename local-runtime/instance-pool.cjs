@@ -26,6 +26,8 @@ const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
  * @property {number} maxInstances local instances per function at most: the laptop's resource, not a limit
  * @property {(functionKey: string) => DeployedLimits} limitsOf
  * @property {{ rateLimit: number, burstLimit: number }} stage the stage's throttle per method
+ * @property {number} [retireIdleAfterMs] an instance idle this long is retired (its worker ends), as Lambda
+ *   retires idle sandboxes; each function keeps one. 0: never
  * @property {(line: string) => void} [warn] where the one-line reports of throttles, waits, crashes and timeouts go
  * @property {() => number} [now] the clock, in ms
  */
@@ -44,7 +46,8 @@ class TooManyRequestsError extends Error {
 
 /**
  * How the pool is steered: what `npm run dev` resets on a new build, and what tests and diagnostics read.
- * @typedef {{ resetAll(): number, stats(): Record<string, { instances: number, waiting: number }> }} PoolControls
+ * @typedef {{ resetAll(): number, retireIdle(): number,
+ *   stats(): Record<string, { instances: number, waiting: number }> }} PoolControls
  */
 /**
  * One of serverless-offline's LambdaFunction instances, as the pool sees it.
@@ -63,7 +66,14 @@ class TooManyRequestsError extends Error {
  */
 function patchLambdaPool(
   { LambdaFunction, LambdaFunctionPool },
-  { maxInstances, limitsOf, stage, warn = console.warn, now = () => performance.now() },
+  {
+    maxInstances,
+    limitsOf,
+    stage,
+    retireIdleAfterMs = 0,
+    warn = console.warn,
+    now = () => performance.now(),
+  },
 ) {
   if (LambdaFunctionPool.prototype.get.controls) return LambdaFunctionPool.prototype.get.controls;
 
@@ -73,6 +83,9 @@ function patchLambdaPool(
   /** @type {Map<string, FunctionAdmission<void>>} */
   const admissionByKey = new Map();
   const stageThrottle = new StageThrottle(stage);
+  /** When each instance last finished an invocation. */
+  /** @type {WeakMap<Instance, number>} */
+  const idleSince = new WeakMap();
   /** Instances whose runtime must be replaced once their invocation ends (a reload while busy). */
   /** @type {WeakSet<Instance>} */
   const resetWhenIdle = new WeakSet();
@@ -128,6 +141,7 @@ function patchLambdaPool(
       warn(`${this.functionKeyForPool}: ${errorMessageOf(error)}; answered 502 (request ${requestId})`);
       return renderGatewayResponse(GATEWAY_RESPONSES.functionFailed, requestId, 502);
     } finally {
+      idleSince.set(this, now());
       admission.finished(now() - startedAt);
       if (resetWhenIdle.delete(this)) await resetRuntime(this);
       admission.wakeNext();
@@ -198,6 +212,27 @@ function patchLambdaPool(
       }
       return count;
     },
+    /**
+     * Retires the instances idle for `retireIdleAfterMs`, the longest idle first, keeping one per function:
+     * their workers end, and a request that needs more instances again starts them cold, as Lambda does.
+     */
+    retireIdle() {
+      if (!(retireIdleAfterMs > 0)) return 0;
+      let retired = 0;
+      for (const instances of instancesByKey.values()) {
+        const idle = [...instances]
+          .filter((instance) => statusOf(instance) === 'IDLE')
+          .map((instance) => ({ instance, since: idleSince.get(instance) ?? now() }))
+          .sort((a, b) => a.since - b.since);
+        for (const { instance, since } of idle) {
+          if (instances.size <= 1 || now() - since < retireIdleAfterMs) break;
+          instances.delete(instance);
+          resetRuntime(instance);
+          retired++;
+        }
+      }
+      return retired;
+    },
     /** How many instances each function has and how many requests wait: for tests and diagnostics. */
     stats() {
       return Object.fromEntries(
@@ -210,6 +245,9 @@ function patchLambdaPool(
   };
   get.controls = controls;
   LambdaFunctionPool.prototype.get = get;
+  if (retireIdleAfterMs > 0) {
+    setInterval(() => controls.retireIdle(), Math.min(retireIdleAfterMs, 10_000)).unref();
+  }
   return controls;
 
   /**

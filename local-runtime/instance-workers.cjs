@@ -7,8 +7,9 @@
  *   Node options a deployed instance gets through NODE_OPTIONS;
  * - they run lambda-worker.mjs, which loads and calls the handler as the function's runtime (`runtimeOf`) does,
  *   with that runtime's AWS_EXECUTION_ENV and LAMBDA_TASK_ROOT at the code (serverless-offline says /var/task),
- *   and the V8 heap limits Lambda's bootstrap sets for the function's memory size (runtimes.cjs), their young
- *   generation at its full size from the start (startYoungGenerationsFull);
+ *   and the V8 heap limits Lambda's bootstrap sets for the function's memory size (runtimes.cjs); their young
+ *   generation grows with their load from V8's 1 MiB, as a fresh sandbox's does, or starts full
+ *   (`youngGeneration`, startYoungGenerationsFull);
  * - they are asked and answer on the worker's own channel (worker-protocol.cjs). serverless-offline creates a
  *   MessageChannel per invocation and transfers one end to the worker, which profiling showed to be the
  *   largest single cost on its main thread; here the port stays on the main thread and is answered locally;
@@ -20,7 +21,7 @@ const { pipeline } = require('node:stream/promises');
 const v8 = require('node:v8');
 const workerThreads = require('node:worker_threads');
 const { syncBuiltinESMExports } = require('node:module');
-const { WORKER_HELPER, offlineRoot } = require('./offline-internals.cjs');
+const { OFFLINE_ANSWER, WORKER_HELPER, offlineRoot } = require('./offline-internals.cjs');
 const { memoryOfThisThread } = require('./memory-usage.cjs');
 const { executionEnvFor, lambdaHeapLimits } = require('./runtimes.cjs');
 const { InstanceChannel, errorFromMessage, isPrewarm } = require('./worker-protocol.cjs');
@@ -34,11 +35,12 @@ const running = new Set();
 let fullYoungGenerationMb = 0;
 
 /**
- * Every instance's isolate starts with its new space at the size V8 allows it (its semi-spaces at their
- * maximum) instead of 1 MiB. V8 doubles a new space once enough has survived scavenges and halves it when
- * allocation slows, so the size follows an instance's load; in one process holding two dozen instances, that
- * moved the process's memory by hundreds of MB with the load's history (the soak, BENCHMARKS.md), which read
- * as growth and hid any real growth. A busy Lambda sandbox's young generation grows to the same size.
+ * With `youngGeneration: 'full'`, every instance's isolate starts with its new space at the size V8 allows it (its
+ * semi-spaces at their maximum) instead of 1 MiB. V8 doubles a new space once enough has survived scavenges
+ * and halves it when allocation slows, so the size follows an instance's load; in one process holding two
+ * dozen instances, that moved the process's memory by hundreds of MB with the load's history (the soak,
+ * BENCHMARKS.md), which read as growth and hid any real growth: the soak starts them full. By default they
+ * grow, since a full one holds about 36 MB (at 256 MB) even in an instance that has served little.
  * `--min-semi-space-size` is a process-wide V8 flag, read as each isolate is created; V8 caps it at each
  * isolate's own maximum (from its resourceLimits), so it only ever needs raising. The main thread's heap is
  * configured already and keeps V8's default.
@@ -56,6 +58,9 @@ function startYoungGenerationsFull(maxYoungGenerationSizeMb) {
  * @property {string} primingModule the primer registry prewarming runs (functions/shared/runtime/priming.ts)
  * @property {(functionKey: string) => string} runtimeOf a function's Lambda runtime, e.g. "nodejs24.x"
  * @property {string[]} [instanceExecArgv] Node options every instance runs with
+ * @property {number | 'lambda' | 'full'} [youngGeneration] the most an instance's young generation holds, in
+ *   MB (below what Lambda allows its memory size, that is only more frequent scavenges); `lambda`: what Lambda
+ *   allows; `full`: that, from the start (startYoungGenerationsFull)
  * @property {string} [root] serverless-offline's root folder
  */
 
@@ -65,6 +70,7 @@ function patchLambdaWorkers({
   primingModule,
   runtimeOf,
   instanceExecArgv = [],
+  youngGeneration = 'lambda',
   root = offlineRoot(),
 }) {
   const OriginalWorker = workerThreads.Worker;
@@ -93,7 +99,11 @@ function patchLambdaWorkers({
       const runtime = runtimeOf(workerData.functionKey);
       const env = /** @type {NodeJS.ProcessEnv} */ (options.env);
       const heapLimits = lambdaHeapLimits(Number(env?.AWS_LAMBDA_FUNCTION_MEMORY_SIZE));
-      if (heapLimits) startYoungGenerationsFull(heapLimits.maxYoungGenerationSizeMb);
+      if (heapLimits && typeof youngGeneration === 'number') {
+        heapLimits.maxYoungGenerationSizeMb = Math.min(heapLimits.maxYoungGenerationSizeMb, youngGeneration);
+      }
+      if (heapLimits && youngGeneration === 'full')
+        startYoungGenerationsFull(heapLimits.maxYoungGenerationSizeMb);
       super(LAMBDA_WORKER, {
         ...options,
         ...(heapLimits ? { resourceLimits: { ...options.resourceLimits, ...heapLimits } } : {}),
@@ -108,7 +118,7 @@ function patchLambdaWorkers({
           '--require',
           tracingPreload,
         ],
-        workerData: { ...workerData, primingModule, runtime, offlineRoot: root },
+        workerData: { ...workerData, primingModule },
       });
       this.functionKey = String(workerData.functionKey);
       this.#channel = new InstanceChannel(this, (message) => super.postMessage(message));
@@ -165,8 +175,14 @@ function patchLambdaWorkers({
       channel
         .ask(request)
         .then(
-          (answer) => port.postMessage(answer.error ? errorFromMessage(answer.error) : answer.result),
-          (error) => port.postMessage(this.#stopping ? undefined : error),
+          (answer) =>
+            port.postMessage(
+              answer.error
+                ? OFFLINE_ANSWER.error(errorFromMessage(answer.error))
+                : OFFLINE_ANSWER.result(answer.result),
+            ),
+          (error) =>
+            port.postMessage(this.#stopping ? OFFLINE_ANSWER.result(undefined) : OFFLINE_ANSWER.error(error)),
         )
         .finally(() => port.close());
     }

@@ -3,31 +3,25 @@
  * instance-workers.cjs) and the benchmark floor's. Requests arrive on the worker's own channel and answers go
  * back with their id (worker-protocol.cjs).
  *
- * The handler is loaded and called as the function's runtime does it. For nodejs24.x and later, that is the
- * runtime interface client's way (ric-loader.mjs: `import()`, callback handlers refused, (event, context)
- * only); for older runtimes, serverless-offline's own in-process runner (require(), a callback passed).
+ * The handler is loaded and called as the function's runtime (nodejs24.x, the only one the project runs: its
+ * engines and runtimes.cjs refuse others) does it: the runtime interface client's way (ric-loader.mjs:
+ * `import()`, callback handlers refused, (event, context) only).
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { invocationContext, invoke, loadHandler, loadsWithImport } from './ric-loader.mjs';
+import { invocationContext, invoke, loadHandler } from './ric-loader.mjs';
 
 const instanceStartedAt = performance.timeOrigin + performance.now();
 const require = createRequire(import.meta.url);
-/** @type {typeof import('./offline-internals.cjs')} */
-const { INTERNAL_MODULES } = require('./offline-internals.cjs');
 /** @type {typeof import('./worker-protocol.cjs')} */
 const { errorMessageOf } = require('./worker-protocol.cjs');
 const { memoryOfThisThread } = require('./memory-usage.cjs');
 
 /**
  * What the instance is told when it starts (serverless-offline's own fields, and the local runtime's).
- * @type {{ codeDir: string, functionKey: string, handler: string, offlineRoot?: string, primingModule?: string,
- *   runtime: string, servicePath: string, timeout: number }}
+ * @type {{ codeDir: string, handler: string, primingModule?: string, timeout: number }}
  */
-const { codeDir, functionKey, handler, offlineRoot, primingModule, runtime, servicePath, timeout } =
-  workerData;
+const { codeDir, handler, primingModule, timeout } = workerData;
 
 /**
  * Loads the handler once (the init phase) and runs invocations: (event, context) → the handler's answer.
@@ -35,7 +29,7 @@ const { codeDir, functionKey, handler, offlineRoot, primingModule, runtime, serv
  */
 
 /** @type {Runner} */
-const runner = loadsWithImport(runtime) ? runtimeClientRunner() : await offlineRunner();
+const runner = runtimeClientRunner();
 
 /**
  * The init phase, as the nodejs24.x runtime runs it: once per instance, its failure the failure of every call.
@@ -55,20 +49,6 @@ function runtimeClientRunner() {
       const given = /** @type {{ awsRequestId: string, invokedFunctionArn: string }} */ (context);
       return invoke(await load(), event, invocationContext({ ...given, deadlineMs: Date.now() + timeout }));
     },
-  };
-}
-
-/** @returns {Promise<Runner>} */
-async function offlineRunner() {
-  /** @param {keyof typeof INTERNAL_MODULES} name */
-  const internal = (name) =>
-    pathToFileURL(path.join(String(offlineRoot), 'src', INTERNAL_MODULES[name])).href;
-  const { default: InProcessRunner } = await import(internal('inProcessRunner'));
-  const { load } = await import(internal('userFunction'));
-  const inProcess = new InProcessRunner({ codeDir, functionKey, handler, servicePath, timeout }, process.env);
-  return {
-    load: () => load(servicePath, path.join(codeDir, handler)),
-    run: (event, context) => inProcess.run(event, context),
   };
 }
 

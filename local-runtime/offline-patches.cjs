@@ -26,6 +26,7 @@ async function applyPatches({
   maxInstances,
   limitsOf,
   stage,
+  retireIdleAfterMs,
   warn,
   beforeListening,
   root = offlineRoot(),

@@ -89,7 +89,7 @@ class LocalRuntimePlugin {
     if (!existsSync(TRACING_PRELOAD)) build();
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
     this.pool = await applyPatches({
-      maxInstances: Number(this.settings.maxInstancesPerFunction) || 4,
+      maxInstances: Number(this.settings.maxInstancesPerFunction) || 2,
       limitsOf: (/** @type {string} */ functionKey) => deployedLimits(service, functionKey),
       stage: {
         rateLimit: Number(service.custom?.edge?.rateLimit),
@@ -101,6 +101,8 @@ class LocalRuntimePlugin {
       primingModule: PRIMING_MODULE,
       runtimeOf,
       instanceExecArgv: instanceExecArgv(service.custom),
+      youngGeneration: youngGenerationOf(this.settings.youngGeneration),
+      retireIdleAfterMs: 1000 * Number(this.settings.retireIdleSeconds ?? 0),
     });
     await ensureTables({
       endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
@@ -259,6 +261,20 @@ function deployedLimits(service, functionKey) {
       return routeTimeouts.get(`${httpMethod} ${resource}`) ?? apiTimeoutMs;
     },
   };
+}
+
+/**
+ * custom.localRuntime.youngGeneration: a size in MB, `lambda` or `full` (instance-workers.cjs).
+ * @param {unknown} setting
+ * @returns {number | 'lambda' | 'full'}
+ */
+function youngGenerationOf(setting = 6) {
+  if (setting === 'lambda' || setting === 'full') return setting;
+  const mb = Number(setting);
+  if (Number.isFinite(mb) && mb >= 3) return mb;
+  throw new Error(
+    `custom.localRuntime.youngGeneration (OFFLINE_YOUNG_GENERATION) must be a size in MB of at least 3, \`lambda\` or \`full\`; got ${JSON.stringify(setting)}`,
+  );
 }
 
 /**

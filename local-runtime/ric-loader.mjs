@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import runtimes from './runtimes.cjs';
 
-export const { executionEnvFor, loadsWithImport } = runtimes;
+export const { executionEnvFor } = runtimes;
 
 export const RIC_VERSION = '4.0.2';
 

@@ -40,15 +40,6 @@ function assertRunsOnRuntimeNode(runtimes, running = process.version) {
 }
 
 /**
- * Whether `runtime` (e.g. "nodejs24.x") is one whose runtime interface client is aws-lambda-ric 4.x.
- * @param {string} runtime
- */
-function loadsWithImport(runtime) {
-  const major = nodeMajorOf(runtime);
-  return major !== undefined && major >= 24;
-}
-
-/**
  * The V8 heap limits a Node runtime gives a function of `memorySizeMb`, as worker_threads resourceLimits.
  * Lambda's bootstrap starts Node with `--max-semi-space-size=<memory/10/2>` and
  * `--max-old-space-size=<memory - memory/10>`; V8's young generation is three semi-spaces (two, and the
@@ -65,4 +56,4 @@ function lambdaHeapLimits(memorySizeMb) {
   return { maxOldGenerationSizeMb: memorySizeMb - newSpace, maxYoungGenerationSizeMb: 3 * semiSpace };
 }
 
-module.exports = { assertRunsOnRuntimeNode, executionEnvFor, lambdaHeapLimits, loadsWithImport, nodeMajorOf };
+module.exports = { assertRunsOnRuntimeNode, executionEnvFor, lambdaHeapLimits, nodeMajorOf };

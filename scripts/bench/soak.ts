@@ -154,6 +154,10 @@ async function main(): Promise<void> {
       CHAOS: '',
       OFFLINE_MEMORY_REPORT: reportFile,
       OFFLINE_MAX_INSTANCES: String(MAX_INSTANCES),
+      // Every instance's young generation whole from the start, and none retired: the process's size then
+      // follows what the orders leave behind, not the load's history (instance-workers.cjs).
+      OFFLINE_YOUNG_GENERATION: 'full',
+      OFFLINE_RETIRE_IDLE_SECONDS: '0',
       ...(options.gc ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim() } : {}),
     },
     { otlp: otlp.url, loki: loki.url, deadPort: await freePort() },

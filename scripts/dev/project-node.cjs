@@ -4,6 +4,7 @@
  * When the current Node is another major, it fetches the .nvmrc version's binary once from the npm registry
  * (the official `node-<platform>-<arch>` package) into .cache/ and runs the command with it instead, so that
  * what passes here is what runs deployed. Plain CommonJS, so it runs on any Node that can start npm.
+ * `--which` prints that binary instead of running it.
  */
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -36,6 +37,12 @@ function nodeBinary() {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   return binary;
+}
+
+// `--which`: only print the binary, for a script that execs it and so leaves no launcher process behind (npm start).
+if (process.argv[2] === '--which') {
+  console.log(nodeBinary());
+  process.exit(0);
 }
 
 const child = spawn(nodeBinary(), process.argv.slice(2), { stdio: 'inherit', cwd: root });

@@ -105,7 +105,13 @@ async function main(): Promise<void> {
     }
     let telemetry = `${TELEMETRY_STATUS} unknown`;
     offline = await startOffline({
-      env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint, ...(watching ? { OFFLINE_RELOAD: 'true' } : {}) },
+      env: {
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+        // One process with a worker thread per instance: glibc would give each thread a malloc arena of its own,
+        // which holds on to what the thread freed (BENCHMARKS.md, "Footprint").
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+        ...(watching ? { OFFLINE_RELOAD: 'true' } : {}),
+      },
       // Long-running: what was printed is shown, not kept.
       keepOutput: false,
       onLine: (line) => {

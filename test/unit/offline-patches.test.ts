@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { patchLambdaPool } from '#local-runtime/instance-pool.cjs';
-
 import * as internals from '#local-runtime/offline-internals.cjs';
+import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 
 /** The version check and the pool patch, as local-runtime/ applies them. */
 const patches = { ...internals, patchLambdaPool };
@@ -157,6 +157,54 @@ describe('serverless-offline patches: the version check', () => {
       () => patches.assertPoolShape({ LambdaFunction, LambdaFunctionPool }, patches.PATCHED_VERSION),
       /LambdaFunction\.prototype\.runHandler is not a function/,
     );
+  });
+});
+
+describe('npm run offline:upgrade: what changed in what the local runtime relies on', () => {
+  it('finds nothing changed in the installed serverless-offline', async () => {
+    const findings = await patches.internalsReport(patches.offlineRoot());
+    assert.deepEqual(
+      findings.filter((finding) => finding.problem),
+      [],
+    );
+    assert.deepEqual([...new Set(findings.map((finding) => finding.kind))], ['file', 'member', 'message']);
+  });
+
+  it('names a file, a member and a message that changed', async () => {
+    const root = offlineCopy(patches.PATCHED_VERSION);
+    symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(root, 'node_modules'));
+    rmSync(path.join(root, 'src/lambda/handler-runner/worker-thread-runner/workerThreadHelper.js'));
+    appendFileSync(
+      path.join(root, 'src/lambda/LambdaFunctionPool.js'),
+      '\ndelete LambdaFunctionPool.prototype.get\n',
+    );
+    // The answer as serverless-offline before 14.8.5 read it: the posted value itself.
+    writeFileSync(
+      path.join(root, 'src/lambda/handler-runner/worker-thread-runner/WorkerThreadRunner.js'),
+      `import { MessageChannel, Worker } from 'node:worker_threads'
+export default class WorkerThreadRunner {
+  #worker = new Worker('helper.js')
+  run(event, context) {
+    return new Promise((resolve, reject) => {
+      const { port1, port2 } = new MessageChannel()
+      port1.on('message', (value) => { port1.close(); value instanceof Error ? reject(value) : resolve(value) })
+      this.#worker.postMessage({ context, event, port: port2 }, [port2])
+    })
+  }
+}
+`,
+    );
+    const changed = (await patches.internalsReport(root)).filter((finding) => finding.problem);
+    assert.deepEqual(
+      changed.map(({ kind, what }) => `${kind} ${what}`),
+      [
+        'file src/lambda/handler-runner/worker-thread-runner/workerThreadHelper.js',
+        'member LambdaFunctionPool.prototype.get',
+        "message an instance's answer, OFFLINE_ANSWER.result(value), read as the invocation's result",
+        "message an instance's failure, OFFLINE_ANSWER.error(error), read as the invocation's error",
+      ],
+    );
+    assert.match(String(changed[2]?.problem), /read as \{"type":"result","value":\{"probe":"result"\}\}/);
   });
 });
 
