@@ -268,6 +268,35 @@ describe('serverless-offline patches: the instance pool', () => {
     assert.deepEqual(controls.stats(), { order: { instances: 1, waiting: 0 } });
   });
 
+  it('retires instances idle past the setting, the longest idle first, and keeps one per function', async () => {
+    const fake = fakeOffline();
+    const clock = manualClock();
+    const controls = patches.patchLambdaPool(fake, {
+      ...queueing(3),
+      retireIdleAfterMs: 60_000,
+      now: clock.now,
+    });
+    const pool = new fake.LambdaFunctionPool();
+    const answers = ['a', 'b', 'c'].map((id) => invoke(pool, id));
+    await settled();
+    fake.runs[0]?.done.resolve('a');
+    await answers[0];
+    clock.advance(10_000);
+    fake.runs[1]?.done.resolve('b');
+    await answers[1];
+    clock.advance(55_000);
+    assert.equal(controls.retireIdle(), 1, 'only the first has been idle for 60 s');
+    fake.runs[2]?.done.resolve('c');
+    await answers[2];
+    clock.advance(60_000);
+    assert.equal(controls.retireIdle(), 1, 'the second, and the third stays: one per function');
+    assert.deepEqual(controls.stats(), { order: { instances: 1, waiting: 0 } });
+    const [first, second, third] = [...(pool.pool.get('order') ?? [])] as unknown as Array<{
+      cleanups: number;
+    }>;
+    assert.deepEqual([first?.cleanups, second?.cleanups, third?.cleanups], [1, 1, 0]);
+  });
+
   it('resetAll replaces idle runtimes now and busy ones when their invocation ends', async () => {
     const fake = fakeOffline();
     const controls = patches.patchLambdaPool(fake, queueing(2));
