@@ -133,13 +133,24 @@ function patchLambdaWorkers({
       });
     }
 
+    /** The ports of the invocations still open, which serverless-offline waits on. */
+    /** @type {Set<import('node:worker_threads').MessagePort>} */
+    #open = new Set();
+
     /**
      * serverless-offline stops an instance after a timeout, whose caller was answered already: the invocation
-     * left open is closed quietly, not reported again as a crash with its stack trace.
+     * left open is closed quietly first, not reported again as a crash with its stack trace (since 14.8.5 its
+     * runner fails every invocation still open when the worker exits, and logs each as an unhandled exception).
      * @override
      */
-    terminate() {
+    async terminate() {
       this.#stopping = true;
+      const open = [...this.#open];
+      for (const port of open) port.postMessage(OFFLINE_ANSWER.result(undefined));
+      await Promise.race([
+        Promise.all(open.map((port) => new Promise((resolve) => port.once('close', resolve)))),
+        new Promise((resolve) => setTimeout(resolve, 200)),
+      ]);
       return super.terminate();
     }
 
@@ -169,6 +180,7 @@ function patchLambdaWorkers({
       if (!channel || !message?.port) return super.postMessage(message, transferList);
       /** @type {import('node:worker_threads').MessagePort} */
       const port = message.port;
+      this.#open.add(port);
       const request = isPrewarm(message.event)
         ? { prewarm: /** @type {const} */ (true) }
         : { event: message.event, context: message.context };
@@ -184,7 +196,10 @@ function patchLambdaWorkers({
           (error) =>
             port.postMessage(this.#stopping ? OFFLINE_ANSWER.result(undefined) : OFFLINE_ANSWER.error(error)),
         )
-        .finally(() => port.close());
+        .finally(() => {
+          this.#open.delete(port);
+          port.close();
+        });
     }
   }
 
