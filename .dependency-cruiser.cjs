@@ -4,7 +4,14 @@
  */
 const SHARED = '^functions/shared/';
 /** functions/shared's layers, lowest first: a layer imports only the layers below it (and itself). */
-const LAYERS = [['config', 'contracts'], ['runtime'], ['telemetry'], ['faults', 'data'], ['http', 'schedule']];
+const LAYERS = [
+  ['config', 'contracts'],
+  ['runtime'],
+  ['telemetry'],
+  ['faults', 'data'],
+  ['http', 'schedule', 'stream'],
+  ['settlement'],
+];
 
 /** One rule per layer: nothing from that layer into a layer at its rank or above (other than itself). */
 const layerRules = LAYERS.flatMap((rank, index) =>

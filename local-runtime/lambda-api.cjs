@@ -10,6 +10,30 @@ function lambdaApiUrl(offline) {
 }
 
 /**
+ * Invokes a function by its deployed name; answers its result, or what went wrong (a function error, which
+ * Lambda reports with X-Amz-Function-Error, or no answer at all).
+ * @param {string} apiUrl
+ * @param {string} functionName
+ * @param {unknown} event
+ * @returns {Promise<{ result: unknown, failure?: undefined } | { failure: string }>}
+ */
+async function invokeForResult(apiUrl, functionName, event) {
+  const url = `${apiUrl}/2015-03-31/functions/${functionName}/invocations`;
+  try {
+    const response = await fetch(url, { method: 'POST', body: JSON.stringify(event) });
+    const payload = await response.text();
+    if (!response.ok || response.headers.get('x-amz-function-error')) {
+      return { failure: `failed: ${response.status} ${payload.slice(0, 300)}` };
+    }
+    return { result: payload ? JSON.parse(payload) : undefined };
+  } catch (error) {
+    return {
+      failure: `could not be invoked at ${url}: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+}
+
+/**
  * Invokes a function by its deployed name; answers what went wrong, if anything.
  * @param {string} apiUrl
  * @param {string} functionName
@@ -17,17 +41,7 @@ function lambdaApiUrl(offline) {
  * @returns {Promise<string | undefined>}
  */
 async function invokeFunction(apiUrl, functionName, event) {
-  const url = `${apiUrl}/2015-03-31/functions/${functionName}/invocations`;
-  try {
-    const response = await fetch(url, { method: 'POST', body: JSON.stringify(event) });
-    const payload = await response.text();
-    if (!response.ok || response.headers.get('x-amz-function-error')) {
-      return `failed: ${response.status} ${payload.slice(0, 300)}`;
-    }
-    return undefined;
-  } catch (error) {
-    return `could not be invoked at ${url}: ${error instanceof Error ? error.message : String(error)}`;
-  }
+  return (await invokeForResult(apiUrl, functionName, event)).failure;
 }
 
-module.exports = { lambdaApiUrl, invokeFunction };
+module.exports = { lambdaApiUrl, invokeFunction, invokeForResult };

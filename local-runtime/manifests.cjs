@@ -22,6 +22,7 @@ const KNOWN_KEYS = new Set([
   'public',
   'routes',
   'schedule',
+  'stream',
   'tables',
   'indexes',
   'calls',
@@ -53,8 +54,16 @@ function fail(file, message) {
  * One function's facts, checked (see the file's header).
  * @typedef {{ name: string, key: string, logicalId: string, service: string, timeout: number,
  *   reservedConcurrency: number, public: boolean,
- *   routes: string[], schedule?: { rate: string, offlineEverySeconds?: number }, tables: Record<string, string[]>,
+ *   routes: string[], schedule?: { rate: string, offlineEverySeconds?: number }, stream?: StreamSource,
+ *   tables: Record<string, string[]>,
  *   indexes: Record<string, string[]>, calls: string[], environment: Record<string, string> }} Manifest
+ */
+
+/**
+ * A table's stream as a function's trigger: Lambda's event source mapping, and offline the local poller's
+ * (local-runtime/stream-poller.cjs).
+ * @typedef {{ table: string, batchSize: number, batchWindowSeconds: number, maximumRetryAttempts: number,
+ *   maximumRecordAgeSeconds: number, bisectOnError: boolean, filter: Record<string, unknown> }} StreamSource
  */
 
 /**
@@ -82,7 +91,10 @@ function readManifest(functionsDir, name) {
   for (const route of [...routes, ...calls]) {
     if (!ROUTE.test(route)) fail(file, `"${route}" is not "METHOD /path"`);
   }
-  if (routes.length === 0 && !manifest.schedule) fail(file, 'a function needs routes or a schedule');
+  if (routes.length === 0 && !manifest.schedule && !manifest.stream) {
+    fail(file, 'a function needs routes, a schedule or a stream');
+  }
+  if (manifest.stream) checkStream(file, manifest.stream);
   const tables = manifest.tables ?? {};
   const indexes = manifest.indexes ?? {};
   for (const [table, actions] of Object.entries({ ...tables, ...indexes })) {
@@ -107,12 +119,35 @@ function readManifest(functionsDir, name) {
     public: manifest.public === true,
     routes,
     schedule: manifest.schedule,
+    ...(manifest.stream ? { stream: manifest.stream } : {}),
     tables,
     indexes,
     calls,
     environment: manifest.environment ?? {},
   };
 }
+
+/**
+ * @param {string} file
+ * @param {Record<string, unknown>} stream
+ */
+function checkStream(file, stream) {
+  if (typeof stream.table !== 'string') fail(file, 'stream.table must name a table (custom.tables)');
+  for (const key of ['batchSize', 'batchWindowSeconds', 'maximumRetryAttempts', 'maximumRecordAgeSeconds']) {
+    if (!Number.isInteger(stream[key]) || Number(stream[key]) < 0)
+      fail(file, `stream.${key} must be a whole number`);
+  }
+  if (typeof stream.bisectOnError !== 'boolean') fail(file, 'stream.bisectOnError must be true or false');
+  if (typeof stream.filter !== 'object' || stream.filter === null)
+    fail(file, 'stream.filter must be an event filter pattern');
+}
+
+/** The SQS queue a stream consumer's failed records go to. */
+const failuresQueueOf = (/** @type {Manifest} */ fn) => `${fn.logicalId}FailuresQueue`;
+/** A table's stream, as CloudFormation names it. */
+const streamArnOf = (/** @type {string} */ table) => ({
+  'Fn::GetAtt': [`${pascalCase(table)}Table`, 'StreamArn'],
+});
 
 /**
  * Every function with a manifest, in folder order.
@@ -158,6 +193,24 @@ function functionBlocks(manifests) {
       });
       if (fn.schedule) {
         events.push({ schedule: { rate: fn.schedule.rate, enabled: '${param:schedulesEnabled}' } });
+      }
+      if (fn.stream) {
+        const stream = fn.stream;
+        events.push({
+          stream: {
+            type: 'dynamodb',
+            arn: streamArnOf(stream.table),
+            startingPosition: 'LATEST',
+            batchSize: stream.batchSize,
+            batchWindow: stream.batchWindowSeconds,
+            maximumRetryAttempts: stream.maximumRetryAttempts,
+            maximumRecordAgeInSeconds: stream.maximumRecordAgeSeconds,
+            bisectBatchOnFunctionError: stream.bisectOnError,
+            functionResponseType: 'ReportBatchItemFailures',
+            filterPatterns: [stream.filter],
+            destinations: { onFailure: { arn: { 'Fn::GetAtt': [failuresQueueOf(fn), 'Arn'] }, type: 'sqs' } },
+          },
+        });
       }
       const tableVariables = Object.fromEntries(
         Object.keys(fn.tables).map((table) => [tableVariable(table), `\${self:custom.tables.${table}}`]),
@@ -231,6 +284,28 @@ function roleOf(fn) {
       };
     }),
   ];
+  if (fn.stream) {
+    statements.push(
+      // What Lambda's event source mapping reads the stream with (the Framework's own statement for a stream).
+      {
+        Sid: 'ReadTheStream',
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:DescribeStream',
+          'dynamodb:ListStreams',
+        ],
+        Resource: streamArnOf(fn.stream.table),
+      },
+      {
+        Sid: 'SendFailedRecords',
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [failuresQueueOf(fn), 'Arn'] },
+      },
+    );
+  }
   if (fn.calls.length > 0) {
     statements.push({
       Sid: 'InvokeInternalRoutes',
@@ -319,7 +394,27 @@ function derive(functionsDir = FUNCTIONS_DIR) {
   return {
     manifests,
     functions: functionBlocks(manifests),
-    roles: { Resources: Object.fromEntries(manifests.map((fn) => [`${fn.logicalId}Role`, roleOf(fn)])) },
+    roles: {
+      Resources: Object.fromEntries([
+        ...manifests.map((fn) => [`${fn.logicalId}Role`, roleOf(fn)]),
+        // Where a stream consumer's records go once Lambda gives up on them: encrypted, kept 14 days
+        // (README, "Runbook": how to read and redrive them).
+        ...manifests
+          .filter((fn) => fn.stream)
+          .map((fn) => [
+            failuresQueueOf(fn),
+            {
+              Type: 'AWS::SQS::Queue',
+              Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 },
+            },
+          ]),
+      ]),
+    },
+    offlineStreams: Object.fromEntries(
+      manifests.flatMap((fn) =>
+        fn.stream ? [[fn.key, { ...fn.stream, tableLogicalId: `${pascalCase(fn.stream.table)}Table` }]] : [],
+      ),
+    ),
     offlineSchedules: Object.fromEntries(
       manifests.flatMap((fn) => (fn.schedule ? [[fn.key, fn.schedule.offlineEverySeconds ?? 0]] : [])),
     ),

@@ -17,7 +17,7 @@ const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json')
 const { addApiStage } = require('./api-stage.cjs');
 const { bundleFunctions } = require('./bundle.cjs');
 const { assertDeployableTelemetry, assertNothingFromTheShell } = require('./deploy-settings.cjs');
-const { invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
+const { invokeForResult, invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
 const { PRIMING_MODULE, PROJECT_ROOT, FUNCTIONS_BUILD, TRACING_PRELOAD, build } = require('./project.cjs');
@@ -26,7 +26,8 @@ const { prewarm } = require('./prewarm.cjs');
 const { assertRunsOnRuntimeNode } = require('./runtimes.cjs');
 const { reloadOnChange } = require('./reload.cjs');
 const { startSchedules } = require('./schedules.cjs');
-const { ensureTables } = require('./tables.cjs');
+const { startStreamPoller } = require('./stream-poller.cjs');
+const { ensureTables, tableDefinitions } = require('./tables.cjs');
 const { isOn, telemetryStatus } = require('./telemetry-probe.cjs');
 
 /**
@@ -131,7 +132,48 @@ class LocalRuntimePlugin {
     const warn = (/** @type {string} */ line) => this.log.warning?.(line);
     for (const line of startSchedules(this.settings.scheduleEverySeconds ?? {}, this.invoke, warn))
       this.notice(line);
+    for (const line of await this.startStreams(warn)) this.notice(line);
     this.notice(`${LAMBDA_INSTANCES_READY} ${this.instancesStarted}`);
+  }
+
+  /**
+   * Each stream consumer's event source mapping, run against DynamoDB Local's Streams API (stream-poller.cjs);
+   * answers a line per consumer.
+   * @param {(line: string) => void} warn
+   */
+  async startStreams(warn) {
+    const { service } = this.serverless;
+    const tables = new Map(tableDefinitions(service.resources));
+    const apiUrl = lambdaApiUrl(service.custom?.['serverless-offline']);
+    /** @type {Record<string, import('./stream-poller.cjs').StreamSource>} */
+    const streams = this.settings.streams ?? {};
+    const started = Object.entries(streams).map(async ([functionKey, source]) => {
+      const tableName = String(tables.get(source.tableLogicalId)?.TableName);
+      const failuresFile = path.resolve(
+        PROJECT_ROOT,
+        this.settings.failedRecordsDir ?? '.offline',
+        `${functionKey}-failed-records.jsonl`,
+      );
+      const poller = startStreamPoller({
+        functionKey,
+        tableName,
+        source,
+        client: {
+          endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+          region: service.provider.region ?? LOCAL_DEFAULTS.region,
+          credentials: LOCAL_DEFAULTS.credentials,
+        },
+        invoke: (event) => invokeForResult(apiUrl, service.getFunction(functionKey).name, event),
+        failuresFile,
+        warn,
+      });
+      await poller.ready;
+      return (
+        `${functionKey}: reading the stream of ${tableName} (batches of ${source.batchSize}, ` +
+        `${source.maximumRetryAttempts} retries, then ${path.relative(PROJECT_ROOT, failuresFile)})`
+      );
+    });
+    return Promise.all(started);
   }
 
   /** Runs before the API listens and prints "Server ready" (offline-patches.cjs). */

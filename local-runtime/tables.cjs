@@ -9,7 +9,8 @@ const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json')
  * A table as CloudFormation defines it (AWS::DynamoDB::Table's Properties).
  * @typedef {{ TableName: string, KeySchema: import('@aws-sdk/client-dynamodb').KeySchemaElement[],
  *   AttributeDefinitions: import('@aws-sdk/client-dynamodb').AttributeDefinition[],
- *   GlobalSecondaryIndexes?: import('@aws-sdk/client-dynamodb').GlobalSecondaryIndex[] }} TableDefinition
+ *   GlobalSecondaryIndexes?: import('@aws-sdk/client-dynamodb').GlobalSecondaryIndex[],
+ *   StreamSpecification?: { StreamViewType: import('@aws-sdk/client-dynamodb').StreamViewType } }} TableDefinition
  */
 /**
  * @typedef {object} TableSetup
@@ -46,6 +47,9 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
             KeySchema: table.KeySchema,
             AttributeDefinitions: table.AttributeDefinitions,
             GlobalSecondaryIndexes: table.GlobalSecondaryIndexes,
+            ...(table.StreamSpecification
+              ? { StreamSpecification: { StreamEnabled: true, ...table.StreamSpecification } }
+              : {}),
             BillingMode: 'PAY_PER_REQUEST',
           }),
         );
@@ -74,7 +78,8 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
 }
 
 /**
- * A table kept from an earlier version of the project (npm start keeps its data) gains its new indexes.
+ * A table kept from an earlier version of the project (npm start keeps its data) gains its new indexes and
+ * its stream.
  * @param {import('@aws-sdk/client-dynamodb').DynamoDBClient} client
  * @param {TableDefinition} table
  * @param {(line: string) => void} log
@@ -82,8 +87,17 @@ async function ensureTables({ endpoint, region, resources, seed, log }) {
 async function addMissingIndexes(client, table, log) {
   const { DescribeTableCommand, UpdateTableCommand } = require('@aws-sdk/client-dynamodb');
   const wanted = table.GlobalSecondaryIndexes ?? [];
-  if (wanted.length === 0) return;
+  if (wanted.length === 0 && !table.StreamSpecification) return;
   const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+  if (table.StreamSpecification && !Table?.StreamSpecification?.StreamEnabled) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: table.TableName,
+        StreamSpecification: { StreamEnabled: true, ...table.StreamSpecification },
+      }),
+    );
+    log(`enabled the stream of ${table.TableName}`);
+  }
   const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
   for (const index of wanted.filter((candidate) => !present.has(candidate.IndexName))) {
     await client.send(

@@ -6,7 +6,7 @@ import { crashPoint } from '../shared/faults/chaos';
 import type { ServiceClient } from '../shared/http/service-client';
 import { currentInvocation, remainingMs } from '../shared/runtime/invocation';
 import { backOff } from '../shared/runtime/retry';
-import { activeSpanId, annotate, withSpan } from '../shared/telemetry/api';
+import { activeSpanId, annotate, withProducerSpan, withSpan } from '../shared/telemetry/api';
 import { logger } from '../shared/telemetry/logger';
 
 export interface OrderDependencies {
@@ -112,11 +112,26 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       ...(request.card ? { card_last4: request.card.number.slice(-4) } : {}),
     });
     await crashPoint('authorized');
-    await deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', { authorization_id });
+    // The stream of the orders table carries the completion on: its consumer commits the stock
+    // (functions/committer), in the same trace, and the reaper commits what it could not.
+    await withProducerSpan(
+      `publish ${deps.store.table}`,
+      {
+        'messaging.system': 'aws_dynamodb_streams',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': deps.store.table,
+        'order.id': orderId,
+      },
+      (traceparent) =>
+        deps.store.transition(orderId, ['RESERVED'], 'COMPLETED', {
+          authorization_id,
+          completed_at: new Date().toISOString(),
+          ...(traceparent ? { trace_context: traceparent } : {}),
+        }),
+    );
     annotate({ 'order.status': 'success' });
     logger.info(`order ${orderId} completed`);
     await crashPoint('completed');
-    await commitStock(orderId, deps);
     return {
       order_id: orderId,
       authorization_id,
@@ -136,22 +151,6 @@ export async function createOrder(request: OrderRequest, deps: OrderDependencies
       .catch((storeError) => logger.error({ err: storeError }, `could not mark order ${orderId} FAILED`));
     annotate({ 'order.status': 'failed', 'order.failure_category': failure.category });
     throw error;
-  }
-}
-
-/**
- * The order is sold: its reservations become final, so no release can give its stock back. A commit that
- * fails here leaves the order unsettled, and the reaper commits it once the order is overdue.
- */
-async function commitStock(orderId: string, deps: OrderDependencies): Promise<void> {
-  try {
-    await deps.inventory.post('POST /inventory/commit', { order_id: orderId }, { purpose: 'settlement' });
-    await deps.store.settleCompleted(orderId, new Date().toISOString());
-  } catch (error) {
-    logger.warn(
-      { err: error },
-      `order ${orderId} completed, but its stock is not committed yet; the reaper will`,
-    );
   }
 }
 
@@ -188,7 +187,7 @@ async function compensate(orderId: string, failure: DomainError, deps: OrderDepe
 /** The stored record as callers see it: no address or card digits, and the creating trace as `order_trace_id`. */
 export type OrderView = Omit<
   OrderRecord,
-  'shipping_address' | 'card_last4' | 'trace_id' | 'span_id' | 'unsettled' | 'total_cents'
+  'shipping_address' | 'card_last4' | 'trace_id' | 'span_id' | 'unsettled' | 'total_cents' | 'trace_context'
 > & {
   /** The server's total as a decimal string, once the order was priced. */
   total?: string;

@@ -1,8 +1,8 @@
 import { type Link, TraceFlags, trace } from '@opentelemetry/api';
-import { DomainError } from '../shared/contracts/errors';
 import type { OrderRecord, RecoveryStore } from '../shared/data/order-store';
 import type { ServiceClient } from '../shared/http/service-client';
 import { remainingMs } from '../shared/runtime/invocation';
+import { commitCompleted } from '../shared/settlement/commit-completed';
 import { annotate, withSpan } from '../shared/telemetry/api';
 import { logger } from '../shared/telemetry/logger';
 
@@ -20,7 +20,7 @@ export interface ReapSummary {
   recovered: number;
   /** Already FAILED, but their own compensation had not given everything back: now it has. */
   released: number;
-  /** Completed, but their function died before committing the stock: now it is committed. */
+  /** Completed, but the stream consumer had not committed the stock: now it is committed. */
   committed: number;
   /** Completed, but their stock had been released before it could be committed: settled, and logged as an error. */
   conflicted: number;
@@ -86,7 +86,8 @@ function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome>
     async (span) => {
       const now = new Date().toISOString();
       if (order.status === 'COMPLETED') {
-        const outcome = await commitCompleted(order, deps, now);
+        // What the stream consumer could not settle (functions/committer): the same idempotent commit.
+        const outcome = await commitCompleted(order, deps, 'reaper', now);
         span.setAttribute('reaper.outcome', outcome);
         return outcome;
       }
@@ -121,28 +122,6 @@ function recover(order: OrderRecord, deps: ReaperDependencies): Promise<Outcome>
     },
     linkTo(order),
   );
-}
-
-/** Finishes what a completed order's function could not: committing its reservations. */
-async function commitCompleted(order: OrderRecord, deps: ReaperDependencies, now: string): Promise<Outcome> {
-  try {
-    await deps.inventory.post('POST /inventory/commit', { order_id: order.order_id });
-  } catch (error) {
-    if (!(error instanceof DomainError && error.category === 'conflict')) throw error;
-    // Settled all the same: retrying cannot bring released stock back, and an operator must look at it.
-    await deps.store.settleCompleted(order.order_id, now, error.message);
-    logger.error(
-      { order_id: order.order_id, order_trace_id: order.trace_id, reason: error.message },
-      `reaper: completed order ${order.order_id} could not be committed: ${error.message}`,
-    );
-    return 'conflicted';
-  }
-  await deps.store.settleCompleted(order.order_id, now);
-  logger.info(
-    { order_id: order.order_id, order_trace_id: order.trace_id, outcome: 'committed' },
-    `reaper: committed the stock of completed order ${order.order_id}`,
-  );
-  return 'committed';
 }
 
 function linkTo(order: OrderRecord): Link[] {

@@ -15,7 +15,7 @@ import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { SEED_ORDER } from '../dev/order';
 import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
 import { localTable, putStock } from '../lib/local-tables';
-import { startOffline } from '../lib/offline';
+import { FUNCTIONS_ALONE, offlinePorts, startOffline } from '../lib/offline';
 import { freePort } from '../lib/ports';
 import { percentile } from './load';
 import { optionsOf } from './options';
@@ -116,15 +116,7 @@ async function main(): Promise<void> {
     onLine: (line) => {
       if (/waited for one of its/.test(line)) waitingLines.push(line.replace(/^.*?(\w+: \d+ request)/, '$1'));
     },
-    env: {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      HTTP_PORT: String(await freePort()),
-      OFFLINE_LAMBDA_PORT: String(await freePort()),
-      OTEL_SDK_DISABLED: 'true',
-      LOKI_URL: '',
-      FRAUD_PERCENTAGE: '0',
-      CHAOS: '',
-    },
+    env: { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, ...(await offlinePorts()), ...FUNCTIONS_ALONE },
     keepOutput: false,
   });
   const client = new DynamoDBClient({

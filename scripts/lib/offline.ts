@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { LAMBDA_INSTANCES_READY } from '#local-runtime/ready-lines.cjs';
+import { freePort } from './ports';
 
 export interface OfflineOptions {
   /** Added to this process's environment. */
@@ -26,6 +27,14 @@ export interface Offline {
 
 const SERVERLESS_CLI = path.join(PROJECT_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
 /** The plugin's last start-up line: after it, every function has its instances (prewarmed or not). */
+
+/** What a benchmark measuring the functions themselves runs offline with: no telemetry, no random fraud, no chaos. */
+export const FUNCTIONS_ALONE = { OTEL_SDK_DISABLED: 'true', LOKI_URL: '', FRAUD_PERCENTAGE: '0', CHAOS: '' };
+
+/** Free loopback ports for serverless offline's API and its Lambda invoke API. */
+export async function offlinePorts(): Promise<{ HTTP_PORT: string; OFFLINE_LAMBDA_PORT: string }> {
+  return { HTTP_PORT: String(await freePort()), OFFLINE_LAMBDA_PORT: String(await freePort()) };
+}
 
 /** Runs `serverless offline start` with this Node and resolves once the API listens and its instances are set up. */
 export async function startOffline(options: OfflineOptions = {}): Promise<Offline> {

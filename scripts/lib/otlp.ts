@@ -24,7 +24,7 @@ export interface ReceivedSpan {
   receivedAt?: number;
 }
 
-export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
+export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
 
 export type OtlpValue = {
   stringValue?: string;

@@ -54,6 +54,12 @@ const HOPS = [
     ),
   ),
 ];
+/**
+ * The asynchronous hop: the order's write of COMPLETED (PRODUCER) to each consumer of that table's stream
+ * (CONSUMER), which Tempo pairs by parent as a messaging-system edge.
+ */
+const STREAM_CONSUMERS = MANIFESTS.filter((fn) => fn.stream).map((fn) => fn.service);
+const STREAM_EDGES = STREAM_CONSUMERS.map((consumer) => `order-service → ${consumer}`);
 // The order path's reads and writes (api-gateway touches its table only for an Idempotency-Key).
 const DATABASE_EDGES = ['order-service', 'inventory-service', 'warehouse-service'].map(
   (service) => `${service} → dynamodb`,
@@ -137,7 +143,7 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
   };
 
   check(
-    'stores one trace per order: a single tree rooted at api-gateway across six services, with DynamoDB spans',
+    "stores one trace per order: a single tree rooted at api-gateway across six services and the stream's consumer, with DynamoDB spans",
     async () => {
       const spans = await traceInTempo(succeeded().traceId);
       await explaining(
@@ -148,7 +154,17 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
             roots.map((span) => `${span.serviceName} ${span.kind}`),
             [`api-gateway ${SPAN_KIND.SERVER}`],
           );
-          assert.deepEqual([...new Set(spans.map((span) => span.serviceName))].sort(), [...SERVICES].sort());
+          assert.deepEqual(
+            [...new Set(spans.map((span) => span.serviceName))].sort(),
+            [...SERVICES, ...STREAM_CONSUMERS].sort(),
+          );
+          const producer = spans.find((span) => span.kind === SPAN_KIND.PRODUCER);
+          const consumer = spans.find((span) => span.kind === SPAN_KIND.CONSUMER);
+          assert.equal(
+            consumer?.parentSpanId,
+            producer?.spanId,
+            'the commit continues the order across the stream',
+          );
           for (const service of ['order-service', 'inventory-service', 'warehouse-service']) {
             const dynamo = spans.filter(
               (span) => span.serviceName === service && span.name.startsWith('DynamoDB.'),
@@ -222,24 +238,29 @@ describe('the Grafana stack on the real Tempo, Loki and Prometheus', () => {
     assert.match(lines?.[0]?.message ?? '', /^api-gateway received a request$/);
   });
 
-  check('draws the five service-graph edges and the DynamoDB node in Prometheus', async () => {
-    let edges: string[] = [];
-    await eventually(
-      async () => {
-        const series = await apis.promRange(
-          'sum by (client, server) (traces_service_graph_request_total)',
-          window(),
-        );
-        edges = series.map((entry) => `${entry.metric.client} → ${entry.metric.server}`);
-        return [...HOPS, ...DATABASE_EDGES].every((edge) => edges.includes(edge)) ? true : undefined;
-      },
-      {
-        what: `service-graph edges ${[...HOPS, ...DATABASE_EDGES].join(', ')}`,
-        seen: () => edges.join('\n'),
-        timeoutMs: 90_000,
-      },
-    );
-  });
+  check(
+    "draws the service graph's edges, the stream's among them, and the DynamoDB node in Prometheus",
+    async () => {
+      let edges: string[] = [];
+      await eventually(
+        async () => {
+          const series = await apis.promRange(
+            'sum by (client, server) (traces_service_graph_request_total)',
+            window(),
+          );
+          edges = series.map((entry) => `${entry.metric.client} → ${entry.metric.server}`);
+          return [...HOPS, ...STREAM_EDGES, ...DATABASE_EDGES].every((edge) => edges.includes(edge))
+            ? true
+            : undefined;
+        },
+        {
+          what: `service-graph edges ${[...HOPS, ...STREAM_EDGES, ...DATABASE_EDGES].join(', ')}`,
+          seen: () => edges.join('\n'),
+          timeoutMs: 90_000,
+        },
+      );
+    },
+  );
 
   check("generates span metrics carrying the dashboard's dimensions", async () => {
     const failureCategories = [...new Set(orders.map((order) => order.category).filter(Boolean))];

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { scheduleEvent } from '../../scripts/deployed/api';
 import {
   createStageTables,
@@ -13,7 +16,7 @@ import { type InvocationOutcome, LambdaSandbox, SHUTDOWN_WINDOW_MS } from '../..
 import { SsmStandIn } from '../../scripts/deployed/ssm-stand-in';
 import { DeployedStack } from '../../scripts/deployed/stack';
 import { SEED_ORDER } from '../../scripts/dev/order';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
 import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
 import {
   OtlpEndpoint,
@@ -469,6 +472,70 @@ function contract(mode: ExportMode) {
       assert.equal(span?.parentSpanId, caller.spanId);
     });
 
+    it("commits a completed order from a stream batch as Lambda delivers it, in the order's trace, and answers batchItemFailures for the record it could not", async () => {
+      const committer = sandboxFor('stock-committer');
+      const table = String(committer.fn.variables.ORDERS_TABLE);
+      const db = DynamoDBDocumentClient.from(
+        new DynamoDBClient({
+          endpoint: dynamo.endpoint,
+          region: 'us-east-1',
+          credentials: localCredentials(),
+        }),
+      );
+      try {
+        const { Item: order } = await db.send(
+          new GetCommand({ TableName: table, Key: { order_id: orderId } }),
+        );
+        assert.equal(order?.status, 'COMPLETED');
+        assert.match(
+          String(order?.trace_context),
+          /^00-[\da-f]{32}-[\da-f]{16}-01$/,
+          'the write stored its span',
+        );
+        const streamArn = `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/stream/2026-12-06T00:00:00.000`;
+        const record = (sequenceNumber: string, item: Record<string, unknown>) => ({
+          eventID: `event-${sequenceNumber}`,
+          eventName: 'MODIFY',
+          eventVersion: '1.1',
+          eventSource: 'aws:dynamodb',
+          awsRegion: 'us-east-1',
+          eventSourceARN: streamArn,
+          dynamodb: {
+            ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+            Keys: marshall({ order_id: item.order_id }),
+            NewImage: marshall(item, { removeUndefinedValues: true }),
+            OldImage: marshall({ ...item, status: 'RESERVED' }, { removeUndefinedValues: true }),
+            SequenceNumber: sequenceNumber,
+            SizeBytes: 100,
+            StreamViewType: 'NEW_AND_OLD_IMAGES',
+          },
+        });
+        const poison = { order_id: 'not-an-order-id', status: 'COMPLETED', trace_id: '0'.repeat(32) };
+        const outcome = await committer.invoke({
+          Records: [record('100', order ?? {}), record('101', poison)],
+        });
+        await stack.idle();
+        assert.deepEqual(
+          outcome.result,
+          { batchItemFailures: [{ itemIdentifier: '101' }] },
+          JSON.stringify(outcome),
+        );
+        const { Item: settled } = await db.send(
+          new GetCommand({ TableName: table, Key: { order_id: orderId } }),
+        );
+        assert.match(String(settled?.committed_at), /^\d{4}-/, 'committed, and settled');
+        const trace = otlp.traces.trace(traceId);
+        const producer = trace.find((span) => span.kind === SPAN_KIND.PRODUCER);
+        const consumer = trace.find((span) => span.kind === SPAN_KIND.CONSUMER);
+        assert.equal(consumer?.serviceName, 'stock-committer');
+        assert.equal(consumer?.parentSpanId, producer?.spanId, "the record's span continues the write's");
+        const batch = serverSpanOf(otlp.traces.spans, outcome.requestId);
+        assert.ok(batch?.links.some((link) => link.traceId === traceId && link.spanId === producer?.spanId));
+      } finally {
+        db.destroy();
+      }
+    });
+
     it('runs the reaper on a schedule event: a timer-triggered SERVER span, exported before its invocation ends', async () => {
       const scheduled = MANIFESTS.find((manifest) => manifest.schedule);
       assert.ok(scheduled, 'a function runs on a schedule');
@@ -489,7 +556,7 @@ function contract(mode: ExportMode) {
       );
     });
 
-    it('ran all seven functions from their bundles alone', () => {
+    it('ran every function from its bundle alone', () => {
       const answered = new Set(answers.map((answer) => answer.functionName));
       assert.deepEqual([...answered].sort(), packaged.functions.map((fn) => fn.functionName).sort());
     });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { MANIFESTS } from '../../scripts/lib/manifests';
 
 describe('npm run bench (smoke)', () => {
   it('runs all four modes, the telemetry-cost and deployed parts briefly, prints them, ends with a JSON summary', async () => {
@@ -64,7 +65,7 @@ describe('npm run bench (smoke)', () => {
     // The deployed artifact: each function's zip, its cold start traced and untraced, the flush per order.
     const deployed = summary.deployed;
     assert.deepEqual(Object.keys(deployed.cold_start_ms).sort(), Object.keys(deployed.zip_kb).sort());
-    assert.equal(Object.keys(deployed.zip_kb).length, 7);
+    assert.equal(Object.keys(deployed.zip_kb).length, MANIFESTS.length, 'one zip per function');
     for (const [service, cold] of Object.entries(deployed.cold_start_ms) as Array<
       [string, Record<string, number>]
     >) {

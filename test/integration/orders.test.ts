@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertJsonBody, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { eventually } from '../support/eventually';
+import { assertJsonBody, getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 
 const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 
@@ -50,15 +51,27 @@ describe('orders through the six functions of the order path on serverless-offli
     const stock = await stack.stock();
     assert.equal(stock.inventory.sku001, 999);
     assert.equal(stock.warehouse['sku001@Warehouse-A'], 999);
+    // Committed from the orders table's stream, after the answer (functions/committer).
     for (const table of ['inventoryReservations', 'warehouseReservations'] as const) {
-      const reservation = (await stack.scan(table)).find((record) => record.order_id === orderId);
-      assert.equal(reservation?.status, 'COMMITTED', `${table}: the completed order's stock is sold`);
+      await eventually(
+        async () =>
+          (await getItem(stack.db, table, { order_id: orderId }))?.status === 'COMMITTED' ? true : undefined,
+        { what: `${table}: the completed order's stock is sold` },
+      );
     }
   });
 
   it('refuses to release the stock of a completed order: 409 committed, and nothing changes', async () => {
     const created = await stack.post('/api/order', SEED_PAYLOAD);
     assert.equal(created.status, 201);
+    // The stream's consumer commits it (functions/committer).
+    await eventually(
+      async () =>
+        (await getItem(stack.db, 'orders', { order_id: created.body.order_id }))?.committed_at
+          ? true
+          : undefined,
+      { what: `order ${created.body.order_id} committed` },
+    );
     const before = await stack.stock();
     const release = await stack.post('/inventory/release', { order_id: created.body.order_id });
     assert.equal(release.status, 409);

@@ -23,6 +23,7 @@ const FUNCTIONS = Object.fromEntries(
           const [table = '', name] = index.split('/');
           return `${logicalTable(table)}/index/${name}`;
         }),
+        ...(fn.stream ? [`${logicalTable(fn.stream.table)}/stream`] : []),
       ],
       // "GET /order/{id}" is invoked as GET/order/*.
       invokes: fn.calls.map((call) => call.replace(' /', '/').replace(/\{\w+\}/g, '*')),
@@ -33,6 +34,7 @@ const FUNCTIONS = Object.fromEntries(
 /** A statement's resource as "Table" or "Table/index/Name", from GetAtt or from a Sub on the table's Arn. */
 function tableOf(resource: unknown): string {
   const value = resource as { 'Fn::GetAtt'?: [string, string]; 'Fn::Sub'?: string };
+  if (value['Fn::GetAtt']?.[1] === 'StreamArn') return `${value['Fn::GetAtt'][0]}/stream`;
   if (value['Fn::GetAtt']) return value['Fn::GetAtt'][0];
   return String(value['Fn::Sub']).replace(/^\$\{(\w+)\.Arn\}/, '$1');
 }
@@ -183,6 +185,48 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
     }>;
     const inventoryStock = inventoryActions[0]?.PolicyDocument.Statement.find((s) => s.Sid === 'Inventory');
     assert.deepEqual(inventoryStock?.Action, ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']);
+  });
+
+  it("commits completed orders from the orders table's stream: the mapping's filter and limits, an encrypted failure queue, a role that reads that stream and sends to that queue", () => {
+    const orders = resources.OrdersTable as Resource;
+    assert.deepEqual(orders.Properties.StreamSpecification, { StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, mapping]) => mapping.Properties);
+    assert.equal(mappings.length, 1);
+    const mapping = mappings[0] as Record<string, unknown>;
+    assert.deepEqual(mapping.EventSourceArn, { 'Fn::GetAtt': ['OrdersTable', 'StreamArn'] });
+    assert.deepEqual(mapping.FunctionName, { 'Fn::GetAtt': ['CommitterLambdaFunction', 'Arn'] });
+    assert.deepEqual(mapping.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.equal(mapping.BisectBatchOnFunctionError, true);
+    assert.equal(mapping.MaximumRetryAttempts, 3);
+    assert.equal(mapping.MaximumRecordAgeInSeconds, 3600);
+    assert.equal(mapping.BatchSize, 10);
+    assert.equal(mapping.MaximumBatchingWindowInSeconds, 1);
+    const [filter] = (mapping.FilterCriteria as { Filters: Array<{ Pattern: string }> }).Filters;
+    assert.deepEqual(JSON.parse(String(filter?.Pattern)), {
+      eventName: ['MODIFY'],
+      dynamodb: {
+        NewImage: { status: { S: ['COMPLETED'] } },
+        OldImage: { status: { S: [{ 'anything-but': ['COMPLETED'] }] } },
+      },
+    });
+    assert.deepEqual(mapping.DestinationConfig, {
+      OnFailure: { Destination: { 'Fn::GetAtt': ['CommitterFailuresQueue', 'Arn'] } },
+    });
+    const queue = resources.CommitterFailuresQueue as Resource;
+    assert.equal(queue.Type, 'AWS::SQS::Queue');
+    assert.equal(queue.Properties.SqsManagedSseEnabled, true, 'encrypted at rest');
+    const statements = (
+      (resources.CommitterRole as Resource).Properties.Policies as Array<{
+        PolicyDocument: { Statement: Statement[] };
+      }>
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const sends = statements.filter((statement) =>
+      [statement.Action].flat().some((a) => a.startsWith('sqs:')),
+    );
+    assert.deepEqual(
+      sends.map((statement) => [statement.Action, statement.Resource]),
+      [['sqs:SendMessage', { 'Fn::GetAtt': ['CommitterFailuresQueue', 'Arn'] }]],
+    );
   });
 
   it('runs the reaper every minute, finding overdue orders through a sparse index, never a scan', () => {

@@ -42,6 +42,8 @@ export interface StackOptions {
 
 export interface Stack {
   url: string;
+  /** serverless-offline's Lambda invoke API. */
+  lambdaApiUrl: string;
   offline: Offline;
   dynamo: DynamoDbLocal;
   db: DynamoDBDocumentClient;
@@ -75,10 +77,11 @@ export interface StockSnapshot {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dynamo = options.dynamo ?? (await startDynamoDbLocal({ port: await freePort(), inMemory: true }));
   const httpPort = await freePort();
+  const lambdaPort = await freePort();
   const offline = await startOffline({
     env: {
       HTTP_PORT: String(httpPort),
-      OFFLINE_LAMBDA_PORT: String(await freePort()),
+      OFFLINE_LAMBDA_PORT: String(lambdaPort),
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       FRAUD_PERCENTAGE: '0',
       LOKI_URL: '',
@@ -135,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   return {
     url,
+    lambdaApiUrl: `http://127.0.0.1:${lambdaPort}`,
     offline,
     dynamo,
     db,

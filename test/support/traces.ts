@@ -1,10 +1,21 @@
-import { ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
+import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
 import { type ReceivedLogRecord, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
 
 /** The services of one order, in call order (derived from the function manifests). */
 export const SERVICES = ORDER_PATH_SERVICES;
+/** The services in a completed order's trace: the order path's, and the consumers of the orders table's stream. */
+export const COMPLETED_ORDER_SERVICES = [
+  ...ORDER_PATH_SERVICES,
+  ...MANIFESTS.filter((fn) => fn.stream).map((fn) => fn.service),
+];
 
-const KIND_NAMES: Record<number, string> = { 1: 'INTERNAL', 2: 'SERVER', 3: 'CLIENT' };
+const KIND_NAMES: Record<number, string> = {
+  1: 'INTERNAL',
+  2: 'SERVER',
+  3: 'CLIENT',
+  4: 'PRODUCER',
+  5: 'CONSUMER',
+};
 
 /** The spans as a tree, one per line: service, name, kind, status; indented under their parent. */
 export function describeSpans(spans: ReceivedSpan[]): string {
@@ -66,7 +77,10 @@ const RESERVING_ROUTE: Record<string, string> = {
   'warehouse-service': '/warehouse/reserve',
 };
 
-/** A completed order's invocations: every service once, and inventory and warehouse again to commit. */
+/**
+ * A completed order's invocations: every service once, and inventory and warehouse again to commit (called by
+ * the stream's consumer, whose CONSUMER span continues the trace).
+ */
 export const COMPLETED_ORDER_INVOCATIONS = 8;
 
 /** The SERVER span of `service` (of `route` when a service was invoked more than once in the trace). */

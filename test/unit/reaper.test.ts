@@ -42,6 +42,7 @@ function order(id: string, status: OrderStatus, fields: Partial<OrderRecord> = {
  * `beforeAbandon` lets a test slip a late completion in between the query and the reaper's write.
  */
 class MemoryRecoveryStore implements RecoveryStore {
+  readonly table = 'orders';
   readonly records = new Map<string, OrderRecord>();
   beforeAbandon: (record: OrderRecord) => void = () => {};
   constructor(orders: OrderRecord[]) {

@@ -54,6 +54,13 @@ export interface OrderRecord {
   compensated?: boolean;
   /** When the reaper gave an abandoned order's stock back. */
   recovered_at?: string;
+  /**
+   * The `traceparent` of the span that wrote the order's last transition, for the stream's consumer to
+   * continue its trace from (shared/stream/stream-batch-handler.ts).
+   */
+  trace_context?: string;
+  /** When payment was authorized and the order written COMPLETED: the client's 201. */
+  completed_at?: string;
   /** When a completed order's reservations were committed: its stock is sold for good. */
   committed_at?: string;
   /** Why a completed order's reservations could not be committed (they had been released): for an operator. */
@@ -61,6 +68,8 @@ export interface OrderRecord {
 }
 
 export interface OrderStore {
+  /** The table's name: its stream, which carries a completed order on, is named after it. */
+  readonly table: string;
   create(record: Omit<OrderRecord, 'unsettled'>): Promise<void>;
   transition(
     orderId: string,
@@ -97,7 +106,7 @@ function settles(to: OrderStatus, fields: Partial<OrderRecord>): boolean {
 export class DynamoOrderStore implements RecoveryStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
+    readonly table: string,
   ) {}
 
   /** The first-call primers of this table's write paths (see priming.ts), for the handler to register. */

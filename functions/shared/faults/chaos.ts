@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import * as z from 'zod';
+import { commonEnv, integerSetting, loadEnv } from '../config/env';
 import { DomainError } from '../contracts/errors';
 import { currentInvocation, type Invocation } from '../runtime/invocation';
 import { randomSource } from '../runtime/random';
@@ -29,7 +30,13 @@ export interface ChaosSettings {
  * payment has authorized, or once the order is recorded COMPLETED but its stock not yet committed;
  * inventory once the warehouse has reserved.
  */
-export const CRASH_POINTS = ['reserved', 'authorized', 'completed', 'warehouse_reserved'] as const;
+export const CRASH_POINTS = [
+  'reserved',
+  'authorized',
+  'completed',
+  'warehouse_reserved',
+  'stock_committed',
+] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 const NO_CHAOS: ChaosSettings = {
@@ -119,6 +126,19 @@ export class ChaosMonkey {
     const { crashRate, crashPoints } = this.settings;
     if (crashRate === 0 || this.crashRandom() >= crashRate) return undefined;
     return crashPoints[Math.floor(this.crashRandom() * crashPoints.length)];
+  }
+
+  /**
+   * This function's chaos: CHAOS's entry for its service name without "-service" (the folder's name for the
+   * order path: `inventory:`; `stock-committer:` for the stream's consumer).
+   */
+  static ofThisFunction(): ChaosMonkey {
+    const env = loadEnv({ CHAOS: z.string().default(''), CHAOS_SEED: integerSetting(-1, { min: -1 }) });
+    return ChaosMonkey.forFunction(
+      env.CHAOS,
+      commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, ''),
+      env.CHAOS_SEED,
+    );
   }
 
   /** The instance's chaos: from CHAOS for `target`, seeded by CHAOS_SEED when it is not negative. */

@@ -1,6 +1,4 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import * as z from 'zod';
-import { commonEnv, integerSetting, loadEnv } from '../config/env';
 import { DomainError } from '../contracts/errors';
 import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from '../contracts/schemas';
 import { ChaosMonkey } from '../faults/chaos';
@@ -36,15 +34,7 @@ export type Endpoint<K extends ApiRoute> = (
 /** A function's routes: the contract keys it implements. */
 export type Endpoints = { [K in ApiRoute]?: Endpoint<K> };
 
-const chaosEnv = loadEnv({
-  CHAOS: z.string().default(''),
-  CHAOS_SEED: integerSetting(-1, { min: -1 }),
-});
-const chaos = ChaosMonkey.forFunction(
-  chaosEnv.CHAOS,
-  commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, ''),
-  chaosEnv.CHAOS_SEED,
-);
+const chaos = ChaosMonkey.ofThisFunction();
 
 /** The steps every request passes, outermost first; chaos only when CHAOS names this function. */
 const STEPS: Step[] = [

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Attributes,
+  context,
   type Link,
   logs,
+  propagation,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -59,13 +61,39 @@ export function annotate(attributes: Attributes): void {
 }
 
 /** Runs `fn` inside an INTERNAL span; an exception marks the span as an error and is rethrown. */
-export async function withSpan<T>(
+export function withSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T>,
   links: Link[] = [],
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, async (span) => {
+  return inSpan(name, SpanKind.INTERNAL, attributes, fn, links);
+}
+
+/**
+ * Runs `fn` inside a PRODUCER span, giving it that span's `traceparent` to store with what it writes: whoever
+ * consumes the write later (a stream's consumer) continues the trace from it. Undefined with tracing off.
+ */
+export function withProducerSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (traceparent: string | undefined) => Promise<T>,
+): Promise<T> {
+  return inSpan(name, SpanKind.PRODUCER, attributes, () => {
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    return fn(carrier.traceparent);
+  });
+}
+
+async function inSpan<T>(
+  name: string,
+  kind: SpanKind,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  links: Link[] = [],
+): Promise<T> {
+  return tracer.startActiveSpan(name, { kind, attributes, links }, async (span) => {
     try {
       return await fn(span);
     } catch (error) {
