@@ -25,6 +25,7 @@ import { OtlpEndpoint } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { optionsOf } from './options';
 import { median } from './stats';
+import { buildWorktree, removeWorktree } from './worktree';
 
 /** Milliseconds of one cold start: init (process start → handler loaded), the first invocation, the sum. */
 export interface ColdPhases {
@@ -58,6 +59,8 @@ export interface DeployedResults {
     billedMs: Record<FlushVariant, number>;
     invocationMs: Record<string, Record<FlushVariant, number>>;
   };
+  /** With `before`: one order untraced at the client (median ms), this build and the one before, alternating. */
+  comparison?: { before: string; orderMs: { thisBuild: number; before: number } };
 }
 
 /** untraced, traced (exporting after the response, the default), traced exporting before the response. */
@@ -94,8 +97,13 @@ export async function measureDeployed(options: {
   coldRuns: number;
   flushOrders: number;
   log: (line: string) => void;
+  /** A git ref whose build's order latency, untraced, is measured beside this one's. */
+  before?: string;
 }): Promise<DeployedResults> {
   const packaged = await packageStage('prod');
+  const beforeRoot = options.before ? buildWorktree(options.before) : undefined;
+  const packagedBefore = beforeRoot ? await packageStage('prod', {}, undefined, beforeRoot) : undefined;
+  let beforeStack: DeployedStack | undefined;
   const dynamo = await startDynamoDbLocal({ port: await freePort(), inMemory: true });
   const otlp = await new OtlpEndpoint({ acknowledgeOnly: true }).start();
   const ssm = await new SsmStandIn({
@@ -151,8 +159,31 @@ export async function measureDeployed(options: {
       `deployed flush: ${options.flushOrders} orders per variant, receiver 0 and ${FLUSH_DELAY_MS} ms away`,
     );
     const flush = await measureFlush(modes, ended, otlp, options.flushOrders);
-    return { zipKb: zipSizes(packaged), coldStart, flush };
+    /** This build against the one before, untraced, orders alternating between the two. */
+    let comparison: DeployedResults['comparison'];
+    if (packagedBefore && options.before) {
+      beforeStack = await new DeployedStack({
+        ...common,
+        packaged: packagedBefore,
+        overrides: untraced,
+      }).start();
+      for (let order = 0; order < 3; order++) await placeOrder(beforeStack);
+      const thisBuild: number[] = [];
+      const before: number[] = [];
+      for (let order = 0; order < options.flushOrders; order++) {
+        thisBuild.push(await placeOrder(modes.untraced));
+        before.push(await placeOrder(beforeStack));
+      }
+      comparison = {
+        before: options.before,
+        orderMs: { thisBuild: median(thisBuild), before: median(before) },
+      };
+    }
+    return { zipKb: zipSizes(packaged), coldStart, flush, ...(comparison ? { comparison } : {}) };
   } finally {
+    await beforeStack?.stop();
+    if (packagedBefore) removeDirs(packagedBefore.dir);
+    if (beforeRoot) removeWorktree(beforeRoot);
     for (const stack of Object.values(stacks)) await stack.stop();
     await otlp.stop();
     await ssm.stop();
@@ -297,13 +328,17 @@ async function measureFlush(
   };
 }
 
-/** `npm run bench:deployed`: this part alone. Options: --runs N (cold starts per function and mode), --orders N. */
+/**
+ * `npm run bench:deployed`: this part alone. Options: --runs N (cold starts per function and mode), --orders N,
+ * --before <git ref> (one order untraced, this build against that one's package).
+ */
 if (require.main === module) {
   const { number } = optionsOf(process.argv);
   measureDeployed({
     coldRuns: number('runs', 5),
     flushOrders: number('orders', 20),
     log: (line) => process.stderr.write(`${line}\n`),
+    before: optionsOf(process.argv).value('before'),
   })
     .then((results) => console.log(JSON.stringify(results)))
     .catch((error) => {

@@ -7,10 +7,6 @@
  * - for this build, the time from COMPLETED (`completed_at`) to committed (`committed_at`), p50 and p99.
  * The last line printed is a JSON summary.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -23,6 +19,7 @@ import { FUNCTIONS_ALONE, offlinePorts, startOffline } from '../lib/offline';
 import { freePort } from '../lib/ports';
 import { percentile } from './load';
 import { optionsOf } from './options';
+import { buildWorktree, removeWorktree } from './worktree';
 
 const options = optionsOf(process.argv);
 
@@ -30,22 +27,6 @@ interface Round {
   build: string;
   latenciesMs: number[];
   commitDelaysMs: number[];
-}
-
-/** A worktree of `ref`, built, sharing this project's node_modules. */
-function buildWorktree(ref: string): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'bench-before-'));
-  execFileSync('git', ['worktree', 'add', '--detach', root, ref], { cwd: PROJECT_ROOT, stdio: 'ignore' });
-  symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(root, 'node_modules'));
-  execFileSync(
-    process.execPath,
-    [path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
-  return root;
 }
 
 async function main(): Promise<void> {
@@ -73,12 +54,7 @@ async function main(): Promise<void> {
   } finally {
     db.destroy();
     await dynamo.stop();
-    for (const build of builds.slice(1)) {
-      execFileSync('git', ['worktree', 'remove', '--force', build.root], {
-        cwd: PROJECT_ROOT,
-        stdio: 'ignore',
-      });
-    }
+    for (const build of builds.slice(1)) removeWorktree(build.root);
   }
   const summary = builds.map(({ name }) => {
     const mine = results.filter((result) => result.build === name);

@@ -60,6 +60,8 @@ export async function packageStage(
   stage: string,
   env: NodeJS.ProcessEnv = {},
   params: Record<string, string> = { otlpEndpoint: PACKAGED_OTLP_ENDPOINT },
+  /** The project to package: this one, or a worktree of an earlier build (a bench's `--before`). */
+  root = PROJECT_ROOT,
 ): Promise<Packaged> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
@@ -68,7 +70,7 @@ export async function packageStage(
       process.execPath,
       [SERVERLESS_CLI, 'package', '--stage', stage, '--package', dir, ...paramArgs],
       {
-        cwd: PROJECT_ROOT,
+        cwd: root,
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
