@@ -502,7 +502,13 @@ describe('dead downstream', () => {
       assert.deepEqual(await stack.stock(), before);
       const [order] = (await stack.scan('orders')).filter((o) => o.status === 'FAILED');
       assert.equal(order?.failure_category, 'downstream_failure');
-      assert.match(stack.offline.output(), /fraud: \[504\] - Lambda timeout\.; answered 502/);
+      await eventually(
+        () => /fraud: \[504\] - Lambda timeout\.; answered 502/.test(stack.offline.output()) || undefined,
+        {
+          what: "the gateway's line for the timeout it answered 502",
+          seen: () => stack.offline.output().slice(-2000),
+        },
+      );
     } finally {
       await stack.stop();
     }

@@ -173,7 +173,14 @@ describe('a consumer that crashes on every delivery', () => {
     assert.equal(order.unsettled, undefined);
     const after = await stack.stock();
     assert.equal(after.inventory.crashing, (before.inventory.crashing ?? 0) - 1, 'one unit sold, once');
-    assert.match(stack.offline.output(), /reaper: committed the stock of completed order/);
+    // The reaper logs after its write, and a function's log reaches this process after the write is readable.
+    await eventually(
+      () => /reaper: committed the stock of completed order/.test(stack.offline.output()) || undefined,
+      {
+        what: "the reaper's line for the order it settled",
+        seen: () => stack.offline.output().slice(-2000),
+      },
+    );
   });
 });
 
