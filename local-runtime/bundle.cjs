@@ -11,7 +11,7 @@
  *
  * Telemetry stays whole inside a bundle:
  * - the invocation span does not depend on a file to hook: the handler factories wrap the handler
- *   (functions/shared/telemetry/hooks.ts);
+ *   (functions/shared/telemetry/handoff.ts);
  * - Node's built-ins (http) stay real `require`s, which the instrumentations' require hooks see;
  * - the modules an instrumentation patches (pino, the AWS SDK's middleware stack and client) cannot be seen by
  *   a require hook once bundled, so each one hands its exports to the preload when it loads

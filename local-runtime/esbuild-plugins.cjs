@@ -6,6 +6,8 @@
  */
 const { readFileSync } = require('node:fs');
 const path = require('node:path');
+/** The slot the tracing preload's hooks are in, named once for both sides (functions/shared/telemetry/handoff.ts). */
+const HANDOFF = require('../functions/shared/telemetry/handoff.json');
 
 /**
  * A module an instrumentation patches: by package (`patch`) or by file (`files`), for `supportedVersions`.
@@ -91,7 +93,7 @@ function handOverInstrumentedModules(definitions, handedOver) {
         return {
           contents: `(function () {\n${source}\n}).call(this);
 {
-  const hooks = globalThis[Symbol.for('orders.telemetry-hooks')];
+  const hooks = globalThis[Symbol.for(${JSON.stringify(HANDOFF.globalSymbol)})];
   if (hooks) module.exports = hooks.patchBundledModule(${hand}, module.exports);
 }\n`,
           loader: 'js',

@@ -184,7 +184,7 @@ function functionBlocks(manifests) {
             method: method.toLowerCase(),
             path: routePath,
             // Public routes: open with the stage's throttling, or behind an API key and its usage plan
-            // with `--param requireApiKey=true` (README, "Deployed limits").
+            // with `--param requireApiKey=true` (docs/deploying.md, "Deployed limits").
             ...(fn.public
               ? { private: '${strToBool(${param:requireApiKey})}' }
               : { authorizer: '${param:internalAuthorizer}' }),
@@ -398,7 +398,7 @@ function derive(functionsDir = FUNCTIONS_DIR) {
       Resources: Object.fromEntries([
         ...manifests.map((fn) => [`${fn.logicalId}Role`, roleOf(fn)]),
         // Where a stream consumer's records go once Lambda gives up on them: encrypted, kept 14 days
-        // (README, "Runbook": how to read and redrive them).
+        // (docs/observability.md, "Runbook": how to read and redrive them).
         ...manifests
           .filter((fn) => fn.stream)
           .map((fn) => [

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import {
   type CustomerOrderView,
   formatCents,
@@ -19,7 +19,7 @@ import { createServiceClient } from '../shared/http/service-client';
 import { annotate } from '../shared/telemetry/api';
 import { IdempotentSubmitter } from './idempotency';
 
-const env = loadEnv({ IDEMPOTENCY_TABLE: z.string().min(1) });
+const env = readSettings(['IDEMPOTENCY_TABLE']);
 const orders = createServiceClient('order-service');
 
 const idempotencyHeader = z.object({

@@ -1,12 +1,11 @@
-import * as z from 'zod';
-import { loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { documentClient } from '../shared/data/dynamodb';
 import { DynamoOrderStore, type OrderRecord } from '../shared/data/order-store';
 import { createServiceClient } from '../shared/http/service-client';
 import { commitCompleted } from '../shared/settlement/commit-completed';
 import { streamBatchHandler } from '../shared/stream/stream-batch-handler';
 
-const env = loadEnv({ ORDERS_TABLE: z.string().min(1) });
+const env = readSettings(['ORDERS_TABLE']);
 const deps = {
   store: new DynamoOrderStore(documentClient, env.ORDERS_TABLE),
   inventory: createServiceClient('inventory-service'),

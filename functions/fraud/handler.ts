@@ -1,16 +1,11 @@
-import * as z from 'zod';
-import { integerSetting, loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { httpRouter } from '../shared/http/router';
 import { randomSource } from '../shared/runtime/random';
 import { annotate } from '../shared/telemetry/api';
 import { logger } from '../shared/telemetry/logger';
 import { assessFraud, type FraudRules } from './rules';
 
-const env = loadEnv({
-  FRAUD_PERCENTAGE: integerSetting(5, { min: 0, max: 100 }),
-  FRAUD_BLOCKED_USER_IDS: z.string().default('666'),
-  FRAUD_SEED: integerSetting(-1, { min: -1 }),
-});
+const env = readSettings(['FRAUD_PERCENTAGE', 'FRAUD_BLOCKED_USER_IDS', 'FRAUD_SEED']);
 
 const rules: FraudRules = {
   blockedUserIds: new Set(

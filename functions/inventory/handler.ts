@@ -1,5 +1,4 @@
-import * as z from 'zod';
-import { loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { documentClient } from '../shared/data/dynamodb';
 import { commitEndpoint, releaseEndpoint } from '../shared/http/reservation-endpoints';
 import { httpRouter } from '../shared/http/router';
@@ -7,10 +6,7 @@ import { createServiceClient } from '../shared/http/service-client';
 import { registerPrimer } from '../shared/runtime/priming';
 import { InventoryService } from './service';
 
-const env = loadEnv({
-  INVENTORY_TABLE: z.string().min(1),
-  INVENTORY_RESERVATIONS_TABLE: z.string().min(1),
-});
+const env = readSettings(['INVENTORY_TABLE', 'INVENTORY_RESERVATIONS_TABLE']);
 const inventory = new InventoryService(
   documentClient,
   { inventory: env.INVENTORY_TABLE, reservations: env.INVENTORY_RESERVATIONS_TABLE },

@@ -1,5 +1,4 @@
-import * as z from 'zod';
-import { integerSetting, loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { documentClient } from '../shared/data/dynamodb';
 import { DynamoOrderStore } from '../shared/data/order-store';
 import { httpRouter } from '../shared/http/router';
@@ -7,10 +6,7 @@ import { createServiceClient } from '../shared/http/service-client';
 import { registerPrimer } from '../shared/runtime/priming';
 import { createOrder, findOrder } from './service';
 
-const env = loadEnv({
-  ORDERS_TABLE: z.string().min(1),
-  ORDER_ABANDON_MARGIN_SECONDS: integerSetting(30, { min: 0 }),
-});
+const env = readSettings(['ORDERS_TABLE', 'ORDER_ABANDON_MARGIN_SECONDS']);
 const deps = {
   store: new DynamoOrderStore(documentClient, env.ORDERS_TABLE),
   inventory: createServiceClient('inventory-service'),

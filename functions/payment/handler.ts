@@ -1,18 +1,11 @@
-import * as z from 'zod';
-import { integerSetting, loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { httpRouter } from '../shared/http/router';
 import { createServiceClient } from '../shared/http/service-client';
 import { annotate } from '../shared/telemetry/api';
 import type { PaymentRules } from './rules';
 import { authorizePayment } from './service';
 
-const env = loadEnv({
-  PAYMENT_LIMIT: integerSetting(5_000, { min: 1 }),
-  PAYMENT_DECLINED_CARD_SUFFIX: z
-    .string()
-    .regex(/^\d{4}$/)
-    .default('0002'),
-});
+const env = readSettings(['PAYMENT_LIMIT', 'PAYMENT_DECLINED_CARD_SUFFIX']);
 const rules: PaymentRules = {
   limit: env.PAYMENT_LIMIT,
   declinedCardSuffix: env.PAYMENT_DECLINED_CARD_SUFFIX,

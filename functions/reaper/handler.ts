@@ -1,5 +1,4 @@
-import * as z from 'zod';
-import { integerSetting, loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { documentClient } from '../shared/data/dynamodb';
 import { DynamoOrderStore } from '../shared/data/order-store';
 import { createServiceClient } from '../shared/http/service-client';
@@ -7,10 +6,7 @@ import { registerPrimer } from '../shared/runtime/priming';
 import { scheduledHandler } from '../shared/schedule/scheduled-handler';
 import { reapAbandonedOrders } from './service';
 
-const env = loadEnv({
-  ORDERS_TABLE: z.string().min(1),
-  REAPER_BATCH_SIZE: integerSetting(100, { min: 1, max: 1_000 }),
-});
+const env = readSettings(['ORDERS_TABLE', 'REAPER_BATCH_SIZE']);
 const deps = {
   store: new DynamoOrderStore(documentClient, env.ORDERS_TABLE),
   inventory: createServiceClient('inventory-service'),

@@ -1,15 +1,11 @@
-import * as z from 'zod';
-import { loadEnv } from '../shared/config/env';
+import { readSettings } from '../shared/config/settings';
 import { documentClient } from '../shared/data/dynamodb';
 import { commitEndpoint, releaseEndpoint } from '../shared/http/reservation-endpoints';
 import { httpRouter } from '../shared/http/router';
 import { registerPrimer } from '../shared/runtime/priming';
 import { WarehouseService } from './service';
 
-const env = loadEnv({
-  WAREHOUSE_STOCK_TABLE: z.string().min(1),
-  WAREHOUSE_RESERVATIONS_TABLE: z.string().min(1),
-});
+const env = readSettings(['WAREHOUSE_STOCK_TABLE', 'WAREHOUSE_RESERVATIONS_TABLE']);
 const warehouse = new WarehouseService(documentClient, {
   stock: env.WAREHOUSE_STOCK_TABLE,
   reservations: env.WAREHOUSE_RESERVATIONS_TABLE,

@@ -1,5 +1,5 @@
 /**
- * The deployed artifact's cost, measured the way the deployed-contract tier runs it (deployed-runtime.ts):
+ * The deployed artifact's cost, measured the way the deployed-contract tier runs it (scripts/deployed/stack.ts):
  * the prod package, each function a fresh Node process on the runtime's loop, behind the template's API.
  * - Cold start per function, traced against untraced: one function's sandbox at a time is replaced by a fresh
  *   one (process start → init → its first invocation) while the others stay warm, in the same mode; the
@@ -18,9 +18,9 @@ import { createStageTables, type Packaged, packageStage, removeDirs } from '../d
 import type { InvocationOutcome } from '../deployed/sandbox';
 import { SsmStandIn } from '../deployed/ssm-stand-in';
 import { DeployedStack } from '../deployed/stack';
-import { SEED_ORDER } from '../dev/order';
 import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { MANIFESTS } from '../lib/manifests';
+import { placeOrder } from '../lib/orders';
 import { OtlpEndpoint } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { optionsOf } from './options';
@@ -149,10 +149,10 @@ export async function measureDeployed(options: {
     for (const variant of FLUSH_VARIANTS) {
       const [mode, distance] = VARIANT_SETUP[variant];
       otlp.answerDelayMs = RECEIVER_DELAY_MS[distance];
-      for (let order = 0; order < 3; order++) await placeOrder(modes[mode]);
+      for (let order = 0; order < 3; order++) await timeOrder(modes[mode]);
     }
     otlp.answerDelayMs = 0;
-    for (const mode of ['untraced_no_cache', 'traced_no_cache'] as const) await placeOrder(modes[mode]);
+    for (const mode of ['untraced_no_cache', 'traced_no_cache'] as const) await timeOrder(modes[mode]);
     options.log(`deployed cold starts: ${options.coldRuns} per function and mode`);
     const coldStart = await measureColdStarts(modes, options.coldRuns);
     options.log(
@@ -167,12 +167,12 @@ export async function measureDeployed(options: {
         packaged: packagedBefore,
         overrides: untraced,
       }).start();
-      for (let order = 0; order < 3; order++) await placeOrder(beforeStack);
+      for (let order = 0; order < 3; order++) await timeOrder(beforeStack);
       const thisBuild: number[] = [];
       const before: number[] = [];
       for (let order = 0; order < options.flushOrders; order++) {
-        thisBuild.push(await placeOrder(modes.untraced));
-        before.push(await placeOrder(beforeStack));
+        thisBuild.push(await timeOrder(modes.untraced));
+        before.push(await timeOrder(beforeStack));
       }
       comparison = {
         before: options.before,
@@ -199,18 +199,11 @@ function zipSizes(packaged: Packaged): Record<string, number> {
 }
 
 /** One order through the stack's API: answers its latency at the client, once all its invocations ended. */
-async function placeOrder(stack: DeployedStack): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${stack.api.url}/prod/api/order`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(SEED_ORDER),
-  });
-  const body = await response.text();
-  const latency = performance.now() - started;
-  if (response.status !== 201) throw new Error(`order answered ${response.status}: ${body}`);
+async function timeOrder(stack: DeployedStack): Promise<number> {
+  const { status, text, ms } = await placeOrder(`${stack.api.url}/prod`);
+  if (status !== 201) throw new Error(`order answered ${status}: ${text}`);
   await stack.idle();
-  return latency;
+  return ms;
 }
 
 /** Cold starts: untraced and traced (the default set-up), each with and without the package's compile cache. */
@@ -231,7 +224,7 @@ async function measureColdStarts(stacks: Record<ColdMode, DeployedStack>, runs: 
         // Lambda runs init, then the invocation: the request is sent once init is over.
         if (service === SCHEDULED_SERVICE) await sandbox.invoke(scheduleEvent(fn.functionName));
         else if (STREAM_SERVICES.includes(service)) await sandbox.invoke({ Records: [] });
-        else await placeOrder(stack);
+        else await timeOrder(stack);
         const [first] = sandbox.answers;
         if (!first || sandbox.initDoneAt === undefined)
           throw new Error(`${service} (${mode}) did not answer`);
@@ -297,7 +290,7 @@ async function measureFlush(
       otlp.answerDelayMs = RECEIVER_DELAY_MS[distance];
       const stack = stacks[mode];
       const from = ended[mode].length;
-      orderMs[variant].push(await placeOrder(stack));
+      orderMs[variant].push(await timeOrder(stack));
       const ofOrder = new Set(ended[mode].slice(from));
       // Lambda bills each invocation from its start to its end, rounded up to the millisecond.
       billedMs[variant].push(

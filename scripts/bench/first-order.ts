@@ -8,9 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SEED_ORDER } from '../dev/order';
 import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { startOffline } from '../lib/offline';
+import { placeOrder } from '../lib/orders';
 import { freePort } from '../lib/ports';
 import { optionsOf } from './options';
 import { median } from './stats';
@@ -31,15 +31,9 @@ const MODES: Mode[] = [
 const { number } = optionsOf(process.argv);
 
 async function timeOrder(url: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${url}/api/order`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(SEED_ORDER),
-  });
-  await response.arrayBuffer();
-  if (response.status !== 201) throw new Error(`an order answered ${response.status}`);
-  return performance.now() - started;
+  const { status, ms } = await placeOrder(url);
+  if (status !== 201) throw new Error(`an order answered ${status}`);
+  return ms;
 }
 
 async function measure(mode: Mode, orders: number) {

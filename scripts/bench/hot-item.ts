@@ -12,13 +12,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
-import { SEED_ORDER } from '../dev/order';
 import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
 import { localTable, putStock } from '../lib/local-tables';
 import { FUNCTIONS_ALONE, offlinePorts, startOffline } from '../lib/offline';
+import { orderBody, placeOrder } from '../lib/orders';
 import { freePort } from '../lib/ports';
-import { percentile } from './load';
 import { optionsOf } from './options';
+import { percentile } from './stats';
 
 export interface FlashSale {
   clients: number;
@@ -47,24 +47,17 @@ export async function flashSale(options: {
 }): Promise<FlashSale> {
   const { url, db, itemId, stock, orders, clients } = options;
   await putStock(db, itemId, stock, { 'Warehouse-A': stock });
-  const { amount: _seedAmount, ...seed } = SEED_ORDER;
-  const body = JSON.stringify({ ...seed, items: [{ item_id: itemId, quantity: 1 }] });
+  const body = JSON.stringify(orderBody(itemId));
   const latencies: number[] = [];
   const finalStatuses: Record<number, number> = {};
   const malformed: string[] = [];
   let next = 0;
 
   const placeOne = async (): Promise<number> => {
-    const started = performance.now();
-    const response = await fetch(`${url}/api/order`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
-    const text = await response.text();
-    latencies.push(performance.now() - started);
-    if (!isWellFormed(response.status, text)) malformed.push(`${response.status} ${text.slice(0, 200)}`);
-    return response.status;
+    const { status, text, ms } = await placeOrder(url, body);
+    latencies.push(ms);
+    if (!isWellFormed(status, text)) malformed.push(`${status} ${text.slice(0, 200)}`);
+    return status;
   };
   const client = async () => {
     while (next < orders) {

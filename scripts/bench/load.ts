@@ -1,20 +1,11 @@
 /** The bench's load: orders sent at a fixed concurrency, their latencies, and the RSS of the process under test. */
 import { readFileSync } from 'node:fs';
+import { orderBody, placeOrder } from '../lib/orders';
 import { growthPer10k } from './stats';
 import type { Target } from './targets';
 
-export const ORDER = JSON.stringify({
-  user_id: 'bench',
-  items: [{ item_id: 'bench', quantity: 1 }],
-  amount: 10,
-  payment_method: 'credit_card',
-  shipping_address: '1 Bench Road',
-});
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] as number;
-}
+/** One unit of the bench's own item (seeded by the bench), serialized once. */
+export const ORDER = JSON.stringify(orderBody('bench'));
 
 /** Resident memory of a process (all its threads), in MB; Linux only. */
 export function rssMb(pid: number): number {
@@ -29,13 +20,8 @@ export function rssMb(pid: number): number {
 export async function order(url: string): Promise<{ ok: boolean; ms: number }> {
   const started = performance.now();
   try {
-    const response = await fetch(`${url}/api/order`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: ORDER,
-    });
-    await response.arrayBuffer();
-    return { ok: response.status === 201, ms: performance.now() - started };
+    const placed = await placeOrder(url, ORDER);
+    return { ok: placed.status === 201, ms: placed.ms };
   } catch {
     return { ok: false, ms: performance.now() - started };
   }

@@ -1,28 +1,31 @@
 /**
- * `npm run bench`: POST /api/order end to end through the six functions of the order path (the reaper runs on a schedule), measured side by side in one run:
+ * `npm run bench`: the usual set of benchmarks, each also a command of its own (`--only <part>`, which
+ * `npm run bench:<part>` passes). `latency`: POST /api/order end to end through the six functions of the
+ * order path (the reaper runs on a schedule), measured side by side in one run:
  *   (a) floor: the handlers behind a minimal node:http router, no serverless-offline, no telemetry
  *   (b) serverless-offline, telemetry off
  *   (c) serverless-offline, traces and logs on, sent to local receivers
  *   (d) as (c), with the trace and log backends down
- * and besides them: the per-span cost (spans.ts), cold starts per function traced and untraced
- * (cold.ts), memory per instance, a memory-drift slope fitted over a long run in mode (c), and the
- * deployed artifact's cold start, flush cost and size (deployed.ts).
- * Options: --requests N (per concurrency level and round), --rounds N, --concurrency 1,8,32, --drift-orders N,
- * --modes a,b,c,d, --cold-instances N, --span-iterations N, --deployed-runs N, --flush-orders N (0 skips a
- * part), --quick.
+ * with the memory per instance of (b)–(d); `span-cost`: the per-span cost (spans.ts); `cold-start`: cold
+ * starts per function traced and untraced (cold.ts); `drift`: a memory-drift slope fitted over a long run in
+ * mode (c); `deployed`: the deployed artifact's cold start, flush cost and size (deployed.ts).
+ * Options: --only part,… (all unless given), --requests N (per concurrency level and round), --rounds N,
+ * --concurrency 1,8,32, --drift-orders N, --modes a,b,c,d, --cold-instances N, --span-iterations N,
+ * --deployed-runs N, --flush-orders N, --quick.
  * The last line printed is a JSON summary.
  */
 
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from '../lib/eventually';
 import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { measureColdStarts } from './cold';
 import { type BenchDatabase, benchDatabase } from './database';
 import { measureDeployed } from './deployed';
 import { drive, measureDrift, rssMb } from './load';
-import { memoryReportOf, until } from './memory';
+import { memoryReportOf } from './memory';
 import { optionsOf } from './options';
 import {
   type Extras,
@@ -51,20 +54,29 @@ interface Options {
   quick: boolean;
 }
 
+/** The benchmarks `npm run bench` runs; `--only` picks some. */
+const PARTS = ['latency', 'span-cost', 'cold-start', 'drift', 'deployed'] as const;
+type Part = (typeof PARTS)[number];
+
 function parseOptions(argv: string[]): Options {
   const { value, flag, number, numbers } = optionsOf(argv);
   const quick = flag('quick');
+  const only = new Set((value('only')?.split(',') ?? PARTS) as Part[]);
+  const unknown = [...only].filter((part) => !PARTS.includes(part));
+  if (unknown.length > 0) throw new Error(`--only takes ${PARTS.join(', ')}; got ${unknown.join(', ')}`);
+  const latency = only.has('latency');
   return {
-    coldInstances: number('cold-instances', quick ? 1 : 5),
-    deployedRuns: number('deployed-runs', quick ? 1 : 5),
-    flushOrders: number('flush-orders', quick ? 2 : 20),
-    spanIterations: number('span-iterations', quick ? 200 : 3_000),
-    requests: number('requests', quick ? 20 : 400),
-    concurrency: numbers('concurrency', [1, 8, 32]),
-    driftOrders: number('drift-orders', quick ? 100 : 20_000),
-    modes: (value('modes') ?? 'a,b,c,d').split(',') as Mode[],
+    coldInstances: only.has('cold-start') ? number('cold-instances', quick ? 1 : 5) : 0,
+    deployedRuns: only.has('deployed') ? number('deployed-runs', quick ? 1 : 5) : 0,
+    flushOrders: only.has('deployed') ? number('flush-orders', quick ? 2 : 20) : 0,
+    spanIterations: only.has('span-cost') ? number('span-iterations', quick ? 200 : 3_000) : 0,
+    requests: latency ? number('requests', quick ? 20 : 400) : 0,
+    concurrency: latency ? numbers('concurrency', [1, 8, 32]) : [],
+    driftOrders: only.has('drift') ? number('drift-orders', quick ? 100 : 20_000) : 0,
+    // The drift runs in mode (c), after its latency rounds if any.
+    modes: latency ? ((value('modes') ?? 'a,b,c,d').split(',') as Mode[]) : only.has('drift') ? ['c'] : [],
     warmup: quick ? 10 : 100,
-    rounds: number('rounds', quick ? 1 : 2),
+    rounds: latency ? number('rounds', quick ? 1 : 2) : 1,
     quick,
   };
 }
@@ -131,7 +143,7 @@ async function main(): Promise<void> {
   await database.stop();
 
   const results = levelResults(rounds.samples, options.modes, options.concurrency);
-  printTable(results, rounds.memory);
+  if (results.length > 0) printTable(results, rounds.memory);
   printExtras(extras);
   console.log(JSON.stringify(summary(results, options, extras)));
 }
@@ -156,7 +168,7 @@ async function runRounds(
       const target = await startTarget(mode, envFor[mode]);
       try {
         await database.restock();
-        await drive(target.url, options.warmup, Math.max(...options.concurrency), `(${mode}) warm-up`);
+        await drive(target.url, options.warmup, Math.max(1, ...options.concurrency), `(${mode}) warm-up`);
         const before = rssMb(target.pid);
         const spansBefore = observe.otlp.spanCount;
         let orders = 0;
@@ -174,7 +186,7 @@ async function runRounds(
         if (round === 1 && mode !== 'a' && extras.memoryPerInstance) {
           extras.memoryPerInstance[mode] = await memoryPerInstance(target.pid, observe.memoryReportFile);
         }
-        if (mode === 'c' && round === 1) {
+        if (mode === 'c' && round === 1 && orders > 0) {
           extras.spansPerOrder = ((await settledCount(() => observe.otlp.spanCount)) - spansBefore) / orders;
         }
         if (mode === 'c' && round === options.rounds && options.driftOrders > 0) {
@@ -203,14 +215,17 @@ async function memoryPerInstance(pid: number, file: string): Promise<InstanceMem
 async function settledCount(read: () => number): Promise<number> {
   let last = -1;
   let stableSince = performance.now();
-  return until(15_000, 'settled span count', () => {
-    const value = read();
-    if (value !== last) {
-      last = value;
-      stableSince = performance.now();
-    }
-    return performance.now() - stableSince >= 1_000 ? value : undefined;
-  });
+  return eventually(
+    () => {
+      const value = read();
+      if (value !== last) {
+        last = value;
+        stableSince = performance.now();
+      }
+      return performance.now() - stableSince >= 1_000 ? value : undefined;
+    },
+    { what: 'a settled span count', seen: () => `${last} spans`, timeoutMs: 15_000 },
+  );
 }
 
 main().catch((error) => {

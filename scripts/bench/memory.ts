@@ -1,6 +1,6 @@
 /** The local runtime's memory report (local-runtime/memory-report.cjs), asked for and read by the benches. */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../lib/eventually';
 
 export interface ThreadMemory extends NodeJS.MemoryUsage {
   /** The most V8 lets this thread's heap grow to (a Lambda instance's: from its function's memory size). */
@@ -43,22 +43,14 @@ export async function memoryReportOf(
     writeFileSync(`${file}.request`, JSON.stringify({ snapshotsTo: snapshots.to, label: snapshots.label }));
   }
   process.kill(pid, 'SIGUSR2');
-  return until(deadlineMs, `the memory report in ${file}`, () => {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as MemoryReport;
-    } catch {
-      return undefined;
-    }
-  });
-}
-
-/** The probe's first defined value, polled every 100 ms until the deadline. */
-export async function until<T>(deadlineMs: number, what: string, probe: () => T | undefined): Promise<T> {
-  const deadline = performance.now() + deadlineMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`no ${what} after ${deadlineMs} ms`);
-    await sleep(100);
-  }
+  return eventually(
+    () => {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as MemoryReport;
+      } catch {
+        return undefined;
+      }
+    },
+    { what: `the memory report in ${file}`, timeoutMs: deadlineMs },
+  );
 }

@@ -2,8 +2,9 @@
 import os from 'node:os';
 import type { ColdStartResults } from './cold';
 import { type DeployedResults, FLUSH_VARIANTS } from './deployed';
-import { type measureDrift, percentile } from './load';
+import type { measureDrift } from './load';
 import type { measureSpanCosts } from './spans';
+import { percentile } from './stats';
 import { MODE_NAMES, type Mode } from './targets';
 
 export interface LevelResult {
@@ -53,7 +54,7 @@ export function levelResults(
 
 export type Drift = Awaited<ReturnType<typeof measureDrift>>;
 
-/** The offline process's memory, per Lambda instance (bench.ts's memoryPerInstance). */
+/** The offline process's memory, per Lambda instance (main.ts's memoryPerInstance). */
 export interface InstanceMemory {
   instances: number;
   rssPerInstanceMb: number;

@@ -26,7 +26,7 @@ import {
   HTTP_INSTRUMENTATION_CONFIG,
   recordHttpOutcome,
   serverSpanAttributes,
-} from '../../functions/shared/telemetry/span-hooks';
+} from '../../functions/shared/telemetry/instrumentation-config';
 import type { SpanCase } from './spans';
 
 const [caseName, variant, iterationsArgument] = process.argv.slice(2) as [SpanCase, 'on' | 'off', string];

@@ -1,5 +1,14 @@
 /** The statistics the benchmarks report: medians and a least-squares line with its confidence interval. */
 
+/**
+ * The `p` quantile (0–1) of an ascending sample, nearest rank below; NaN for an empty sample. The benchmarks'
+ * one percentile: `npm run load`, which runs for hours, keeps a histogram instead (scripts/lib/latency.ts).
+ */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] as number;
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   if (sorted.length === 0) return Number.NaN;

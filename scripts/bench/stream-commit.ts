@@ -12,13 +12,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
-import { SEED_ORDER } from '../dev/order';
 import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
 import { localTable, putStock } from '../lib/local-tables';
 import { FUNCTIONS_ALONE, offlinePorts, startOffline } from '../lib/offline';
+import { orderBody, placeOrder } from '../lib/orders';
 import { freePort } from '../lib/ports';
-import { percentile } from './load';
 import { optionsOf } from './options';
+import { percentile } from './stats';
 import { buildWorktree, removeWorktree } from './worktree';
 
 const options = optionsOf(process.argv);
@@ -92,28 +92,18 @@ async function measure(
     keepOutput: false,
     env: { AWS_ENDPOINT_URL_DYNAMODB: endpoint, ...(await offlinePorts()), ...FUNCTIONS_ALONE },
   });
-  const { amount: _amount, ...seed } = SEED_ORDER;
-  const body = JSON.stringify({ ...seed, items: [{ item_id: itemId, quantity: 1 }] });
+  const body = JSON.stringify(orderBody(itemId));
   const latenciesMs: number[] = [];
   const placed: string[] = [];
   try {
     await putStock(db, itemId, orders + 10, { 'Warehouse-A': orders + 10 });
     // One unmeasured order: every instance on the path is warm.
-    await fetch(`${offline.url}/api/order`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
+    await placeOrder(offline.url, body);
     for (let index = 0; index < orders; index++) {
-      const started = performance.now();
-      const response = await fetch(`${offline.url}/api/order`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      const answer = (await response.json()) as { order_id?: string };
-      latenciesMs.push(performance.now() - started);
-      if (response.status === 201 && answer.order_id) placed.push(answer.order_id);
+      const answer = await placeOrder(offline.url, body);
+      latenciesMs.push(answer.ms);
+      const orderId = answer.json().order_id;
+      if (answer.status === 201 && typeof orderId === 'string') placed.push(orderId);
     }
     const commitDelaysMs: number[] = [];
     for (const orderId of placed) {

@@ -4,13 +4,10 @@
  * lines. ORDER_API_URL (or HTTP_PORT), GRAFANA_URL, TEMPO_URL and LOKI_URL change where it looks.
  */
 
-import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { grafanaUrl, lokiUrl, orderApiUrl, tempoUrl, traceExploreUrl } from '../lib/endpoints';
 import { fetchTrace, fetchTraceLogs } from '../lib/observe';
+import { type PlacedOrder, placeOrder } from '../lib/orders';
 import { renderWaterfall } from '../lib/waterfall';
-
-/** The seed project's example order (create_order.sh sends the same one). */
-export const SEED_ORDER = LOCAL_DEFAULTS.seedOrder;
 
 const START_OBSERVABILITY = 'docker compose up -d observability';
 
@@ -40,13 +37,9 @@ async function showTrace(traceId: string): Promise<void> {
 
 async function main(): Promise<void> {
   const base = orderApiUrl();
-  let created: Response;
+  let created: PlacedOrder;
   try {
-    created = await fetch(`${base}/api/order`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(SEED_ORDER),
-    });
+    created = await placeOrder(base);
   } catch (error) {
     console.error(
       `Could not reach ${base}: is \`npm start\` running? (${error instanceof Error ? error.message : error})`,
@@ -54,7 +47,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const body = (await created.json()) as Record<string, unknown>;
+  const body = created.json();
   console.log(`POST ${base}/api/order → ${created.status}`);
   console.log(JSON.stringify(body, null, 2));
   if (typeof body.order_id === 'string') {
@@ -63,7 +56,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await read.json(), null, 2));
   }
   if (typeof body.trace_id === 'string') await showTrace(body.trace_id);
-  process.exitCode = created.ok ? 0 : 1;
+  process.exitCode = created.status < 300 ? 0 : 1;
 }
 
 if (require.main === module) void main();

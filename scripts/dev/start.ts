@@ -9,7 +9,7 @@ import { TELEMETRY_STATUS } from '#local-runtime/ready-lines.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { type DynamoDbLocal, isReachable, startDynamoDbLocal } from '../lib/dynamodb-local';
 import { dynamodbEndpoint, grafanaUrl } from '../lib/endpoints';
-import { type Offline, startOffline } from '../lib/offline';
+import { MALLOC_ARENAS, type Offline, startOffline } from '../lib/offline';
 import { lineFormatter, terminalOptions } from '../lib/terminal';
 
 /** `tsc --watch`; resolves once its first build is done, so the API starts on current code. */
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         AWS_ENDPOINT_URL_DYNAMODB: endpoint,
         // One process with a worker thread per instance: glibc would give each thread a malloc arena of its own,
         // which holds on to what the thread freed (BENCHMARKS.md, "Footprint").
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? MALLOC_ARENAS,
         ...(watching ? { OFFLINE_RELOAD: 'true' } : {}),
       },
       // Long-running: what was printed is shown, not kept.

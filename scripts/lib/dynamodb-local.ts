@@ -12,6 +12,8 @@ import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
  */
 export const SIMULATOR_PACKAGE = 'amplify-dynamodb-simulator@2.9.30';
 const HOME = path.join(PROJECT_ROOT, '.dynamodb');
+/** Where `npm start`'s DynamoDB Local keeps its data, under the project, unless DYNAMODB_LOCAL_DATA_DIR says. */
+export const DYNAMODB_DATA_DIR = '.dynamodb/data';
 const EMULATOR_DIR = path.join(HOME, 'emulator');
 const LOOPBACK_LAUNCHER = path.join(PROJECT_ROOT, 'scripts', 'lib', 'LoopbackDynamoDB.java');
 
@@ -157,7 +159,7 @@ export async function startDynamoDbLocal(options: {
 }): Promise<DynamoDbLocal> {
   assertJava();
   const emulator = ensureEmulator();
-  const dataDir = process.env.DYNAMODB_LOCAL_DATA_DIR || path.join(HOME, 'data');
+  const dataDir = process.env.DYNAMODB_LOCAL_DATA_DIR || path.join(PROJECT_ROOT, DYNAMODB_DATA_DIR);
   const storage = options.inMemory ? ['-inMemory'] : ['-dbPath', dataDir];
   if (!options.inMemory) mkdirSync(dataDir, { recursive: true });
   const child = spawn(

@@ -5,6 +5,9 @@ import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { LAMBDA_INSTANCES_READY } from '#local-runtime/ready-lines.cjs';
 import { freePort } from './ports';
 
+/** glibc's malloc arenas for the offline process, which `npm start` sets unless the shell does. */
+export const MALLOC_ARENAS = '2';
+
 export interface OfflineOptions {
   /** Added to this process's environment. */
   env?: NodeJS.ProcessEnv;

@@ -9,6 +9,7 @@
  * it restocks sku001 whenever it runs low, so a long run keeps succeeding.
  */
 import { orderApiUrl } from '../lib/endpoints';
+import { placeOrder } from '../lib/orders';
 import { sku001Restocker } from './restock';
 import { chooseScenario, SCENARIOS } from './scenarios';
 import { errorsOf, ms, newTally, summaryTable, type Tally } from './tally';
@@ -37,14 +38,8 @@ async function main(): Promise<void> {
     const started = performance.now();
     let status = 'error';
     try {
-      const response = await fetch(`${url}/api/order`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(scenario.body()),
-        signal: AbortSignal.timeout(15_000),
-      });
-      await response.arrayBuffer();
-      status = String(response.status);
+      const placed = await placeOrder(url, scenario.body(), { signal: AbortSignal.timeout(15_000) });
+      status = String(placed.status);
     } catch {
       status = 'error';
     }

@@ -215,7 +215,7 @@ function groupsOf(
   const links = {
     dashboard: `${grafanaUrl}/d/order-slos`,
     ...(traceql ? { traces: exploreUrl(traceql) } : {}),
-    runbook: `README.md#${slo.alerting.name.toLowerCase()}`,
+    runbook: `docs/observability.md#${slo.alerting.name.toLowerCase()}`,
   };
   const alert = (severity: keyof typeof ALERT_WINDOWS, labels: Record<string, string>): Rule => {
     const condition = (window: number, factor: number) =>

@@ -15,9 +15,9 @@ import {
 import { type InvocationOutcome, LambdaSandbox, SHUTDOWN_WINDOW_MS } from '../../scripts/deployed/sandbox';
 import { SsmStandIn } from '../../scripts/deployed/ssm-stand-in';
 import { DeployedStack } from '../../scripts/deployed/stack';
-import { SEED_ORDER } from '../../scripts/dev/order';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
 import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
+import { SEED_ORDER } from '../../scripts/lib/orders';
 import {
   OtlpEndpoint,
   type ReceivedLogRecord,

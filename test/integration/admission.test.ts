@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { eventually } from '../../scripts/lib/eventually';
 import { type Offline, startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
-import { eventually } from '../support/eventually';
 
 const FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'admission');
 const REQUEST_ID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually } from '../support/eventually';
+import { eventually } from '../../scripts/lib/eventually';
 import {
   type ApiResponse,
   assertJsonBody,

@@ -4,9 +4,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoOrderStore, type OrderRecord } from '../../functions/shared/data/order-store';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
+import { eventually } from '../../scripts/lib/eventually';
 import { localTable } from '../../scripts/lib/local-tables';
 import { OtlpReceiver, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
-import { eventually } from '../support/eventually';
 import { freePort, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 import { describeSpans } from '../support/traces';
 

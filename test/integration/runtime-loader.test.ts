@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { memoryReportOf } from '../../scripts/bench/memory';
+import { eventually } from '../../scripts/lib/eventually';
 import { type Offline, startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
-import { eventually } from '../support/eventually';
 
 /**
  * Offline, a handler is loaded and called as the function's runtime (nodejs24.x) does it, not as

@@ -26,14 +26,30 @@ describe('npm run bench:soak (smoke)', () => {
     assert.equal(typeof settled, 'boolean');
     for (const series of ['rss', 'heap_used', 'heap_committed', 'code_space', 'instances_young_committed']) {
       const slope = summary[series];
-      const [low, high] = slope.pct_95ci;
-      assert.ok(
-        low <= slope.pct_per_10k_orders && slope.pct_per_10k_orders <= high,
-        `${series}: ${JSON.stringify(slope)}`,
-      );
+      assert.ok(Number.isFinite(slope.mb_per_10k_orders), `${series}: ${JSON.stringify(slope)}`);
       assert.equal(typeof slope.within_goal, 'boolean', series);
     }
+    // Series that never start near zero: a share of their start, and an interval, that are numbers and agree
+    // with the growth in MB to their rounding (two decimals each).
+    for (const series of ['rss', 'heap_used', 'heap_committed']) {
+      const slope = summary[series];
+      const figures = [slope.pct_per_10k_orders, slope.start_mb, ...slope.pct_95ci];
+      assert.ok(figures.every(Number.isFinite) && slope.start_mb > 0, `${series}: ${JSON.stringify(slope)}`);
+      const share = (slope.mb_per_10k_orders / slope.start_mb) * 100;
+      const rounding = 0.005 + ((0.005 + Math.abs(slope.pct_per_10k_orders) * 0.005) / slope.start_mb) * 100;
+      assert.ok(
+        Math.abs(share - slope.pct_per_10k_orders) <= rounding,
+        `${series}: ${share} vs ${JSON.stringify(slope)}`,
+      );
+    }
     assert.equal(summary.rss_mb_samples.length, 4);
+    // The fitted start of RSS lies among what was sampled (a line through four samples starts near them).
+    const [fewest, most] = [Math.min(...summary.rss_mb_samples), Math.max(...summary.rss_mb_samples)];
+    const spread = most - fewest + 1;
+    assert.ok(
+      summary.rss.start_mb >= fewest - spread && summary.rss.start_mb <= most + spread,
+      `${JSON.stringify(summary.rss)} from ${summary.rss_mb_samples}`,
+    );
     // Every order-path function served orders, so each has an instance whose heap the report gives.
     assert.ok(summary.per_instance_heap_mb.instances >= 6, JSON.stringify(summary.per_instance_heap_mb));
     assert.match(stdout, /^\| orders \| RSS MB \| main heap MB \|/m);

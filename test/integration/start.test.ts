@@ -11,10 +11,9 @@ import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { PRIMING_KEY } from '../../functions/shared/runtime/priming';
 import { isReachable, localCredentials } from '../../scripts/lib/dynamodb-local';
+import { eventually } from '../../scripts/lib/eventually';
 import { startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
-
-import { eventually } from '../support/eventually';
 import { projectCopy, runStart as run, runScript } from '../support/npm-start';
 import { getItem, SEED_PAYLOAD, TABLES, TRACE_ID } from '../support/stack';
 

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { invokeForResult } from '#local-runtime/lambda-api.cjs';
+import { eventually } from '../../scripts/lib/eventually';
 import { localTable } from '../../scripts/lib/local-tables';
 import { OtlpReceiver, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
-import { eventually } from '../support/eventually';
 import { getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 import { describeSpans, explaining } from '../support/traces';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../../scripts/lib/eventually';
 import { localTable } from '../../scripts/lib/local-tables';
 import {
   OtlpLogsReceiver,
@@ -8,7 +9,6 @@ import {
   type ReceivedSpan,
   SPAN_KIND,
 } from '../../scripts/lib/otlp-receivers';
-import { eventually } from '../support/eventually';
 import { freePort, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
 import {
   COMPLETED_ORDER_SERVICES,

@@ -459,7 +459,7 @@ describe('`serverless package --stage prod` (no credentials, no network)', () =>
       );
     }
     assert.equal((resources.ApiGatewayAccount as Resource).Type, 'AWS::ApiGateway::Account');
-    // CORS is off by decision (README): no preflight methods, no Access-Control headers anywhere.
+    // CORS is off by decision (docs/deploying.md): no preflight methods, no Access-Control headers anywhere.
     const methods = ofType('AWS::ApiGateway::Method').map(([, method]) => method.Properties.HttpMethod);
     assert.ok(!methods.includes('OPTIONS'), `methods: ${methods}`);
     assert.doesNotMatch(template, /Access-Control-Allow-Origin/);

@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
-import { eventually } from './eventually';
+import { eventually } from '../../scripts/lib/eventually';
 
 export interface StartedProcess {
   child: ChildProcess;

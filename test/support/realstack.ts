@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { eventually } from '../../scripts/lib/eventually';
 import { freePort } from '../../scripts/lib/ports';
-import { eventually } from './eventually';
 
 /** Where the acceptance tier's real Tempo, Loki and Prometheus come from. */
 export type RealStackSource =

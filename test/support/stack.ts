@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { SEED_ORDER } from '../../scripts/dev/order';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
 import { LOCAL_TABLES, localTable, putStock } from '../../scripts/lib/local-tables';
 import { type Offline, startOffline } from '../../scripts/lib/offline';
+import { SEED_ORDER } from '../../scripts/lib/orders';
 import { freePort } from '../../scripts/lib/ports';
 
 export { freePort };

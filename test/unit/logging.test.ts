@@ -5,10 +5,12 @@ import type { Span } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { runInvocation } from '../../functions/shared/runtime/invocation';
-import { flushingLogsToo, logsEndpoint, WarnOnceExporter } from '../../functions/shared/telemetry/export';
+import { flushingLogsToo } from '../../functions/shared/telemetry/flush';
+import { recordHttpOutcome } from '../../functions/shared/telemetry/instrumentation-config';
 import { createLogger } from '../../functions/shared/telemetry/logger';
 import { parseHeaderList } from '../../functions/shared/telemetry/otlp-headers';
-import { recordHttpOutcome } from '../../functions/shared/telemetry/span-hooks';
+import { logsEndpoint } from '../../functions/shared/telemetry/settings';
+import { WarnOnceExporter } from '../../functions/shared/telemetry/warn-once-exporter';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

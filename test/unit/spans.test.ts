@@ -16,14 +16,14 @@ import {
   traceIdOfRequestId,
 } from '../../functions/shared/telemetry/edge-context';
 import {
-  ExplicitLambdaInstrumentation,
-  WRAPPED_RELEASE,
-} from '../../functions/shared/telemetry/lambda-instrumentation';
-import {
   annotateDynamoDbSpan,
   recordHttpOutcome,
   tablesOfTransaction,
-} from '../../functions/shared/telemetry/span-hooks';
+} from '../../functions/shared/telemetry/instrumentation-config';
+import {
+  ExplicitLambdaInstrumentation,
+  WRAPPED_RELEASE,
+} from '../../functions/shared/telemetry/lambda-instrumentation';
 
 /** Spans asserted in process, by name, kind, status and attributes, as the instrumentations' own tests do. */
 const exporter = new InMemorySpanExporter();

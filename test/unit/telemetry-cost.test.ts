@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
-import { isAwsSdkRequest } from '../../functions/shared/telemetry/span-hooks';
+import { isAwsSdkRequest } from '../../functions/shared/telemetry/instrumentation-config';
 import { optionsOf } from '../../scripts/bench/options';
 import { growthPer10k, linearFit } from '../../scripts/bench/stats';
 import { freePort } from '../../scripts/lib/ports';

@@ -3,8 +3,8 @@ import https from 'node:https';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { commonEnv } from '../config/env';
 import LOCAL_DEFAULTS from '../config/local-defaults.json';
+import { commonEnv } from '../config/settings';
 import { registerPrimer } from '../runtime/priming';
 
 /**

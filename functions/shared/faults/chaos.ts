@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import * as z from 'zod';
-import { commonEnv, integerSetting, loadEnv } from '../config/env';
+import { commonEnv, readSettings } from '../config/settings';
 import { DomainError } from '../contracts/errors';
 import { currentInvocation, type Invocation } from '../runtime/invocation';
 import { randomSource } from '../runtime/random';
@@ -115,14 +115,14 @@ export class ChaosMonkey {
   plan(): ChaosPlan {
     const [low, high] = this.settings.latencyMs;
     const delayMs = low + Math.floor(this.random() * (high - low + 1));
-    const crashAt = this.planCrash();
+    const crashAt = this.drawCrashPoint();
     if (this.random() >= this.settings.failureRate) return { delayMs, ...(crashAt ? { crashAt } : {}) };
     const point = this.settings.point;
     const failAt = point === 'either' ? (this.random() < 0.5 ? 'before' : 'after') : point;
     return { delayMs, failAt, ...(crashAt ? { crashAt } : {}) };
   }
 
-  private planCrash(): CrashPoint | undefined {
+  private drawCrashPoint(): CrashPoint | undefined {
     const { crashRate, crashPoints } = this.settings;
     if (crashRate === 0 || this.crashRandom() >= crashRate) return undefined;
     return crashPoints[Math.floor(this.crashRandom() * crashPoints.length)];
@@ -133,7 +133,7 @@ export class ChaosMonkey {
    * order path: `inventory:`; `stock-committer:` for the stream's consumer).
    */
   static ofThisFunction(): ChaosMonkey {
-    const env = loadEnv({ CHAOS: z.string().default(''), CHAOS_SEED: integerSetting(-1, { min: -1 }) });
+    const env = readSettings(['CHAOS', 'CHAOS_SEED']);
     return ChaosMonkey.forFunction(
       env.CHAOS,
       commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, ''),
@@ -164,7 +164,7 @@ export class ChaosMonkey {
 const plannedCrashes = new WeakMap<Invocation, CrashPoint>();
 
 /** Records that the invocation in progress ends its instance at `point` (see crashPoint). */
-export function planCrash(point: CrashPoint | undefined): void {
+export function armCrash(point: CrashPoint | undefined): void {
   const invocation = currentInvocation();
   if (invocation && point) plannedCrashes.set(invocation, point);
 }

@@ -4,7 +4,7 @@ import { API, type ApiRoute, type BodyOf, type ParamsOf, type ResponseOf } from 
 import { ChaosMonkey } from '../faults/chaos';
 import { registerPrimer } from '../runtime/priming';
 import { resolveTraceId } from '../telemetry/api';
-import { tracedHandler } from '../telemetry/hooks';
+import { tracedHandler } from '../telemetry/handoff';
 import {
   correlateOrder,
   type Exchange,
@@ -34,27 +34,19 @@ export type Endpoint<K extends ApiRoute> = (
 /** A function's routes: the contract keys it implements. */
 export type Endpoints = { [K in ApiRoute]?: Endpoint<K> };
 
-const chaos = ChaosMonkey.ofThisFunction();
-
 /** The steps every request passes, outermost first; chaos only when CHAOS names this function. */
-const STEPS: Step[] = [
-  invocationContext,
-  logRequest,
-  mapErrors,
-  ...(chaos.enabled ? [injectChaos(chaos)] : []),
-  validateInput,
-  correlateOrder,
-];
+function stepsWith(chaos: ChaosMonkey): Step[] {
+  return [
+    invocationContext,
+    logRequest,
+    mapErrors,
+    ...(chaos.enabled ? [injectChaos(chaos)] : []),
+    validateInput,
+    correlateOrder,
+  ];
+}
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-
-// zod compiles a schema's fast path on its first parse: every contract's, before the first request (callers
-// parse their callees' answers with them too).
-registerPrimer(async () => {
-  for (const contract of Object.values(API)) {
-    for (const schema of Object.values(contract)) schema.safeParse({});
-  }
-});
 
 /**
  * Turns a function's endpoints into one Lambda handler for API Gateway proxy events: match the route (keyed
@@ -63,10 +55,20 @@ registerPrimer(async () => {
  * `x-trace-id`.
  */
 export function httpRouter(endpoints: Endpoints) {
-  const run = pipeline(STEPS, async ({ event, input, request, endpoint }) => {
-    if (!endpoint) throw new DomainError('not_found', `No route for ${event.httpMethod} ${event.path}`);
-    return endpoint(input, request);
+  // zod compiles a schema's fast path on its first parse: every contract's, before the first request (callers
+  // parse their callees' answers with them too).
+  registerPrimer(async () => {
+    for (const contract of Object.values(API)) {
+      for (const schema of Object.values(contract)) schema.safeParse({});
+    }
   });
+  const run = pipeline(
+    stepsWith(ChaosMonkey.ofThisFunction()),
+    async ({ event, input, request, endpoint }) => {
+      if (!endpoint) throw new DomainError('not_found', `No route for ${event.httpMethod} ${event.path}`);
+      return endpoint(input, request);
+    },
+  );
   return tracedHandler(
     async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
       const headers = lowerCaseKeys(event.headers);

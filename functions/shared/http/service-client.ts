@@ -2,9 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosInstance, type InternalAxiosRequestConfig, isAxiosError } from 'axios';
-import * as z from 'zod';
-import { booleanFlag, integerSetting, loadEnv } from '../config/env';
-import LOCAL_DEFAULTS from '../config/local-defaults.json';
+import type * as z from 'zod';
+import { readSettings, type Settings } from '../config/settings';
 import { DomainError, isErrorCategory } from '../contracts/errors';
 import {
   API,
@@ -20,20 +19,14 @@ import { BACKOFF } from '../runtime/retry';
 import { fallbackTraceparent } from '../telemetry/api';
 import { logger } from '../telemetry/logger';
 
-const clientEnv = loadEnv({
-  /** The API that fronts every function: serverless-offline locally, the stack's own API Gateway when deployed. */
-  SERVICES_BASE_URL: z.url().default(`http://localhost:${LOCAL_DEFAULTS.httpPort}`),
-  /**
-   * Upper bound for one call between functions: API Gateway's own integration limit. The caller's remaining
-   * time decides first, and it is always longer than the callee's timeout, so a caller never gives up on a
-   * callee that is still working (which could then succeed after its caller reported a failure).
-   */
-  DOWNSTREAM_TIMEOUT_MS: integerSetting(29_000, { min: 50 }),
-  /** Time a caller keeps back from a forward call, so it can still compensate and answer. */
-  COMPENSATION_RESERVE_MS: integerSetting(1_000, { min: 0 }),
-  /** Sign calls with SigV4 for API Gateway's IAM authorization (set when deployed). */
-  SIGN_REQUESTS: booleanFlag(false),
-});
+/** What a client reads, validated when the function creates its first one (at cold start, in its handler). */
+const CLIENT_SETTINGS = [
+  'SERVICES_BASE_URL',
+  'DOWNSTREAM_TIMEOUT_MS',
+  'COMPENSATION_RESERVE_MS',
+  'SIGN_REQUESTS',
+] as const;
+type ClientSettings = Settings<(typeof CLIENT_SETTINGS)[number]>;
 
 /** How often a throttled call is tried again, and the least time worth a try. */
 const MAX_THROTTLE_RETRIES = 5;
@@ -44,11 +37,6 @@ const agents = {
   httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
   httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
-
-// Any answer will do (the API's 404 for its root): it opens the kept-alive connection and runs axios once.
-registerPrimer(() =>
-  axios.get(clientEnv.SERVICES_BASE_URL, { ...agents, timeout: 1_000, validateStatus: () => true }),
-);
 
 /** The URL path of a route: "GET /order/{id}" with { id } → /order/<id>. */
 export function pathOf(route: ApiRoute, params: Record<string, string> = {}): string {
@@ -69,6 +57,10 @@ export class ServiceClient {
   constructor(
     private readonly serviceName: string,
     private readonly http: AxiosInstance,
+    private readonly timing: Pick<
+      ClientSettings,
+      'DOWNSTREAM_TIMEOUT_MS' | 'COMPENSATION_RESERVE_MS'
+    > = readSettings(['DOWNSTREAM_TIMEOUT_MS', 'COMPENSATION_RESERVE_MS']),
   ) {}
 
   /** Calls a POST route of the API contract; answers its response, parsed with the contract's schema. */
@@ -92,10 +84,10 @@ export class ServiceClient {
     options: CallOptions,
   ): Promise<ResponseOf<K>> {
     const method = route.slice(0, route.indexOf(' '));
-    const reserve = (options.purpose ?? 'forward') === 'forward' ? clientEnv.COMPENSATION_RESERVE_MS : 100;
+    const reserve = (options.purpose ?? 'forward') === 'forward' ? this.timing.COMPENSATION_RESERVE_MS : 100;
     let data: unknown;
     for (let attempt = 1; ; attempt++) {
-      const timeout = Math.min(clientEnv.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
+      const timeout = Math.min(this.timing.DOWNSTREAM_TIMEOUT_MS, remainingMs() - reserve);
       if (timeout <= 0) {
         throw new DomainError('downstream_timeout', `No time left to call ${this.serviceName}`);
       }
@@ -175,16 +167,30 @@ export class ServiceClient {
   }
 }
 
+let clientSettings: ClientSettings | undefined;
+
+/**
+ * A client for calls to `serviceName` through the API. A function creates its clients once, at cold start;
+ * the first reads the settings and registers the primer that opens the kept-alive connection.
+ */
 export function createServiceClient(serviceName: string): ServiceClient {
+  if (!clientSettings) {
+    const settings = readSettings(CLIENT_SETTINGS);
+    clientSettings = settings;
+    // Any answer will do (the API's 404 for its root): it opens the kept-alive connection and runs axios once.
+    registerPrimer(() =>
+      axios.get(settings.SERVICES_BASE_URL, { ...agents, timeout: 1_000, validateStatus: () => true }),
+    );
+  }
   const instance = axios.create({
-    baseURL: clientEnv.SERVICES_BASE_URL,
+    baseURL: clientSettings.SERVICES_BASE_URL,
     ...agents,
     headers: { 'content-type': 'application/json' },
     // Redirects between our own functions would be a misconfiguration, never something to follow.
     maxRedirects: 0,
   });
-  if (clientEnv.SIGN_REQUESTS) instance.interceptors.request.use(signRequest);
-  return new ServiceClient(serviceName, instance);
+  if (clientSettings.SIGN_REQUESTS) instance.interceptors.request.use(signRequest);
+  return new ServiceClient(serviceName, instance, clientSettings);
 }
 
 /** SigV4 signing for API Gateway's AWS_IAM authorization; loaded only when deployed with signing on. */

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { commonEnv } from '../config/env';
+import { commonEnv } from '../config/settings';
 import { DomainError, type FieldError, THROTTLE_RETRY_AFTER_SECONDS } from '../contracts/errors';
 import { LIMITS } from '../contracts/schemas';
-import { ChaosMonkey, planCrash } from '../faults/chaos';
+import { armCrash, ChaosMonkey } from '../faults/chaos';
 import { currentInvocation, runInvocation } from '../runtime/invocation';
 import { annotate } from '../telemetry/api';
 import { logger } from '../telemetry/logger';
@@ -121,7 +121,7 @@ export const mapErrors: Step = async (_exchange, next) => {
 export function injectChaos(monkey: ChaosMonkey): Step {
   return async (_exchange, next) => {
     const plan = monkey.plan();
-    planCrash(plan.crashAt);
+    armCrash(plan.crashAt);
     await ChaosMonkey.delay(plan.delayMs);
     if (plan.failAt === 'before') throw ChaosMonkey.failure();
     const result = await next();

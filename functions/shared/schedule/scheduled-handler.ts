@@ -1,8 +1,8 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { commonEnv } from '../config/env';
+import { commonEnv } from '../config/settings';
 import { runInvocation } from '../runtime/invocation';
 import { resolveTraceId } from '../telemetry/api';
-import { tracedHandler } from '../telemetry/hooks';
+import { tracedHandler } from '../telemetry/handoff';
 import { logger } from '../telemetry/logger';
 
 /**

@@ -2,11 +2,11 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type Link, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { commonEnv } from '../config/env';
-import { ChaosMonkey, planCrash } from '../faults/chaos';
+import { commonEnv } from '../config/settings';
+import { armCrash, ChaosMonkey } from '../faults/chaos';
 import { runInvocation } from '../runtime/invocation';
 import { resolveTraceId } from '../telemetry/api';
-import { tracedHandler } from '../telemetry/hooks';
+import { tracedHandler } from '../telemetry/handoff';
 import { logger } from '../telemetry/logger';
 
 /** The attribute of a table item that holds the `traceparent` of the span that wrote it (see order-store.ts). */
@@ -71,7 +71,7 @@ export function streamBatchHandler<Item>(handleItem: (item: Item, record: Dynamo
                   await runInvocation({ traceId, deadline }, async () => {
                     // Injected faults (CHAOS), per record: a delay, a failure before or after, a crash point.
                     const plan = chaos.plan();
-                    planCrash(plan.crashAt);
+                    armCrash(plan.crashAt);
                     await ChaosMonkey.delay(plan.delayMs);
                     if (plan.failAt === 'before') throw ChaosMonkey.failure();
                     await handleItem(unmarshall(imageOf(record)) as Item, record);

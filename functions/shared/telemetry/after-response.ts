@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import type { LambdaHandler } from './hooks';
+import type { LambdaHandler } from './handoff';
 
 /** What each exporter still holds when an export is given up on: never delivered if the sandbox dies now. */
 export interface PendingTelemetry {

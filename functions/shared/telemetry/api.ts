@@ -11,7 +11,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { commonEnv } from '../config/env';
+import { commonEnv } from '../config/settings';
 import { currentInvocation } from '../runtime/invocation';
 import { type Flushable, flushTracesAndLogs } from './flush';
 

@@ -8,7 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { type IdGenerator, RandomIdGenerator } from '@opentelemetry/sdk-trace';
-import { recordHttpOutcome, serverSpanAttributes } from './span-hooks';
+import { recordHttpOutcome, serverSpanAttributes } from './instrumentation-config';
 
 /**
  * The trace context at the public edge. A request from outside does not choose its trace: it starts a new
@@ -66,7 +66,13 @@ export function traceIdOfRequestId(requestId: string | undefined): string | unde
 
 /**
  * The Lambda instrumentation's eventContextExtractor at the edge: always a new trace, whose id is the
- * invocation's request id. The instrumentation starts the SERVER span right after asking, in the same tick.
+ * invocation's request id.
+ *
+ * It relies on an ordering: the id is handed to the id generator here, and taken by the next trace it starts.
+ * The instrumentation (0.76.0, pinned exactly) starts the SERVER span right after asking for the context, in
+ * the same synchronous call, so no other trace can start between. An instrumentation that awaited between the
+ * two would give the id to the wrong trace; test/unit/spans.test.ts, "takes the invocation's Lambda request id
+ * as the new trace's id, for that trace only", fails then.
  */
 export function newTraceAtTheEdge(traceIds: EdgeTraceIds) {
   return (_event: unknown, context: { awsRequestId?: string } | undefined): Context => {

@@ -1,5 +1,5 @@
 import { AwsLambdaInstrumentation } from '@opentelemetry/instrumentation-aws-lambda';
-import type { LambdaHandler } from './hooks';
+import type { LambdaHandler } from './handoff';
 
 /** The release whose private handler wrapper this class calls; package.json pins it exactly. */
 export const WRAPPED_RELEASE = '0.76.0';

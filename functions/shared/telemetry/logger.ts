@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { commonEnv } from '../config/env';
+import { commonEnv } from '../config/settings';
 import { currentInvocation } from '../runtime/invocation';
 
 /**
@@ -50,7 +50,7 @@ function stdoutDestination(buffered: boolean): DestinationStream {
 
 /**
  * JSON lines on stdout. With tracing on, the preload's pino instrumentation also sends each line (already
- * redacted) as an OTLP log record to Loki; where to, export.ts's logsEndpoint decides.
+ * redacted) as an OTLP log record to Loki; where to, settings.ts's logsEndpoint decides.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(

@@ -1,7 +1,7 @@
 /**
  * Starts the OpenTelemetry SDK in a Lambda instance, through sdk-node's NodeSDK; loaded by tracing.ts (the
  * preload) only when tracing is on, so an untraced instance never loads the SDK. It installs the hooks
- * (hooks.ts) through which handlers get their invocation span and bundled modules their instrumentation. The
+ * (handoff.ts) through which handlers get their invocation span and bundled modules their instrumentation. The
  * exporter wrapper, the OTLP headers and the span hooks are modules of their own.
  *
  * Everything NodeSDK could build from OTEL_* variables is given here instead (processors, exporters, sampler,
@@ -32,13 +32,14 @@ import {
 import { AfterResponseExport, extensionsApiAt } from './after-response';
 import { BaggageAttributes } from './baggage-attributes';
 import { EdgeTraceIds, serverSpanConfig } from './edge-context';
-import { drainExports, flushingLogsToo, logsEndpoint, telemetryLine, WarnOnceExporter } from './export';
 import type { Flushable } from './flush';
-import { installTelemetryHooks } from './hooks';
+import { drainExports, flushingLogsToo } from './flush';
+import { installTelemetryHooks } from './handoff';
+import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from './instrumentation-config';
 import { ExplicitLambdaInstrumentation } from './lambda-instrumentation';
 import { headersFromSsm } from './otlp-headers';
-import { type TelemetrySettings, telemetrySettings } from './settings';
-import { AWS_INSTRUMENTATION_CONFIG, HTTP_INSTRUMENTATION_CONFIG } from './span-hooks';
+import { logsEndpoint, type TelemetrySettings, telemetrySettings } from './settings';
+import { telemetryLine, WarnOnceExporter } from './warn-once-exporter';
 
 /** instanceStartTime: when the instance started, so `faas.coldstart` is right however long serverless-offline has run. */
 export function startTracing(instanceStartTime: number, settings = telemetrySettings()): void {
@@ -181,7 +182,7 @@ interface ModuleDefinition {
 }
 
 /**
- * Patches a module that a bundle hands over (hooks.ts) with the instrumentation that names it, as
+ * Patches a module that a bundle hands over (handoff.ts) with the instrumentation that names it, as
  * the instrumentation's require hook would: the package's entry point through its module definition, an
  * inner file through its file definition. The bundler checked the version against the supported ranges.
  */

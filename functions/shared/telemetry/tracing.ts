@@ -7,18 +7,17 @@
 import { readdirSync } from 'node:fs';
 import { enableCompileCache, registerHooks } from 'node:module';
 import path from 'node:path';
+import { readFlag } from '../config/flag';
 import NODE_SDK_UNUSED from './node-sdk-unused.json';
 
 const instanceStartTime = Date.now();
 
 /**
- * OTEL_SDK_DISABLED, read as every other flag is (env.ts's booleanFlag) but without loading zod, which an
- * untraced instance never needs: a value that is neither stops the instance with the variable's name.
+ * OTEL_SDK_DISABLED, read as every other flag is (config/flag.ts) but without loading zod, which an untraced
+ * instance never needs: a value that is neither stops the instance with the variable's name.
  */
-export function sdkDisabled(value = ''): boolean {
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0' || value === '') return false;
-  throw new Error(`Invalid environment: OTEL_SDK_DISABLED: must be true or false, got "${value}"`);
+export function sdkDisabled(value?: string): boolean {
+  return readFlag('OTEL_SDK_DISABLED', value, false);
 }
 
 /** The scheme of a module left out: resolved to it, loaded as an empty CommonJS module. */
@@ -62,7 +61,7 @@ function useShippedCompileCache(taskRoot: string): void {
     enableCompileCache({ directory, portable: true });
     return;
   }
-  // The shape of export.ts's telemetryLine, written here: the preload loads no module an untraced instance skips.
+  // The shape of warn-once-exporter.ts's telemetryLine, written here: the preload loads no module an untraced instance skips.
   process.stderr.write(
     `${JSON.stringify({
       level: 'warn',

@@ -43,9 +43,7 @@ export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
     .withPanel(
       stats('Budget alerts firing', 'short')
         .id(3)
-        .description(
-          'Page and ticket alerts firing now (README, "Service level objectives" says what to do).',
-        )
+        .description('Page and ticket alerts firing now (docs/observability.md, "Runbook", says what to do).')
         .gridPos(at(16, 0, 8, 6))
         .decimals(0)
         .withTarget(

@@ -12,8 +12,9 @@ export interface EventuallyOptions {
 }
 
 /**
- * Polls `probe` until it returns something other than undefined, and returns that. The only way a test
- * waits: for an exact condition, with a deadline and a failure that says what was awaited and what was seen.
+ * Polls `probe` until it returns something other than undefined, and returns that. The only way a test or a
+ * benchmark waits: for an exact condition, with a deadline and a failure that says what was awaited and what
+ * was seen.
  * A probe that throws keeps being polled; its last error is reported if the deadline passes.
  */
 export async function eventually<T>(
