@@ -44,15 +44,7 @@ const RUN_FLOOR_MS = 2_000;
  */
 export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Date()): Promise<ReapSummary> {
   const overdue = await deps.store.overdue(now.toISOString(), deps.batchSize);
-  const summary: ReapSummary = {
-    overdue: overdue.length,
-    recovered: 0,
-    released: 0,
-    committed: 0,
-    conflicted: 0,
-    skipped: 0,
-    failed: 0,
-  };
+  const summary: ReapSummary = { overdue: overdue.length, ...NONE_YET, failed: 0 };
   for (const order of overdue) {
     if (remainingMs() < RUN_FLOOR_MS) break;
     try {
@@ -73,6 +65,15 @@ export async function reapAbandonedOrders(deps: ReaperDependencies, now = new Da
 }
 
 type Outcome = 'recovered' | 'released' | 'committed' | 'conflicted' | 'skipped';
+
+/** Each outcome's count before the run's first order. */
+const NONE_YET: Record<Outcome, number> = {
+  recovered: 0,
+  released: 0,
+  committed: 0,
+  conflicted: 0,
+  skipped: 0,
+};
 
 /**
  * One order, in a span linked to the trace that created it: Tempo jumps from the rescue to the order. An

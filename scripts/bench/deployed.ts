@@ -1,5 +1,5 @@
 /**
- * The deployed artifact's cost, measured the way the deployed-contract tier runs it (scripts/deployed/stack.ts):
+ * The deployed artifact's cost, measured the way the deployed-contract tier runs it (scripts/deployed/deployed-stack.ts):
  * the prod package, each function a fresh Node process on the runtime's loop, behind the template's API.
  * - Cold start per function, traced against untraced: one function's sandbox at a time is replaced by a fresh
  *   one (process start → init → its first invocation) while the others stay warm, in the same mode; the
@@ -14,10 +14,10 @@
  */
 
 import { scheduleEvent } from '../deployed/api';
+import { DeployedStack } from '../deployed/deployed-stack';
 import { createStageTables, type Packaged, packageStage, removeDirs } from '../deployed/package';
 import type { InvocationOutcome } from '../deployed/sandbox';
 import { SsmStandIn } from '../deployed/ssm-stand-in';
-import { DeployedStack } from '../deployed/stack';
 import { startDynamoDbLocal } from '../lib/dynamodb-local';
 import { MANIFESTS } from '../lib/manifests';
 import { placeOrder } from '../lib/orders';

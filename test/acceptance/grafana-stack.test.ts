@@ -9,9 +9,14 @@ import { MANIFESTS, servingFunction } from '../../scripts/lib/manifests';
 import { fetchTrace, fetchTraceLogs } from '../../scripts/lib/observe';
 import { type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
 import { renderWaterfall } from '../../scripts/lib/waterfall';
+import {
+  findRealStack,
+  HOW_TO_ENABLE,
+  type RealStack,
+  startRealStack,
+} from '../support/observability-backends';
+import { SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 import { type GrafanaVariables, grafanaQuery, queryApis, type TimeWindow } from '../support/query-apis';
-import { findRealStack, HOW_TO_ENABLE, type RealStack, startRealStack } from '../support/realstack';
-import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 import { describeSpans, explaining, isWholeTrace, SERVICES, serverSpan } from '../support/traces';
 
 /**

@@ -7,9 +7,14 @@ import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { eventually } from '../../scripts/lib/eventually';
 import { SLO_RULES, sloRulesFile, sloSpec } from '../../scripts/observability/generate';
 import { SLI_READ_DELAY } from '../../scripts/observability/slo-rules';
+import {
+  findRealStack,
+  HOW_TO_ENABLE,
+  type RealStack,
+  startRealStack,
+} from '../support/observability-backends';
+import { SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 import { grafanaQuery, queryApis, type TimeWindow } from '../support/query-apis';
-import { findRealStack, HOW_TO_ENABLE, type RealStack, startRealStack } from '../support/realstack';
-import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
 
 /**
  * The SLO alerts on the real Prometheus, fed by the real Tempo's span metrics from orders placed through

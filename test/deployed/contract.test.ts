@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { scheduleEvent } from '../../scripts/deployed/api';
+import { DeployedStack } from '../../scripts/deployed/deployed-stack';
 import {
   createStageTables,
   functionEnvironment,
@@ -14,7 +15,6 @@ import {
 } from '../../scripts/deployed/package';
 import { type InvocationOutcome, LambdaSandbox, SHUTDOWN_WINDOW_MS } from '../../scripts/deployed/sandbox';
 import { SsmStandIn } from '../../scripts/deployed/ssm-stand-in';
-import { DeployedStack } from '../../scripts/deployed/stack';
 import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../scripts/lib/dynamodb-local';
 import { MANIFESTS, ORDER_PATH_SERVICES } from '../../scripts/lib/manifests';
 import { SEED_ORDER } from '../../scripts/lib/orders';

@@ -9,7 +9,7 @@ import {
   type StockSnapshot,
   startStack,
   TRACE_ID,
-} from '../support/stack';
+} from '../support/offline-stack';
 
 /** Runs `tasks` with at most `limit` in flight. */
 async function pool<T>(count: number, limit: number, task: (index: number) => Promise<T>): Promise<T[]> {

@@ -8,7 +8,7 @@ import { MANIFESTS } from '../../scripts/lib/manifests';
 import { OtlpLogsReceiver, OtlpReceiver, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
 import { freePort } from '../../scripts/lib/ports';
 import { projectCopy, runStart } from '../support/npm-start';
-import { SEED_PAYLOAD } from '../support/stack';
+import { SEED_PAYLOAD } from '../support/offline-stack';
 import { COMPLETED_ORDER_INVOCATIONS, describeSpans, explaining, isWholeTrace } from '../support/traces';
 
 /** The ports one `npm start` needs, and the DynamoDB it shares with the other tests of this file. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../../scripts/lib/eventually';
-import { assertJsonBody, getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { assertJsonBody, getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 
 const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { flashSale } from '../../scripts/bench/hot-item';
 import { MANIFESTS } from '../../scripts/lib/manifests';
-import { SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 
 const REQUEST_ID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
 

@@ -7,7 +7,7 @@ import { type DynamoDbLocal, localCredentials, startDynamoDbLocal } from '../../
 import { eventually } from '../../scripts/lib/eventually';
 import { localTable } from '../../scripts/lib/local-tables';
 import { OtlpReceiver, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
-import { freePort, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { freePort, SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 import { describeSpans } from '../support/traces';
 
 /** The stack's reaper interval (see startStack): recovery is due within one of these after the deadline. */

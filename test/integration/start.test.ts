@@ -15,7 +15,7 @@ import { eventually } from '../../scripts/lib/eventually';
 import { startOffline } from '../../scripts/lib/offline';
 import { freePort } from '../../scripts/lib/ports';
 import { projectCopy, runStart as run, runScript } from '../support/npm-start';
-import { getItem, SEED_PAYLOAD, TABLES, TRACE_ID } from '../support/stack';
+import { getItem, SEED_PAYLOAD, TABLES, TRACE_ID } from '../support/offline-stack';
 
 const isRunning = (pid: number | undefined) => {
   try {

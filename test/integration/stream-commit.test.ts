@@ -8,7 +8,7 @@ import { invokeForResult } from '#local-runtime/lambda-api.cjs';
 import { eventually } from '../../scripts/lib/eventually';
 import { localTable } from '../../scripts/lib/local-tables';
 import { OtlpReceiver, type ReceivedSpan, SPAN_KIND } from '../../scripts/lib/otlp-receivers';
-import { getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/stack';
+import { getItem, SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 import { describeSpans, explaining } from '../support/traces';
 
 const ORDERS_TABLE = localTable('orders');

@@ -9,7 +9,7 @@ import {
   type ReceivedSpan,
   SPAN_KIND,
 } from '../../scripts/lib/otlp-receivers';
-import { freePort, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/stack';
+import { freePort, SEED_PAYLOAD, type Stack, startStack, TRACE_ID } from '../support/offline-stack';
 import {
   COMPLETED_ORDER_SERVICES,
   describeRecords,

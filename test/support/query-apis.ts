@@ -1,5 +1,5 @@
 import { decodeOtlpSpans, type OtlpTraces, type ReceivedSpan } from '../../scripts/lib/otlp-receivers';
-import type { RealStack } from './realstack';
+import type { RealStack } from './observability-backends';
 
 /**
  * The query APIs Grafana's datasources call, as the acceptance tier calls them: PromQL on Prometheus, LogQL on
