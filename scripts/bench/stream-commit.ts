@@ -7,12 +7,12 @@
  * - for this build, the time from COMPLETED (`completed_at`) to committed (`committed_at`), p50 and p99.
  * The last line printed is a JSON summary.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { localCredentials, startDynamoDbLocal } from '../lib/dynamodb-local';
+import { eventually } from '../lib/eventually';
 import { localTable, putStock } from '../lib/local-tables';
 import { FUNCTIONS_ALONE, offlinePorts, startOffline } from '../lib/offline';
 import { orderBody, placeOrder } from '../lib/orders';
@@ -107,23 +107,22 @@ async function measure(
     }
     const commitDelaysMs: number[] = [];
     for (const orderId of placed) {
-      for (let waited = 0; waited < 30_000; waited += 100) {
-        const { Item } = await db.send(
-          new GetCommand({
-            TableName: localTable('orders'),
-            Key: { order_id: orderId },
-            ConsistentRead: true,
-          }),
-        );
-        if (Item?.committed_at) {
-          if (Item.completed_at) {
-            commitDelaysMs.push(
-              Date.parse(String(Item.committed_at)) - Date.parse(String(Item.completed_at)),
-            );
-          }
-          break;
-        }
-        await sleep(100);
+      // An order whose commit never lands is left out of the delays, as it was when the loop gave up.
+      const order = await eventually(
+        async () => {
+          const { Item } = await db.send(
+            new GetCommand({
+              TableName: localTable('orders'),
+              Key: { order_id: orderId },
+              ConsistentRead: true,
+            }),
+          );
+          return Item?.committed_at ? Item : undefined;
+        },
+        { what: `order ${orderId} committed`, timeoutMs: 30_000 },
+      ).catch(() => undefined);
+      if (order?.completed_at) {
+        commitDelaysMs.push(Date.parse(String(order.committed_at)) - Date.parse(String(order.completed_at)));
       }
     }
     return { build: build.name, latenciesMs, commitDelaysMs };

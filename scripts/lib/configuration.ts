@@ -4,7 +4,7 @@
  * variable's offline default from where it is written (serverless.yml or a manifest's `${env:NAME, default}`,
  * else the schema, else the code that reads it). `npm run generate:docs` writes it; the static tier checks it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
@@ -118,14 +118,7 @@ function templateSources(root: string): string[] {
     path.join(root, 'serverless.yml'),
     ...readdirSync(functions)
       .map((name) => path.join(functions, name, 'function.yml'))
-      .filter((file) => {
-        try {
-          readFileSync(file);
-          return true;
-        } catch {
-          return false;
-        }
-      }),
+      .filter((file) => existsSync(file)),
   ];
 }
 
