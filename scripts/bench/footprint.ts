@@ -17,6 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { localCredentials } from '../lib/dynamodb-local';
+import { eventually } from '../lib/eventually';
 import { OtlpLogsReceiver, OtlpReceiver } from '../lib/otlp-receivers';
 import { freePort } from '../lib/ports';
 import { flashSale } from './hot-item';
@@ -116,10 +117,13 @@ async function main(): Promise<void> {
   );
   const url = `http://127.0.0.1:${httpPort}`;
   try {
-    for (const deadline = Date.now() + 180_000; !output.includes('Orders API'); await sleep(200)) {
-      if (start.exitCode !== null || Date.now() > deadline)
-        throw new Error(`npm start did not get ready:\n${output}`);
-    }
+    await eventually(() => (output.includes('Orders API') ? true : undefined), {
+      what: 'npm start to get ready',
+      seen: () => output,
+      giveUpIf: () => (start.exitCode === null ? undefined : `npm start exited (${start.exitCode})`),
+      timeoutMs: 180_000,
+      intervalMs: 200,
+    });
     await sleep(idleSeconds * 1000);
     snapshots.push(snapshot('ready and idle', Number(start.pid)));
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
+import { eventually } from './eventually';
 
 /**
  * DynamoDB Local without Docker: the jar and its native libraries come from the npm package
@@ -192,11 +193,16 @@ export async function startDynamoDbLocal(options: {
     await Promise.race([exited, sleep(3_000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}):\n${output}`);
-    if (await isReachable(endpoint)) return { endpoint, process: child, stop };
-    await sleep(100);
+  try {
+    await eventually(async () => ((await isReachable(endpoint)) ? true : undefined), {
+      what: `DynamoDB Local to answer on ${endpoint}`,
+      seen: () => output,
+      giveUpIf: () => (child.exitCode === null ? undefined : `DynamoDB Local exited (${child.exitCode})`),
+      timeoutMs: 30_000,
+    });
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  await stop();
-  throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);
+  return { endpoint, process: child, stop };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { LAMBDA_INSTANCES_READY } from '#local-runtime/ready-lines.cjs';
+import { eventually } from './eventually';
 import { freePort } from './ports';
 
 /** glibc's malloc arenas for the offline process, which `npm start` sets unless the shell does. */
@@ -75,14 +76,17 @@ export async function startOffline(options: OfflineOptions = {}): Promise<Offlin
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  while (!url) {
-    if (child.exitCode !== null) throw new Error(`serverless offline exited (${child.exitCode}):\n${output}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`serverless offline was not ready in time:\n${output}`);
-    }
-    await sleep(50);
+  try {
+    const ready = await eventually(() => url, {
+      what: 'serverless offline to be ready',
+      seen: () => output,
+      giveUpIf: () => (child.exitCode === null ? undefined : `serverless offline exited (${child.exitCode})`),
+      timeoutMs: options.readyTimeoutMs ?? 60_000,
+      intervalMs: 50,
+    });
+    return { url: ready, process: child, output: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { url, process: child, output: () => output, stop };
 }

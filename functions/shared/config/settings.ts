@@ -46,6 +46,9 @@ export const SAMPLERS = [
   'parentbased_traceidratio',
 ] as const;
 
+/** A table's name: the template sets it from the function's manifest (`tables:`), so it has no default. */
+const tableName = (doc: string) => [z.string().min(1), doc, 'the template'] as const;
+
 /** Who reads a variable; the configuration page groups them so. */
 export type Reader =
   | 'every function'
@@ -57,25 +60,25 @@ export type Reader =
 /** Who sets it: a developer (the default), the template (from the manifests and the stage), serverless-offline, or Lambda. */
 export type Setter = 'you' | 'the template' | 'serverless-offline' | 'Lambda';
 
-interface Variable<Schema extends z.ZodType> {
+interface Variable<Schema extends z.ZodType, ReadBy extends Reader = Reader> {
   schema: Schema;
-  readBy: Reader;
+  readBy: ReadBy;
   setBy: Setter;
   /** What it does, one line for the configuration page. */
   doc: string;
 }
 
 /** One group's variables, each `NAME: [schema, what it does, who sets it (you, unless said)]`. */
-function group<Entries extends Record<string, readonly [z.ZodType, string, Setter?]>>(
-  readBy: Reader,
+function group<ReadBy extends Reader, Entries extends Record<string, readonly [z.ZodType, string, Setter?]>>(
+  readBy: ReadBy,
   entries: Entries,
-): { [Name in keyof Entries]: Variable<Entries[Name][0]> } {
+): { [Name in keyof Entries]: Variable<Entries[Name][0], ReadBy> } {
   return Object.fromEntries(
     Object.entries(entries).map(([name, [schema, doc, setBy = 'you']]) => [
       name,
       { schema, readBy, setBy, doc },
     ]),
-  ) as { [Name in keyof Entries]: Variable<Entries[Name][0]> };
+  ) as { [Name in keyof Entries]: Variable<Entries[Name][0], ReadBy> };
 }
 
 export const VARIABLES = {
@@ -129,12 +132,12 @@ export const VARIABLES = {
     CHAOS_SEED: [integerSetting(-1, { min: -1 }), 'makes the chaos draws repeatable (`-1`: unseeded)'],
   }),
   ...group('one function', {
-    IDEMPOTENCY_TABLE: [z.string().min(1), 'api-gateway: the idempotency keys', 'the template'],
-    ORDERS_TABLE: [z.string().min(1), 'order, committer, reaper: the orders', 'the template'],
-    INVENTORY_TABLE: [z.string().min(1), 'inventory: stock and catalog prices', 'the template'],
-    INVENTORY_RESERVATIONS_TABLE: [z.string().min(1), 'inventory: its reservations', 'the template'],
-    WAREHOUSE_STOCK_TABLE: [z.string().min(1), 'warehouse: stock per location', 'the template'],
-    WAREHOUSE_RESERVATIONS_TABLE: [z.string().min(1), 'warehouse: its reservations', 'the template'],
+    IDEMPOTENCY_TABLE: tableName('api-gateway: the idempotency keys'),
+    ORDERS_TABLE: tableName('order, committer, reaper: the orders'),
+    INVENTORY_TABLE: tableName('inventory: stock and catalog prices'),
+    INVENTORY_RESERVATIONS_TABLE: tableName('inventory: its reservations'),
+    WAREHOUSE_STOCK_TABLE: tableName('warehouse: stock per location'),
+    WAREHOUSE_RESERVATIONS_TABLE: tableName('warehouse: its reservations'),
     ORDER_ABANDON_MARGIN_SECONDS: [
       integerSetting(30, { min: 0 }),
       'order: an unsettled order counts as abandoned this long after its order function’s timeout',
@@ -182,6 +185,14 @@ export const VARIABLES = {
       integerSetting(1_000, { min: 1 }),
       'ms per export; an export never delays a response offline',
     ],
+    TELEMETRY_EXPORT: [
+      z.enum(['after-response', 'before-response']).default('after-response'),
+      'deployed: export each invocation’s telemetry after its answer (an internal extension holds the sandbox until it is done) or `before-response` (the answer waits for it)',
+    ],
+    TELEMETRY_EXPORT_WAIT_MS: [
+      integerSetting(1_000, { min: 0, max: 60_000 }),
+      'deployed, after the response: the longest an export may keep the sandbox awake (billed); past it, a line says what is pending',
+    ],
     OTEL_RESOURCE_ATTRIBUTES: [z.string().optional(), 'extra resource attributes (`key=value,…`)'],
     OTEL_LOGS_EXPORTER: [
       z.enum(['otlp', 'none']).default('otlp'),
@@ -195,14 +206,6 @@ export const VARIABLES = {
     OTEL_TRACES_SAMPLER_ARG: [
       z.coerce.number().min(0).max(1).default(1),
       'the ratio of the `traceidratio` samplers',
-    ],
-    TELEMETRY_EXPORT: [
-      z.enum(['after-response', 'before-response']).default('after-response'),
-      'deployed: export each invocation’s telemetry after its answer (an internal extension holds the sandbox until it is done) or `before-response` (the answer waits for it)',
-    ],
-    TELEMETRY_EXPORT_WAIT_MS: [
-      integerSetting(1_000, { min: 0, max: 60_000 }),
-      'deployed, after the response: the longest an export may keep the sandbox awake (billed); past it, a line says what is pending',
     ],
     OTEL_BSP_SCHEDULE_DELAY: [integerSetting(1_000, { min: 1 }), 'ms between span batches'],
     OTEL_BSP_MAX_QUEUE_SIZE: [
@@ -226,6 +229,17 @@ export const VARIABLES = {
 };
 
 export type VariableName = keyof typeof VARIABLES;
+
+/** The variables one reader reads, typed as their names. */
+export type NamesReadBy<ReadBy extends Reader> = {
+  [Name in VariableName]: (typeof VARIABLES)[Name]['readBy'] extends ReadBy ? Name : never;
+}[VariableName];
+
+export function namesReadBy<ReadBy extends Reader>(readBy: ReadBy): NamesReadBy<ReadBy>[] {
+  return (Object.keys(VARIABLES) as VariableName[]).filter(
+    (name): name is NamesReadBy<ReadBy> => VARIABLES[name].readBy === readBy,
+  );
+}
 type SchemaOf<Name extends VariableName> = (typeof VARIABLES)[Name]['schema'];
 export type Settings<Name extends VariableName> = { [K in Name]: z.output<SchemaOf<K>> };
 
@@ -256,8 +270,16 @@ export const COMMON_SETTINGS = [
   'INBOUND_TRACE_CONTEXT',
 ] as const;
 
-/** The settings every function shares, validated once when the first module that needs them loads. */
-export const commonEnv = readSettings(COMMON_SETTINGS);
+let common: Settings<(typeof COMMON_SETTINGS)[number]> | undefined;
+
+/**
+ * The settings every function shares, validated once, when first asked for: not at import, so that a process
+ * that reads them with others (the tracing preload's telemetrySettings) validates them once too.
+ */
+export function commonSettings(): Settings<(typeof COMMON_SETTINGS)[number]> {
+  common ??= readSettings(COMMON_SETTINGS);
+  return common;
+}
 
 /** A variable's default as the configuration page shows it: what its schema makes of it unset. */
 export function defaultOf(name: VariableName): string | undefined {

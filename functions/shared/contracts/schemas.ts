@@ -226,6 +226,28 @@ export type CustomerOrderView = z.output<typeof customerOrderView>;
 export const orderView = customerOrderView.loose();
 
 /**
+ * The routes of a service that holds stock for orders (inventory, warehouse): one reservation ledger, so one
+ * contract, but for what its reservation answers.
+ */
+type StockHolderRoutes<Service extends string, Reservation extends z.ZodType> = Record<
+  `POST /${Service}/reserve`,
+  { body: typeof reservationRequest; response: Reservation }
+> &
+  Record<`POST /${Service}/release`, { body: typeof releaseRequest; response: typeof releaseResult }> &
+  Record<`POST /${Service}/commit`, { body: typeof releaseRequest; response: typeof commitResult }>;
+
+function stockHolderRoutes<Service extends string, Reservation extends z.ZodType>(
+  service: Service,
+  reservation: Reservation,
+): StockHolderRoutes<Service, Reservation> {
+  return {
+    [`POST /${service}/reserve`]: { body: reservationRequest, response: reservation },
+    [`POST /${service}/release`]: { body: releaseRequest, response: releaseResult },
+    [`POST /${service}/commit`]: { body: releaseRequest, response: commitResult },
+  } as StockHolderRoutes<Service, Reservation>;
+}
+
+/**
  * Every route of every function, keyed as API Gateway names them ("METHOD /resource"), with what it takes
  * and what it answers. Handlers implement these keys (httpRouter) and callers call them (ServiceClient):
  * a route's request and response types come from here and nowhere else.
@@ -235,12 +257,8 @@ export const API = {
   'GET /api/order/{id}': { params: orderPath, response: customerOrderView },
   'POST /order': { body: orderRequest, response: orderCreated },
   'GET /order/{id}': { params: orderPath, response: orderView },
-  'POST /inventory/reserve': { body: reservationRequest, response: inventoryReservation },
-  'POST /inventory/release': { body: releaseRequest, response: releaseResult },
-  'POST /inventory/commit': { body: releaseRequest, response: commitResult },
-  'POST /warehouse/reserve': { body: reservationRequest, response: warehouseReservation },
-  'POST /warehouse/release': { body: releaseRequest, response: releaseResult },
-  'POST /warehouse/commit': { body: releaseRequest, response: commitResult },
+  ...stockHolderRoutes('inventory', inventoryReservation),
+  ...stockHolderRoutes('warehouse', warehouseReservation),
   'POST /payment/authorize': { body: paymentRequest, response: paymentAuthorization },
   'POST /fraud/check': { body: fraudRequest, response: fraudAssessment },
 } as const;

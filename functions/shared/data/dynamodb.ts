@@ -4,7 +4,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import LOCAL_DEFAULTS from '../config/local-defaults.json';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { registerPrimer } from '../runtime/priming';
 
 /**
@@ -13,7 +13,7 @@ import { registerPrimer } from '../runtime/priming';
  * on whatever AWS profile the shell happens to have.
  */
 export const dynamoClient = new DynamoDBClient({
-  ...(commonEnv.IS_OFFLINE ? { credentials: LOCAL_DEFAULTS.credentials } : {}),
+  ...(commonSettings().IS_OFFLINE ? { credentials: LOCAL_DEFAULTS.credentials } : {}),
   requestHandler: new NodeHttpHandler({
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),

@@ -9,6 +9,7 @@ import type { ErrorCategory } from '../contracts/errors';
 import type { OrderRequest, PricedLine } from '../contracts/schemas';
 import type { Primer } from '../runtime/priming';
 import { writePathPrimers } from './dynamodb-priming';
+import { guardedUpdate } from './guarded-update';
 
 /**
  * PENDING → RESERVED → COMPLETED, or FAILED from either of the first two. A COMPLETED order stays unsettled
@@ -126,27 +127,11 @@ export class DynamoOrderStore implements RecoveryStore {
 
   /** A guarded state change: an order only moves forward from the states listed in `from`. */
   async transition(orderId: string, from: OrderStatus[], to: OrderStatus, fields: Partial<OrderRecord> = {}) {
-    const updates = { ...fields, status: to, updated_at: new Date().toISOString() };
-    const names = Object.fromEntries(Object.keys(updates).map((key, index) => [`#f${index}`, key]));
-    const values = Object.fromEntries(Object.values(updates).map((value, index) => [`:v${index}`, value]));
-    const fromValues = Object.fromEntries(from.map((status, index) => [`:from${index}`, status]));
-    const set = `SET ${Object.keys(names)
-      .map((name, index) => `${name} = :v${index}`)
-      .join(', ')}`;
-    const settled = settles(to, fields);
+    const set = { ...fields, status: to, updated_at: new Date().toISOString() };
     await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { order_id: orderId },
-        UpdateExpression: settled ? `${set} REMOVE #unsettled` : set,
-        ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
-        ExpressionAttributeNames: {
-          ...names,
-          '#status': 'status',
-          ...(settled ? { '#unsettled': UNSETTLED_KEY } : {}),
-        },
-        ExpressionAttributeValues: { ...values, ...fromValues },
-      }),
+      new UpdateCommand(
+        guardedUpdate(this.table, orderId, from, set, settles(to, fields) ? [UNSETTLED_KEY] : []),
+      ),
     );
   }
 
@@ -199,34 +184,18 @@ export class DynamoOrderStore implements RecoveryStore {
   }
 
   async settleCompleted(orderId: string, now: string, conflict?: string): Promise<void> {
+    const set = conflict
+      ? { commit_conflict: conflict, updated_at: now }
+      : { committed_at: now, updated_at: now };
     await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { order_id: orderId },
-        UpdateExpression: conflict
-          ? 'SET commit_conflict = :conflict, updated_at = :now REMOVE #unsettled'
-          : 'SET committed_at = :now, updated_at = :now REMOVE #unsettled',
-        ConditionExpression: '#status = :completed',
-        ExpressionAttributeNames: { '#status': 'status', '#unsettled': UNSETTLED_KEY },
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':completed': 'COMPLETED',
-          ...(conflict ? { ':conflict': conflict } : {}),
-        },
-      }),
+      new UpdateCommand(guardedUpdate(this.table, orderId, ['COMPLETED'], set, [UNSETTLED_KEY])),
     );
   }
 
   async settleReleased(orderId: string, now: string): Promise<void> {
+    const set = { compensated: true, recovered_at: now, updated_at: now };
     await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { order_id: orderId },
-        UpdateExpression: 'SET compensated = :yes, recovered_at = :now, updated_at = :now REMOVE #unsettled',
-        ConditionExpression: '#status = :failed',
-        ExpressionAttributeNames: { '#status': 'status', '#unsettled': UNSETTLED_KEY },
-        ExpressionAttributeValues: { ':yes': true, ':now': now, ':failed': 'FAILED' },
-      }),
+      new UpdateCommand(guardedUpdate(this.table, orderId, ['FAILED'], set, [UNSETTLED_KEY])),
     );
   }
 }

@@ -11,6 +11,7 @@ import { backOff } from '../runtime/retry';
 import { withSpan } from '../telemetry/api';
 import { logger } from '../telemetry/logger';
 import { writePathPrimers } from './dynamodb-priming';
+import { guardedUpdate } from './guarded-update';
 
 /** A stock write inside a reservation transaction, in DocumentClient form. */
 export type StockWrite = NonNullable<
@@ -116,14 +117,9 @@ export class ReservationLedger<Line extends { quantity: number }> {
   async commit(orderId: string): Promise<void> {
     try {
       await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { order_id: orderId },
-          UpdateExpression: 'SET #status = :committed, committed_at = :now',
-          ConditionExpression: '#status = :reserved',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':committed': 'COMMITTED', ':reserved': 'RESERVED', ':now': now() },
-        }),
+        new UpdateCommand(
+          guardedUpdate(this.table, orderId, ['RESERVED'], { status: 'COMMITTED', committed_at: now() }),
+        ),
       );
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
@@ -172,14 +168,10 @@ export class ReservationLedger<Line extends { quantity: number }> {
       try {
         await this.transact([
           {
-            Update: {
-              TableName: this.table,
-              Key: { order_id: orderId },
-              UpdateExpression: 'SET #status = :released, released_at = :now',
-              ConditionExpression: '#status = :reserved',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':released': 'RELEASED', ':reserved': 'RESERVED', ':now': now() },
-            },
+            Update: guardedUpdate(this.table, orderId, ['RESERVED'], {
+              status: 'RELEASED',
+              released_at: now(),
+            }),
           },
           ...restock(existing.lines),
         ]);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import * as z from 'zod';
-import { commonEnv, readSettings } from '../config/settings';
+import { commonSettings, readSettings } from '../config/settings';
 import { DomainError } from '../contracts/errors';
 import { currentInvocation, type Invocation } from '../runtime/invocation';
 import { randomSource } from '../runtime/random';
@@ -136,7 +136,7 @@ export class ChaosMonkey {
     const env = readSettings(['CHAOS', 'CHAOS_SEED']);
     return ChaosMonkey.forFunction(
       env.CHAOS,
-      commonEnv.OTEL_SERVICE_NAME.replace(/-service$/, ''),
+      commonSettings().OTEL_SERVICE_NAME.replace(/-service$/, ''),
       env.CHAOS_SEED,
     );
   }

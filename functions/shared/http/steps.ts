@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { DomainError, type FieldError, THROTTLE_RETRY_AFTER_SECONDS } from '../contracts/errors';
 import { LIMITS } from '../contracts/schemas';
 import { armCrash, ChaosMonkey } from '../faults/chaos';
@@ -69,7 +69,7 @@ export const invocationContext: Step = ({ request }, next) =>
 export const logRequest: Step = async ({ event }, next) => {
   logger.info(
     { method: event.httpMethod, path: event.path },
-    `${commonEnv.OTEL_SERVICE_NAME} received a request`,
+    `${commonSettings().OTEL_SERVICE_NAME} received a request`,
   );
   const started = performance.now();
   const result = await next();
@@ -81,7 +81,7 @@ export const logRequest: Step = async ({ event }, next) => {
       category: (result.body as { category?: unknown }).category,
       duration_ms: Math.round(performance.now() - started),
     },
-    `${commonEnv.OTEL_SERVICE_NAME} responded ${result.statusCode}`,
+    `${commonSettings().OTEL_SERVICE_NAME} responded ${result.statusCode}`,
   );
   return result;
 };

@@ -1,5 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { runInvocation } from '../runtime/invocation';
 import { resolveTraceId } from '../telemetry/api';
 import { tracedHandler } from '../telemetry/handoff';
@@ -22,7 +22,7 @@ export function scheduledHandler<Summary extends Record<string, unknown>>(
         const summary = await job(event);
         logger.info(
           { ...summary, duration_ms: Math.round(performance.now() - started) } as Record<string, unknown>,
-          `${commonEnv.OTEL_SERVICE_NAME} finished its scheduled run`,
+          `${commonSettings().OTEL_SERVICE_NAME} finished its scheduled run`,
         );
         return { ...summary, trace_id: traceId };
       });

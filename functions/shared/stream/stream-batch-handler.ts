@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { type Link, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { armCrash, ChaosMonkey } from '../faults/chaos';
 import { runInvocation } from '../runtime/invocation';
 import { resolveTraceId } from '../telemetry/api';
@@ -14,7 +14,7 @@ export const TRACE_CONTEXT_ATTRIBUTE = 'trace_context';
 /** What OpenTelemetry's messaging conventions call this system: the consumer's spans say so. */
 const MESSAGING_SYSTEM = 'aws_dynamodb_streams';
 
-const tracer = trace.getTracer(commonEnv.OTEL_SERVICE_NAME);
+const tracer = trace.getTracer(commonSettings().OTEL_SERVICE_NAME);
 const chaos = ChaosMonkey.ofThisFunction();
 // Created once: Powertools' processor is reused across invocations, as its documentation does.
 const processor = new BatchProcessor(EventType.DynamoDBStreams);

@@ -11,7 +11,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { currentInvocation } from '../runtime/invocation';
 import { type Flushable, flushTracesAndLogs } from './flush';
 
@@ -19,7 +19,7 @@ import { type Flushable, flushTracesAndLogs } from './flush';
  * Helpers over the OpenTelemetry API. With the SDK off they fall back to no-op spans, so business code
  * never checks whether tracing is on.
  */
-const tracer = trace.getTracer(commonEnv.OTEL_SERVICE_NAME);
+const tracer = trace.getTracer(commonSettings().OTEL_SERVICE_NAME);
 
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 
@@ -42,7 +42,7 @@ export function activeSpanId(): string | undefined {
 export function resolveTraceId(headers: Record<string, string | undefined>): string {
   const fromSpan = activeTraceId();
   if (fromSpan) return fromSpan;
-  if (commonEnv.INBOUND_TRACE_CONTEXT === 'link') return randomBytes(16).toString('hex');
+  if (commonSettings().INBOUND_TRACE_CONTEXT === 'link') return randomBytes(16).toString('hex');
   const match = TRACEPARENT.exec(headers.traceparent ?? '');
   if (match?.[1] && match[1] !== '0'.repeat(32)) return match[1];
   return randomBytes(16).toString('hex');

@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { commonEnv } from '../config/settings';
+import { commonSettings } from '../config/settings';
 import { currentInvocation } from '../runtime/invocation';
 
 /**
@@ -84,7 +84,7 @@ function traceContext(): Record<string, string> {
 }
 
 export const logger = createLogger({
-  serviceName: commonEnv.OTEL_SERVICE_NAME,
-  level: commonEnv.LOG_LEVEL,
-  bufferStdout: commonEnv.IS_OFFLINE,
+  serviceName: commonSettings().OTEL_SERVICE_NAME,
+  level: commonSettings().LOG_LEVEL,
+  bufferStdout: commonSettings().IS_OFFLINE,
 });

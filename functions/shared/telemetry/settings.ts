@@ -1,10 +1,7 @@
-import { COMMON_SETTINGS, readSettings, VARIABLES, type VariableName } from '../config/settings';
+import { COMMON_SETTINGS, namesReadBy, readSettings } from '../config/settings';
 
 /** What the tracing preload reads: every function's own identity, and the variables of tracing. */
-const TELEMETRY_SETTINGS = [
-  ...COMMON_SETTINGS,
-  ...(Object.keys(VARIABLES) as VariableName[]).filter((name) => VARIABLES[name].readBy === 'tracing'),
-];
+const TELEMETRY_SETTINGS = [...COMMON_SETTINGS, ...namesReadBy('tracing')];
 
 /**
  * Everything the tracing preload reads from the environment, validated once when it starts: a malformed

@@ -15,9 +15,12 @@ export const ORDER_SLOS_UID = 'order-slos';
 export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
   const service = `sloth_service="${spec.service}"`;
   const windows = SLI_WINDOWS.map(promDuration);
-  const stats = (title: string, unit: string) =>
+  const stats = (id: number, title: string, unit: string, place: dashboard.GridPos, description: string) =>
     new stat.PanelBuilder()
+      .id(id)
       .title(title)
+      .description(description)
+      .gridPos(place)
       .datasource(DATASOURCES.prometheus)
       .unit(unit)
       .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
@@ -25,26 +28,34 @@ export function orderSlosDashboard(spec: SloSpec): dashboard.Dashboard {
       .textMode(common.BigValueTextMode.ValueAndName);
   const builder = projectDashboard('Order SLOs', ORDER_SLOS_UID, ['orders', 'slo'], '30s', 'now-6h')
     .withPanel(
-      stats('Error budget remaining (30 days)', 'percentunit')
-        .id(1)
-        .description('1 − the period burn rate: below 0, the objective is missed for the period.')
-        .gridPos(at(0, 0, 8, 6))
-        .withTarget(promQuery('A', `slo:period_error_budget_remaining:ratio{${service}}`, '{{sloth_slo}}')),
+      stats(
+        1,
+        'Error budget remaining (30 days)',
+        'percentunit',
+        at(0, 0, 8, 6),
+        '1 − the period burn rate: below 0, the objective is missed for the period.',
+      ).withTarget(promQuery('A', `slo:period_error_budget_remaining:ratio{${service}}`, '{{sloth_slo}}')),
     )
     .withPanel(
-      stats('SLI over the period against its objective', 'percentunit')
-        .id(2)
-        .description('The share of good orders over 30 days, and the objective it must stay above.')
-        .gridPos(at(8, 0, 8, 6))
+      stats(
+        2,
+        'SLI over the period against its objective',
+        'percentunit',
+        at(8, 0, 8, 6),
+        'The share of good orders over 30 days, and the objective it must stay above.',
+      )
         .decimals(3)
         .withTarget(promQuery('A', `1 - slo:sli_error:ratio_rate30d{${service}}`, '{{sloth_slo}}'))
         .withTarget(promQuery('B', `slo:objective:ratio{${service}}`, '{{sloth_slo}} objective')),
     )
     .withPanel(
-      stats('Budget alerts firing', 'short')
-        .id(3)
-        .description('Page and ticket alerts firing now (docs/observability.md, "Runbook", says what to do).')
-        .gridPos(at(16, 0, 8, 6))
+      stats(
+        3,
+        'Budget alerts firing',
+        'short',
+        at(16, 0, 8, 6),
+        'Page and ticket alerts firing now (docs/observability.md, "Runbook", says what to do).',
+      )
         .decimals(0)
         .withTarget(
           promQuery(
