@@ -142,15 +142,19 @@ function javaCompiles(): boolean {
 
 /**
  * DynamoDB Local's JVM, sized for what it holds: requests in flight, with the tables in SQLite outside the
- * heap. The serial collector and a heap of 192 MB keep it near 160 MB where `-Xmx1g` and the default
- * collector held 250; C1 alone (no C2) compiles less and served the project's load as fast (BENCHMARKS.md).
+ * heap. The serial collector and a heap of 128 MB keep it near 160 MB where `-Xmx1g` and the default collector
+ * held 250; C1 alone (no C2), on one compiler thread with a small code cache, compiles less and served the
+ * project's load as fast (BENCHMARKS.md, "Footprint").
  */
 const JVM_OPTIONS = [
-  '-Xmx192m',
+  '-Xmx128m',
   '-XX:+UseSerialGC',
   '-XX:TieredStopAtLevel=1',
-  '-XX:ReservedCodeCacheSize=32m',
+  '-XX:CICompilerCount=1',
+  '-XX:ReservedCodeCacheSize=16m',
   '-Xss512k',
+  // No hsperfdata file: nothing here reads it (jstat does).
+  '-XX:-UsePerfData',
 ];
 
 /** Starts DynamoDB Local on loopback; in memory, or persisted under DYNAMODB_LOCAL_DATA_DIR (.dynamodb/data). */
