@@ -387,12 +387,40 @@ function checkConcurrency(functionsDir, manifests, servedBy) {
   }
 }
 
+/**
+ * How many hops below each function its calls reach, by function key: 0 for one that calls none, 1 for one
+ * whose callees call none, and so on. An instance is busy until its callees answer, so the deeper a function's
+ * calls go, the longer each of its invocations holds an instance.
+ * @param {Manifest[]} manifests
+ * @param {Map<string, string>} servedBy
+ * @returns {Record<string, number>}
+ */
+function callDepths(manifests, servedBy) {
+  const byName = new Map(manifests.map((fn) => [fn.name, fn]));
+  /** @type {Map<string, number>} */
+  const depths = new Map();
+  /** @param {Manifest} fn @returns {number} */
+  const depthOf = (fn) => {
+    const known = depths.get(fn.name);
+    if (known !== undefined) return known;
+    // A cycle would be a request waiting on itself; counted once, it cannot recurse forever.
+    depths.set(fn.name, 0);
+    const callees = fn.calls.flatMap((call) => byName.get(String(servedBy.get(call))) ?? []);
+    const depth = callees.length === 0 ? 0 : 1 + Math.max(...callees.map(depthOf));
+    depths.set(fn.name, depth);
+    return depth;
+  };
+  return Object.fromEntries(manifests.map((fn) => [fn.key, depthOf(fn)]));
+}
+
 /** Everything derived from the manifests in `functionsDir`. */
 function derive(functionsDir = FUNCTIONS_DIR) {
   const manifests = loadManifests(functionsDir);
-  checkConcurrency(functionsDir, manifests, checkCalls(functionsDir, manifests));
+  const servedBy = checkCalls(functionsDir, manifests);
+  checkConcurrency(functionsDir, manifests, servedBy);
   return {
     manifests,
+    callDepths: callDepths(manifests, servedBy),
     functions: functionBlocks(manifests),
     roles: {
       Resources: Object.fromEntries([

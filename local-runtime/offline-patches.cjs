@@ -23,7 +23,7 @@ const { patchLambdaWorkers } = require('./instance-workers.cjs');
  * @returns {Promise<import('./instance-pool.cjs').PoolControls>}
  */
 async function applyPatches({
-  maxInstances,
+  maxInstancesOf,
   limitsOf,
   stage,
   retireIdleAfterMs,
@@ -43,7 +43,7 @@ async function applyPatches({
   return patchLambdaPool(
     { LambdaFunction, LambdaFunctionPool },
     {
-      maxInstances,
+      maxInstancesOf,
       limitsOf,
       stage,
       warn,

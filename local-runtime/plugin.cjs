@@ -17,6 +17,7 @@ const LOCAL_DEFAULTS = require('../functions/shared/config/local-defaults.json')
 const { addApiStage } = require('./api-stage.cjs');
 const { bundleFunctions } = require('./bundle.cjs');
 const { assertDeployableTelemetry, assertNothingFromTheShell } = require('./deploy-settings.cjs');
+const { baselineCodeAgain, withoutBaselineCode } = require('./framework-start.cjs');
 const { invokeForResult, invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
@@ -60,7 +61,10 @@ class LocalRuntimePlugin {
   constructor(serverless, _options, { log } = {}) {
     this.serverless = serverless;
     this.log = log ?? {};
+    withoutBaselineCode();
     this.hooks = {
+      // The first hook the Framework runs, once it has validated the configuration.
+      initialize: () => baselineCodeAgain(),
       'before:offline:start:init': () => this.prepareOffline(),
       'before:offline:start': () => this.prepareOffline(),
       'after:offline:start:init': () => this.afterOfflineStarted(),
@@ -90,7 +94,7 @@ class LocalRuntimePlugin {
     if (!existsSync(TRACING_PRELOAD)) build();
     process.env.AWS_ENDPOINT_URL_DYNAMODB ??= LOCAL_DEFAULTS.dynamodbEndpoint;
     this.pool = await applyPatches({
-      maxInstances: Number(this.settings.maxInstancesPerFunction) || 2,
+      maxInstancesOf: instanceCapsOf(this.settings.maxInstancesPerFunction, this.settings.callDepths ?? {}),
       limitsOf: (/** @type {string} */ functionKey) => deployedLimits(service, functionKey),
       stage: {
         rateLimit: Number(service.custom?.edge?.rateLimit),
@@ -306,6 +310,24 @@ function deployedLimits(service, functionKey) {
 }
 
 /**
+ * custom.localRuntime.maxInstancesPerFunction: a number, every function's; or `by-calls`: 2 for a function whose
+ * calls reach two hops or more below it (api-gateway, order), whose every invocation holds an instance while
+ * its callees and theirs run, and 1 for the others, whose invocations are short: a second instance of those
+ * held memory and bought no latency (BENCHMARKS.md, "Footprint").
+ * @param {unknown} setting
+ * @param {Record<string, number>} callDepths how many hops below each function its calls reach (manifests.cjs)
+ * @returns {(functionKey: string) => number}
+ */
+function instanceCapsOf(setting = 'by-calls', callDepths) {
+  if (setting === 'by-calls') return (functionKey) => ((callDepths[functionKey] ?? 0) >= 2 ? 2 : 1);
+  const count = Number(setting);
+  if (Number.isInteger(count) && count >= 1) return () => count;
+  throw new Error(
+    `custom.localRuntime.maxInstancesPerFunction (OFFLINE_MAX_INSTANCES) must be a whole number of at least 1 or \`by-calls\`; got ${JSON.stringify(setting)}`,
+  );
+}
+
+/**
  * custom.localRuntime.youngGeneration: a size in MB, `lambda` or `full` (instance-workers.cjs).
  * @param {unknown} setting
  * @returns {number | 'lambda' | 'full'}
@@ -331,6 +353,7 @@ function instanceExecArgv(custom) {
 
 module.exports = LocalRuntimePlugin;
 module.exports.instanceExecArgv = instanceExecArgv;
+module.exports.instanceCapsOf = instanceCapsOf;
 
 /**
  * A function's environment as the compile cache's builder loads the handler with it: the template's values,

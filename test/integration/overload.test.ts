@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flashSale } from '../../scripts/bench/hot-item';
-import { MANIFESTS } from '../../scripts/lib/manifests';
+import { memoryReportOf } from '../../scripts/bench/memory';
+import { derive, MANIFESTS } from '../../scripts/lib/manifests';
 import { SEED_PAYLOAD, type Stack, startStack } from '../support/offline-stack';
 
 const REQUEST_ID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
@@ -46,10 +50,22 @@ describe('overload: a function that times out answers as the deployed API does',
 
 describe('a flash sale: 200 orders from 32 clients for 30 units', () => {
   let stack: Stack;
+  const memoryReportFile = path.join(mkdtempSync(path.join(tmpdir(), 'memory-report-')), 'memory.json');
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({ env: { OFFLINE_MEMORY_REPORT: memoryReportFile } });
   });
-  after(() => stack?.stop());
+  after(async () => {
+    await stack?.stop();
+    rmSync(path.dirname(memoryReportFile), { recursive: true, force: true });
+  });
+
+  it("holds no baseline machine code for the Framework's one-off configuration validator", async () => {
+    // With Sparkplug on during the Framework's start, the validator alone kept 16 MB of machine code here, as
+    // long as the process lived (BENCHMARKS.md, "Footprint").
+    const report = await memoryReportOf(stack.offline.process.pid ?? 0, memoryReportFile);
+    const largeCodeMb = (report.main.heapSpaces.code_large_object_space ?? 0) / 2 ** 20;
+    assert.ok(largeCodeMb < 4, `the main thread's large code objects: ${largeCodeMb.toFixed(1)} MB`);
+  });
 
   it('sells exactly 30 with no client retries; every other order is refused 409 with its JSON body; none is throttled, none gets a 5xx', async () => {
     const sale = await flashSale({
@@ -71,5 +87,18 @@ describe('a flash sale: 200 orders from 32 clients for 30 units', () => {
     );
     assert.equal(orders.filter((order) => order.status === 'COMPLETED').length, 30, 'the 201s are the sales');
     assert.equal(stack.offline.output().match(/Unhandled exception/g), null);
+    // 32 clients against api-gateway's 2 local instances wait, and say so. On the default (`by-calls`), a
+    // function whose calls reach two hops down has 2 instances, the others 1.
+    const waited = [
+      ...stack.offline.output().matchAll(/(\w+): \d+ request\(s\) waited for one of its (\d+) local/g),
+    ];
+    assert.ok(
+      waited.some(([, functionKey]) => functionKey === 'apiGateway'),
+      detail,
+    );
+    const { callDepths } = derive();
+    for (const [line, functionKey, instances] of waited) {
+      assert.equal(Number(instances), (callDepths[String(functionKey)] ?? 0) >= 2 ? 2 : 1, line);
+    }
   });
 });

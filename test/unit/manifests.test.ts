@@ -39,6 +39,31 @@ describe('function manifests', () => {
     ]);
   });
 
+  it('derive how many hops below each function its calls reach, a cycle counted once', () => {
+    const { callDepths } = derive(
+      functionsDir({
+        front:
+          'service: front\ntimeout: 1\nreservedConcurrency: 2\nroutes: [GET /front]\ncalls: [GET /middle]',
+        middle:
+          'service: middle\ntimeout: 1\nreservedConcurrency: 3\nroutes: [GET /middle]\ncalls: [GET /leaf, GET /middle]',
+        leaf: 'service: leaf\ntimeout: 1\nreservedConcurrency: 4\nroutes: [GET /leaf]',
+        sweeper:
+          'service: sweeper\ntimeout: 1\nreservedConcurrency: 1\nschedule: { rate: rate(1 minute) }\ncalls: [GET /front]',
+      }),
+    );
+    assert.deepEqual(callDepths, { front: 2, leaf: 0, middle: 1, sweeper: 3 });
+    // The order path: api-gateway → order → inventory → warehouse is the deepest chain.
+    assert.deepEqual(
+      Object.fromEntries(
+        ['apiGateway', 'order', 'inventory', 'payment', 'warehouse', 'fraud'].map((key) => [
+          key,
+          derive().callDepths[key],
+        ]),
+      ),
+      { apiGateway: 3, order: 2, inventory: 1, payment: 1, warehouse: 0, fraud: 0 },
+    );
+  });
+
   it("derive a function's block: its name, handler, role, table variables, settings and events", () => {
     const { functions, roles, offlineSchedules } = derive(
       functionsDir({

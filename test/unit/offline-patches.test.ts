@@ -5,7 +5,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { patchLambdaPool } from '#local-runtime/instance-pool.cjs';
 import * as internals from '#local-runtime/offline-internals.cjs';
+import { instanceCapsOf } from '#local-runtime/plugin.cjs';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { derive } from '../../scripts/lib/manifests';
 
 /** The version check and the pool patch, as local-runtime/ applies them. */
 const patches = { ...internals, patchLambdaPool };
@@ -102,7 +104,7 @@ const limits = ({
 
 /** Pool settings whose waits never run out within a test: the queue, without throttling. */
 const queueing = (maxInstances: number) => ({
-  maxInstances,
+  maxInstancesOf: () => maxInstances,
   limitsOf: () => limits(),
   stage: { rateLimit: 0, burstLimit: 0 },
   warn: () => {},
@@ -209,6 +211,20 @@ export default class WorkerThreadRunner {
 });
 
 describe('serverless-offline patches: the instance pool', () => {
+  it('gives 2 instances to a function whose calls reach two hops down and 1 to the rest by default; a number to all', () => {
+    const depths = derive().callDepths;
+    const capOf = instanceCapsOf('by-calls', depths);
+    assert.deepEqual(
+      Object.fromEntries(Object.keys(depths).map((functionKey) => [functionKey, capOf(functionKey)])),
+      { apiGateway: 2, committer: 2, fraud: 1, inventory: 1, order: 2, payment: 1, reaper: 2, warehouse: 1 },
+    );
+    assert.equal(instanceCapsOf('4', depths)('fraud'), 4);
+    assert.throws(
+      () => instanceCapsOf('two', depths),
+      /maxInstancesPerFunction \(OFFLINE_MAX_INSTANCES\) must be/,
+    );
+  });
+
   it('caps the instances per function and queues the rest', async () => {
     const fake = fakeOffline();
     const controls = patches.patchLambdaPool(fake, queueing(2));
