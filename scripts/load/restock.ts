@@ -7,12 +7,20 @@ import { localTable } from '../lib/local-tables';
 
 /**
  * Tops sku001 up by 1,000 whenever it runs below 200, in the DynamoDB the functions use, so a long run keeps
- * succeeding. With no local DynamoDB reachable (e.g. a deployed API) it does nothing.
+ * succeeding. With no local DynamoDB reachable (e.g. a deployed API) it does nothing, and says so once: a run
+ * against a stack whose DynamoDB is elsewhere would otherwise measure nothing but 409s once sku001 sells out.
  */
-export function sku001Restocker(): () => Promise<void> {
+export function sku001Restocker({
+  endpoint = dynamodbEndpoint(),
+  say = (line: string) => console.error(line),
+}: {
+  endpoint?: string;
+  say?: (line: string) => void;
+} = {}): () => Promise<void> {
+  let said = false;
   const db = DynamoDBDocumentClient.from(
     new DynamoDBClient({
-      endpoint: dynamodbEndpoint(),
+      endpoint,
       region: LOCAL_DEFAULTS.region,
       credentials: localCredentials(),
       maxAttempts: 1,
@@ -40,8 +48,15 @@ export function sku001Restocker(): () => Promise<void> {
           ExpressionAttributeValues: { ':q': 1000 },
         }),
       );
-    } catch {
-      // No local DynamoDB reachable (e.g. a deployed API): traffic goes on without restocking.
+    } catch (error) {
+      // Traffic goes on without restocking.
+      if (said) return;
+      said = true;
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      say(
+        `restock: no DynamoDB answers at ${endpoint} (${reason}), so sku001 is not topped up and the run will ` +
+          'see 409s once it sells out. Against a local stack, set AWS_ENDPOINT_URL_DYNAMODB to its DynamoDB.',
+      );
     }
   };
 }

@@ -7,8 +7,10 @@ import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import { DATASOURCE_UIDS, orderApiUrl, traceExploreUrl } from '../../scripts/lib/endpoints';
 import { LatencyHistogram } from '../../scripts/lib/latency';
 import { decodeOtlpSpans, type OtlpTraces } from '../../scripts/lib/otlp';
+import { freePort } from '../../scripts/lib/ports';
 import { lineFormatter, terminalOptions } from '../../scripts/lib/terminal';
 import { renderWaterfall } from '../../scripts/lib/waterfall';
+import { sku001Restocker } from '../../scripts/load/restock';
 import { summaryTable } from '../../scripts/load/tally';
 
 /** A trace as the real Tempo 3.0.3 answered GET /api/v2/traces/{id} for one seed order. */
@@ -131,6 +133,21 @@ describe('the terminal view of npm start', () => {
 });
 
 describe('npm run load', () => {
+  it('says once that it cannot restock when no DynamoDB answers at its endpoint, and carries on', async () => {
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const said: string[] = [];
+    const restock = sku001Restocker({ endpoint, say: (line) => said.push(line) });
+    await restock();
+    await restock();
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(
+      String(said[0]),
+      new RegExp(
+        `^restock: no DynamoDB answers at ${endpoint.replaceAll('.', '\\.')} .*AWS_ENDPOINT_URL_DYNAMODB`,
+      ),
+    );
+  });
+
   it('reports percentiles within 1% of the exact ones, in constant memory', () => {
     const histogram = new LatencyHistogram();
     for (let ms = 1; ms <= 1000; ms++) histogram.record(ms);
