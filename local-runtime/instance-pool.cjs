@@ -23,8 +23,8 @@ const { RUNTIME_EXITED } = require('./worker-protocol.cjs');
  */
 /**
  * @typedef {object} PoolSettings
- * @property {(functionKey: string) => number} maxInstancesOf the most local instances a function may have: the laptop's
- *   resource, not a limit
+ * @property {(functionKey: string) => number} maxInstancesOf the most local instances a function may have:
+ *   the laptop's resource, not a limit
  * @property {(functionKey: string) => DeployedLimits} limitsOf
  * @property {{ rateLimit: number, burstLimit: number }} stage the stage's throttle per method
  * @property {number} [retireIdleAfterMs] an instance idle this long is retired (its worker ends), as Lambda
@@ -58,7 +58,8 @@ class TooManyRequestsError extends Error {
 
 /**
  * Admits each request by the deployed limits, then runs it on an idle instance, a new one while the function
- * has fewer than `maxInstancesOf` allows it (and fewer than its reserved concurrency), or the first one to come free.
+ * has fewer than `maxInstancesOf` allows it (and fewer than its reserved concurrency), or the first one to come
+ * free.
  * An instance whose runtime exited gets a fresh runtime for its next request, as Lambda replaces a crashed
  * sandbox; since 14.7.4 serverless-offline does the same itself after a timeout. Answers the pool's controls.
  * @param {import('./offline-internals.cjs').OfflineClasses} classes

@@ -335,8 +335,10 @@ function roleOf(fn) {
 
 /**
  * Checks what only the whole set can show: every call has a function serving it, no route is served twice.
+ * Answers the functions a function calls, in the order of its calls.
  * @param {string} functionsDir
  * @param {Manifest[]} manifests
+ * @returns {(fn: Manifest) => Manifest[]}
  */
 function checkCalls(functionsDir, manifests) {
   /** @type {Map<string, string>} */
@@ -354,7 +356,8 @@ function checkCalls(functionsDir, manifests) {
       if (!servedBy.has(call)) fail(path.join(functionsDir, fn.name, MANIFEST), `no function serves ${call}`);
     }
   }
-  return servedBy;
+  const byName = new Map(manifests.map((fn) => [fn.name, fn]));
+  return (fn) => fn.calls.flatMap((call) => byName.get(String(servedBy.get(call))) ?? []);
 }
 
 /**
@@ -364,18 +367,16 @@ function checkCalls(functionsDir, manifests) {
  * more instances than it does.
  * @param {string} functionsDir
  * @param {Manifest[]} manifests
- * @param {Map<string, string>} servedBy
+ * @param {(fn: Manifest) => Manifest[]} calleesOf
  */
-function checkConcurrency(functionsDir, manifests, servedBy) {
-  const byName = new Map(manifests.map((fn) => [fn.name, fn]));
+function checkConcurrency(functionsDir, manifests, calleesOf) {
   for (const entry of manifests.filter((fn) => fn.public)) {
     const seen = new Set([entry.name]);
-    const queue = [...entry.calls];
-    for (let route = queue.shift(); route; route = queue.shift()) {
-      const callee = byName.get(String(servedBy.get(route)));
-      if (!callee || seen.has(callee.name)) continue;
+    const queue = calleesOf(entry);
+    for (let callee = queue.shift(); callee; callee = queue.shift()) {
+      if (seen.has(callee.name)) continue;
       seen.add(callee.name);
-      queue.push(...callee.calls);
+      queue.push(...calleesOf(callee));
       if (callee.reservedConcurrency <= entry.reservedConcurrency) {
         fail(
           path.join(functionsDir, callee.name, MANIFEST),
@@ -392,11 +393,10 @@ function checkConcurrency(functionsDir, manifests, servedBy) {
  * whose callees call none, and so on. An instance is busy until its callees answer, so the deeper a function's
  * calls go, the longer each of its invocations holds an instance.
  * @param {Manifest[]} manifests
- * @param {Map<string, string>} servedBy
+ * @param {(fn: Manifest) => Manifest[]} calleesOf
  * @returns {Record<string, number>}
  */
-function callDepths(manifests, servedBy) {
-  const byName = new Map(manifests.map((fn) => [fn.name, fn]));
+function callDepths(manifests, calleesOf) {
   /** @type {Map<string, number>} */
   const depths = new Map();
   /** @param {Manifest} fn @returns {number} */
@@ -405,7 +405,7 @@ function callDepths(manifests, servedBy) {
     if (known !== undefined) return known;
     // A cycle would be a request waiting on itself; counted once, it cannot recurse forever.
     depths.set(fn.name, 0);
-    const callees = fn.calls.flatMap((call) => byName.get(String(servedBy.get(call))) ?? []);
+    const callees = calleesOf(fn);
     const depth = callees.length === 0 ? 0 : 1 + Math.max(...callees.map(depthOf));
     depths.set(fn.name, depth);
     return depth;
@@ -416,11 +416,11 @@ function callDepths(manifests, servedBy) {
 /** Everything derived from the manifests in `functionsDir`. */
 function derive(functionsDir = FUNCTIONS_DIR) {
   const manifests = loadManifests(functionsDir);
-  const servedBy = checkCalls(functionsDir, manifests);
-  checkConcurrency(functionsDir, manifests, servedBy);
+  const calleesOf = checkCalls(functionsDir, manifests);
+  checkConcurrency(functionsDir, manifests, calleesOf);
   return {
     manifests,
-    callDepths: callDepths(manifests, servedBy),
+    callDepths: callDepths(manifests, calleesOf),
     functions: functionBlocks(manifests),
     roles: {
       Resources: Object.fromEntries([
