@@ -107,6 +107,7 @@ async function bundleFunctions(request) {
  *   environmentOf: (functionKey: string) => Record<string, string>,
  *   runtime: string,
  *   architecture: 'arm64' | 'x86_64',
+ *   cacheForThisMachine: boolean,
  *   outDir: string,
  * }} BundleRequest
  */
@@ -118,7 +119,18 @@ async function bundleFunctions(request) {
  */
 async function bundleInto(
   scratch,
-  { esbuild, JSZip, definitions, functionKeys, handlerOf, environmentOf, runtime, architecture, outDir },
+  {
+    esbuild,
+    JSZip,
+    definitions,
+    functionKeys,
+    handlerOf,
+    environmentOf,
+    runtime,
+    architecture,
+    cacheForThisMachine,
+    outDir,
+  },
 ) {
   /**
    * Bundles `entry` (an output path under dist/) into `dir`; answers the file and what it handed over. A
@@ -183,7 +195,7 @@ async function bundleInto(
     tasks.push({ functionKey, handlerString, entry, taskRoot, handedOver: handler.handedOver, files });
   }
   // The caches are built by child processes (under qemu-user for a foreign architecture): one per core.
-  const nodes = cacheNodes(architecture);
+  const nodes = cacheNodes(architecture, cacheForThisMachine);
   const caches = await inParallel(tasks, os.availableParallelism(), (task) =>
     buildCompileCache({
       taskRoot: task.taskRoot,

@@ -1,15 +1,17 @@
 'use strict';
 /**
- * A V8 compile cache for each function's package, built at packaging: Node's portable compile cache
- * (`module.enableCompileCache({ portable: true })`) of the preload, the SDK and the handler, as a cold start
- * loads them. The preload reads it from `compile-cache/` under the task root (read-only deployed).
+ * A V8 code cache for each function's package, built at packaging: the preload, the SDK and the handler, taken
+ * after the package's init has run, so it holds the functions init compiles lazily as well as the top level
+ * (functions/shared/telemetry/code-cache.ts). The preload reads it from `compile-cache/` under the task root
+ * (read-only deployed).
  *
- * Node keys the cache by its exact version, its architecture and its V8 flags (one folder each, e.g.
- * `v24.22.3-arm64-964aae3f-0`) and reads only its own: a Lambda whose Node patch release differs from the
- * one that built the cache compiles as if there were none, and the preload says so in one line. So the cache
+ * A cache fits one Node version and architecture (one folder each, e.g. `v24.22.3-arm64`), and V8 checks its
+ * version and flags again: a Lambda whose Node patch release differs from the one that built the cache
+ * compiles as if there were none, and the preload says so in one line. So the cache
  * is built with the Node that runs the packaging, at its exact version, for the architecture the functions
- * deploy on (under qemu-user with npm's `node-linux-<arch>` of that version when the machine's differs), and for
- * the machine's own, so that the deployed-contract tier and the bench, which run the package here, read it too.
+ * deploy on (under qemu-user with npm's `node-linux-<arch>` of that version when the machine's differs) and,
+ * for a package that runs here (the deployed-contract tier, the benches), for the machine's own. A zip carries
+ * only the deployed one: a cache taken after init is about three times the size of the bundle it is for.
  */
 const { execFileSync, spawn } = require('node:child_process');
 const { existsSync, mkdirSync, readdirSync, renameSync, rmSync } = require('node:fs');
@@ -96,8 +98,8 @@ function fetchNodeBuilds() {
 }
 
 /**
- * Runs the builder on one Node: it loads the package's preload (tracing on) and handler from `taskRoot`, as a
- * cold start does, into `taskRoot/compile-cache`.
+ * Runs the builder on one Node: it runs the package's init (preload, tracing on, and handler) from `taskRoot`,
+ * as a cold start does, and writes the code cache into `taskRoot/compile-cache`.
  * @param {string[]} command
  * @param {{ taskRoot: string, preload: string, handlerFile: string, env: Record<string, string> }} target
  * @returns {Promise<void>}
@@ -126,16 +128,19 @@ function runBuilder(command, { taskRoot, preload, handlerFile, env }) {
 /** @typedef {{ commands: Record<string, string[]>, missing: Record<string, string> }} CacheNodes */
 
 /**
- * The Nodes a packaging builds its caches on: one for the architecture the functions deploy on, and one for this
- * machine's; each resolved once (a foreign one fetched once), before the functions' caches are built in parallel.
+ * The Nodes a packaging builds its caches on: one for the architecture the functions deploy on and, with
+ * `forThisMachine` (a package to run here: the deployed-contract tier, the benches), one for this machine's;
+ * each resolved once (a foreign one fetched once), before the functions' caches are built in parallel.
  * Answers their commands by Node architecture and, for one that cannot run here, why.
  * @param {'arm64' | 'x86_64'} architecture
+ * @param {boolean} forThisMachine
  * @returns {CacheNodes}
  */
-function cacheNodes(architecture) {
+function cacheNodes(architecture, forThisMachine) {
   /** @type {CacheNodes} */
   const nodes = { commands: {}, missing: {} };
-  for (const arch of new Set([NODE_ARCH[architecture], process.arch])) {
+  const archs = forThisMachine ? [NODE_ARCH[architecture], process.arch] : [NODE_ARCH[architecture]];
+  for (const arch of new Set(archs)) {
     const node = nodeFor(arch);
     if ('missing' in node) nodes.missing[arch] = node.missing;
     else nodes.commands[arch] = node.command;

@@ -231,6 +231,7 @@ class LocalRuntimePlugin {
         }),
       runtime: service.provider.runtime,
       architecture: service.provider.architecture ?? 'x86_64',
+      cacheForThisMachine: String(service.custom?.localRuntime?.codeCacheForThisMachine) === 'true',
       // The Framework builds every package in .serverless/ (and moves it to `--package DIR` at the end).
       outDir: path.join(this.serverless.serviceDir ?? PROJECT_ROOT, '.serverless'),
     });

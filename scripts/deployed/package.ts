@@ -64,7 +64,10 @@ export async function packageStage(
   root = PROJECT_ROOT,
 ): Promise<Packaged> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `orders-${stage}-package-`));
-  const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
+  // Run here, the package reads a code cache built for this machine's architecture as well as the deployed one's.
+  const paramArgs = Object.entries({ ...params, codeCacheForThisMachine: 'true' }).flatMap(
+    ([name, value]) => ['--param', `${name}=${value}`],
+  );
   await onePackagingAtATime(() =>
     promisify(execFile)(
       process.execPath,

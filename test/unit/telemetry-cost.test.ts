@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -69,55 +69,80 @@ describe('what tracing loads', () => {
   });
 });
 
-describe("the package's compile cache, deployed", () => {
+describe("the package's code cache, deployed", () => {
+  const own = `${process.version}-${process.arch}`;
+  const MODULE = 'dist/functions/fraud/handler.js';
   /**
-   * Runs the preload as a deployed sandbox would (untraced: the cache concerns every instance) with a task root
-   * whose compile-cache/ holds `folder`; answers what it wrote and the compile cache directory Node then used.
+   * Runs the preload as a deployed sandbox would (untraced: the cache concerns every instance), with a task root
+   * holding a small CommonJS module at MODULE and, from `cache`, the files of its compile-cache/; the process
+   * loads the module (first building its cache, with `build`) and prints what it exports. Answers that and stderr.
    */
-  const startWith = (folder: string) => {
+  const startWith = (cache: Record<string, string | Buffer>, build = false) => {
     const taskRoot = mkdtempSync(path.join(os.tmpdir(), 'orders-cache-task-'));
-    mkdirSync(path.join(taskRoot, 'compile-cache', folder), { recursive: true });
+    mkdirSync(path.join(taskRoot, path.dirname(MODULE)), { recursive: true });
+    writeFileSync(path.join(taskRoot, MODULE), 'exports.answer = [1, 2, 3].map((n) => n * 14).at(-1);\n');
+    for (const [file, content] of Object.entries(cache)) {
+      mkdirSync(path.dirname(path.join(taskRoot, 'compile-cache', file)), { recursive: true });
+      writeFileSync(path.join(taskRoot, 'compile-cache', file), content);
+    }
+    const building = build
+      ? "const b = {}; globalThis[Symbol.for('orders.code-cache.build')] = b;" +
+        `require(${JSON.stringify(PRELOAD)});`
+      : '';
+    const script = `${building} const m = require(${JSON.stringify(path.join(taskRoot, MODULE))});${
+      build ? ' b.loader.write();' : ''
+    } console.log(m.answer);`;
     try {
-      const result = spawnSync(
-        process.execPath,
-        ['--require', PRELOAD, '-e', "console.log(String(require('node:module').getCompileCacheDir()))"],
-        {
-          env: {
-            PATH: process.env.PATH,
-            _HANDLER: 'dist/functions/fraud/handler.handler',
-            LAMBDA_TASK_ROOT: taskRoot,
-            OTEL_SDK_DISABLED: 'true',
-            OTEL_SERVICE_NAME: 'fraud-service',
-          },
-          encoding: 'utf8',
+      const result = spawnSync(process.execPath, [...(build ? [] : ['--require', PRELOAD]), '-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          _HANDLER: 'dist/functions/fraud/handler.handler',
+          LAMBDA_TASK_ROOT: taskRoot,
+          OTEL_SDK_DISABLED: 'true',
+          OTEL_SERVICE_NAME: 'fraud-service',
         },
-      );
-      return { taskRoot, directory: result.stdout.trim(), stderr: result.stderr };
+        encoding: 'utf8',
+      });
+      const built = path.join(taskRoot, 'compile-cache', own, MODULE);
+      return {
+        answer: result.stdout.trim(),
+        stderr: result.stderr,
+        built: existsSync(built) ? readFileSync(built) : undefined,
+      };
     } finally {
       rmSync(taskRoot, { recursive: true, force: true });
     }
   };
-
-  it('is read when it has a folder for this Node and architecture', () => {
-    const own = `${process.version}-${process.arch}-`;
-    const { taskRoot, directory, stderr } = startWith(`${own}964aae3f-0`);
-    // Node reads the folder of its own version, architecture and flags.
-    assert.ok(directory.startsWith(path.join(taskRoot, 'compile-cache', own)), directory);
-    assert.equal(stderr, '');
-  });
-
-  it('is left alone, in one line, when Lambda runs another Node than the one that built it', () => {
-    const { directory, stderr } = startWith(`v24.0.0-${process.arch}-964aae3f-0`);
-    assert.equal(directory, 'undefined');
+  const warningOf = (stderr: string) => {
     const [line, ...more] = stderr.trim().split('\n');
     assert.deepEqual(more, []);
     const record = JSON.parse(line ?? '{}') as Record<string, string>;
     assert.equal(record.level, 'warn');
     assert.equal(record.service_name, 'fraud-service');
+    return record.msg ?? '';
+  };
+
+  it('is built after the module ran, and read by this Node and architecture without a word', () => {
+    const { built, answer } = startWith({}, true);
+    assert.equal(answer, '42');
+    assert.ok(built && built.length > 0, 'the cache of the module it loaded');
+    const read = startWith({ [`${own}/${MODULE}`]: built });
+    assert.deepEqual(read, { answer: '42', stderr: '', built });
+  });
+
+  it('is refused by V8 in one line when it does not fit, and the module still loads', () => {
+    const { answer, stderr } = startWith({ [`${own}/${MODULE}`]: Buffer.from('not a code cache') });
+    assert.equal(answer, '42');
+    assert.match(warningOf(stderr), new RegExp(`V8 refused the package's code cache for ${MODULE}`));
+  });
+
+  it('is left alone, in one line, when Lambda runs another Node than the one that built it', () => {
+    const { answer, stderr } = startWith({ [`v24.0.0-${process.arch}/${MODULE}`]: 'x' });
+    assert.equal(answer, '42');
     assert.match(
-      record.msg ?? '',
+      warningOf(stderr),
       new RegExp(
-        `has v24\\.0\\.0-${process.arch}-964aae3f-0, nothing for Node ${process.version.replaceAll('.', '\\.')} on ${process.arch}`,
+        `has v24\\.0\\.0-${process.arch}, nothing for Node ${process.version.replaceAll('.', '\\.')} on ${process.arch}`,
       ),
     );
   });

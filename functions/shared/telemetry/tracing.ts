@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { enableCompileCache, registerHooks } from 'node:module';
 import path from 'node:path';
 import { readFlag } from '../config/flag';
+import { CODE_CACHE_DIR, type CodeCacheLoader, codeCacheFolder, loadWithCodeCache } from './code-cache';
 import NODE_SDK_UNUSED from './node-sdk-unused.json';
 
 const instanceStartTime = Date.now();
@@ -43,32 +44,45 @@ function leaveOut(packages: string[]): void {
   });
 }
 
+/** Set by local-runtime/compile-cache-builder.cjs, which loads the package at packaging to build its code cache. */
+const BUILDING = Symbol.for('orders.code-cache.build');
+
+/** The shape of warn-once-exporter.ts's telemetryLine, written here: the preload loads no module an untraced instance skips. */
+function warn(msg: string): void {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), service_name: process.env.OTEL_SERVICE_NAME, msg })}\n`,
+  );
+}
+
 /**
- * Deployed: the compile cache the package brings (`compile-cache/` under the task root, built at packaging by
- * local-runtime/compile-cache.cjs), read-only. Node reads only the folder of its own version and architecture;
- * when the package has none (Lambda's Node patch release moved on since packaging), modules compile as they
- * load, as without a cache, and one line says so.
+ * Deployed: the code cache the package brings (`compile-cache/` under the task root, built at packaging by
+ * local-runtime/compile-cache.cjs after init had run; code-cache.ts), read-only. It fits only the Node version and
+ * architecture that built it: when the package has none for this one (Lambda's Node patch release moved on since
+ * packaging), or V8 refuses it, modules compile as they load, as without a cache, and one line says so.
  */
-function useShippedCompileCache(taskRoot: string): void {
-  const directory = path.join(taskRoot, 'compile-cache');
+function useShippedCodeCache(taskRoot: string): void {
+  const building = (globalThis as { [BUILDING]?: { loader?: CodeCacheLoader } })[BUILDING];
+  if (building) {
+    building.loader = loadWithCodeCache(taskRoot, codeCacheFolder(), { build: true });
+    return;
+  }
   let folders: string[];
   try {
-    folders = readdirSync(directory);
+    folders = readdirSync(path.join(taskRoot, CODE_CACHE_DIR));
   } catch {
     return;
   }
-  if (folders.some((folder) => folder.startsWith(`${process.version}-${process.arch}-`))) {
-    enableCompileCache({ directory, portable: true });
+  if (folders.includes(codeCacheFolder())) {
+    loadWithCodeCache(taskRoot, codeCacheFolder(), {
+      onRejected: (file) =>
+        warn(
+          `V8 refused the package's code cache for ${file} (${process.version} on ${process.arch}): it compiles as it loads`,
+        ),
+    });
     return;
   }
-  // The shape of warn-once-exporter.ts's telemetryLine, written here: the preload loads no module an untraced instance skips.
-  process.stderr.write(
-    `${JSON.stringify({
-      level: 'warn',
-      time: new Date().toISOString(),
-      service_name: process.env.OTEL_SERVICE_NAME,
-      msg: `the package's compile cache has ${folders.join(', ')}, nothing for Node ${process.version} on ${process.arch}: modules compile as they load (repackage on this Node to use one)`,
-    })}\n`,
+  warn(
+    `the package's compile cache has ${folders.join(', ')}, nothing for Node ${process.version} on ${process.arch}: modules compile as they load (repackage on this Node to use one)`,
   );
 }
 
@@ -77,7 +91,7 @@ if (process.env._HANDLER) {
   // (os.tmpdir()/node-compile-cache) and reused by the next instance and the next start. Deployed, each
   // sandbox starts with an empty /tmp: the package brings its own cache.
   if (process.env.IS_OFFLINE === 'true') enableCompileCache();
-  else useShippedCompileCache(process.env.LAMBDA_TASK_ROOT ?? '');
+  else useShippedCodeCache(process.env.LAMBDA_TASK_ROOT ?? '');
   if (!sdkDisabled(process.env.OTEL_SDK_DISABLED)) {
     leaveOut(NODE_SDK_UNUSED);
     (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing(instanceStartTime);
