@@ -17,6 +17,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const { existsSync, mkdirSync, readdirSync, renameSync, rmSync } = require('node:fs');
 const path = require('node:path');
 const { PROJECT_ROOT } = require('./project.cjs');
+const { LAMBDA_NODE_FLAGS } = require('./runtimes.cjs');
 
 const BUILDER = path.join(__dirname, 'compile-cache-builder.cjs');
 /** Where npm's Node builds for other architectures are unpacked, once. */
@@ -107,11 +108,16 @@ function fetchNodeBuilds() {
 function runBuilder(command, { taskRoot, preload, handlerFile, env }) {
   const [file, ...args] = command;
   return new Promise((resolve, reject) => {
-    const child = spawn(/** @type {string} */ (file), [...args, BUILDER, taskRoot, preload, handlerFile], {
-      cwd: taskRoot,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    // With Lambda's flags: V8 refuses a cache built under other ones. The heap sizes do not enter its check.
+    const child = spawn(
+      /** @type {string} */ (file),
+      [...args, ...LAMBDA_NODE_FLAGS, BUILDER, taskRoot, preload, handlerFile],
+      {
+        cwd: taskRoot,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;

@@ -51,9 +51,39 @@ function assertRunsOnRuntimeNode(runtimes, running = process.version) {
  */
 function lambdaHeapLimits(memorySizeMb) {
   if (!Number.isInteger(memorySizeMb) || memorySizeMb < 128) return undefined;
-  const newSpace = Math.floor(memorySizeMb / 10);
-  const semiSpace = Math.floor(newSpace / 2);
-  return { maxOldGenerationSizeMb: memorySizeMb - newSpace, maxYoungGenerationSizeMb: 3 * semiSpace };
+  const { semiSpace, oldSpace } = heapSizesOf(memorySizeMb);
+  return { maxOldGenerationSizeMb: oldSpace, maxYoungGenerationSizeMb: 3 * semiSpace };
 }
 
-module.exports = { assertRunsOnRuntimeNode, executionEnvFor, lambdaHeapLimits, nodeMajorOf };
+/** @param {number} memorySizeMb */
+function heapSizesOf(memorySizeMb) {
+  const newSpace = Math.floor(memorySizeMb / 10);
+  return { semiSpace: Math.floor(newSpace / 2), oldSpace: memorySizeMb - newSpace };
+}
+
+/**
+ * The flags Lambda's Node bootstrap (/var/runtime/bootstrap) starts every function's Node with, before the
+ * heap sizes. `--expose-gc` is one V8 hashes into a code cache's check: a cache built without it is refused by
+ * a Lambda's Node (local-runtime/compile-cache.cjs builds with these).
+ */
+const LAMBDA_NODE_FLAGS = Object.freeze(['--expose-gc', '--max-http-header-size', '81920']);
+
+/**
+ * The arguments Lambda's Node bootstrap gives Node for a function of `memorySizeMb`, before the runtime's
+ * script: LAMBDA_NODE_FLAGS and the heap sizes of lambdaHeapLimits.
+ * @param {number} memorySizeMb AWS_LAMBDA_FUNCTION_MEMORY_SIZE
+ * @returns {string[]}
+ */
+function lambdaNodeArgs(memorySizeMb) {
+  const { semiSpace, oldSpace } = heapSizesOf(memorySizeMb);
+  return [...LAMBDA_NODE_FLAGS, `--max-semi-space-size=${semiSpace}`, `--max-old-space-size=${oldSpace}`];
+}
+
+module.exports = {
+  assertRunsOnRuntimeNode,
+  executionEnvFor,
+  LAMBDA_NODE_FLAGS,
+  lambdaHeapLimits,
+  lambdaNodeArgs,
+  nodeMajorOf,
+};

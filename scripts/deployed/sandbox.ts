@@ -3,12 +3,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import { lambdaNodeArgs } from '#local-runtime/runtimes.cjs';
 import { type LoopbackServer, listenOnLoopback, readBody } from '../lib/ports';
 import { LAMBDA_TASK_ROOT, type PackagedFunction } from './package';
 
 /**
  * One Lambda sandbox as AWS runs it: a fresh Node process on local-runtime/ric-bootstrap.mjs (the runtime's loop
- * and loader) with the template's environment and NODE_OPTIONS, fed through a Runtime API and an Extensions API
+ * and loader), started with the flags and heap sizes Lambda's bootstrap gives Node, with the template's
+ * environment and NODE_OPTIONS, fed through a Runtime API and an Extensions API
  * served from here, with Lambda's execution lifecycle:
  * - init ends when the runtime has asked for its first invocation and every registered extension for its first
  *   event; registration closes at the runtime's first /invocation/next;
@@ -181,7 +183,9 @@ export class LambdaSandbox {
       throw new Error(`${fn.functionName} runs on ${fn.runtime}, but this is Node ${process.version}`);
     }
     this.spawnedAt = performance.now();
-    this.child = spawn(process.execPath, [BOOTSTRAP], {
+    // Node started as Lambda's bootstrap starts it: its flags decide, among other things, whether V8 accepts the
+    // package's code cache.
+    this.child = spawn(process.execPath, [...lambdaNodeArgs(fn.memoryMb), BOOTSTRAP], {
       cwd: codeDir,
       env: {
         ...env,

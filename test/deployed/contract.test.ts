@@ -556,6 +556,17 @@ function contract(mode: ExportMode) {
       );
     });
 
+    it("read the package's code cache in every sandbox: none said it compiles as it loads", () => {
+      // A cache built under other V8 flags than Lambda's bootstrap gives Node is refused, in one line.
+      for (const fn of packaged.functions) {
+        assert.doesNotMatch(
+          stack.sandbox(fn.logicalId).logs(),
+          /compiles? as (it|they) loads?/,
+          fn.functionName,
+        );
+      }
+    });
+
     it('ran every function from its bundle alone', () => {
       const answered = new Set(answers.map((answer) => answer.functionName));
       assert.deepEqual([...answered].sort(), packaged.functions.map((fn) => fn.functionName).sort());

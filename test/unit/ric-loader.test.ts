@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
-import { assertRunsOnRuntimeNode, lambdaHeapLimits } from '#local-runtime/runtimes.cjs';
+import { assertRunsOnRuntimeNode, lambdaHeapLimits, lambdaNodeArgs } from '#local-runtime/runtimes.cjs';
 
 /** local-runtime/ric-loader.mjs: aws-lambda-ric 4.0.2's loader, followed line for line. */
 interface RicLoader {
@@ -122,5 +122,15 @@ describe('the V8 heap limits of a Lambda instance, from its memory size', () => 
   it('sets none for a memory size Lambda would not take', () => {
     assert.equal(lambdaHeapLimits(Number('')), undefined);
     assert.equal(lambdaHeapLimits(64), undefined);
+  });
+
+  it("gives a deployed sandbox's Node the arguments Lambda's bootstrap gives it", () => {
+    assert.deepEqual(lambdaNodeArgs(256), [
+      '--expose-gc',
+      '--max-http-header-size',
+      '81920',
+      '--max-semi-space-size=12',
+      '--max-old-space-size=231',
+    ]);
   });
 });
