@@ -32,6 +32,7 @@ const {
 const os = require('node:os');
 const path = require('node:path');
 
+const CODE_CACHE = require('../functions/shared/telemetry/code-cache.json');
 const { buildCompileCache, cacheNodes } = require('./compile-cache.cjs');
 const plugins = require('./esbuild-plugins.cjs');
 const { PROJECT_ROOT, TRACING_PRELOAD } = require('./project.cjs');
@@ -209,7 +210,7 @@ async function bundleInto(
   /** @type {Record<string, Bundle>} */
   const results = {};
   for (const [index, { functionKey, taskRoot, handedOver, files }] of tasks.entries()) {
-    for (const file of listFiles(path.join(taskRoot, 'compile-cache'))) {
+    for (const file of listFiles(path.join(taskRoot, CODE_CACHE.directory))) {
       files[path.relative(taskRoot, file).split(path.sep).join('/')] = readFileSync(file);
     }
     const zip = new JSZip();

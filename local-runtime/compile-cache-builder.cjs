@@ -7,11 +7,12 @@
  * `<taskRoot>/compile-cache/<Node version>-<arch>/` (functions/shared/telemetry/code-cache.ts).
  */
 const path = require('node:path');
+const CODE_CACHE = require('../functions/shared/telemetry/code-cache.json');
 
 const [taskRoot = '', preload = '', handlerFile = ''] = process.argv.slice(2);
-/** The preload's signal to load the package for building its cache: the same symbol tracing.ts reads. */
+/** The preload's signal to load the package for building its cache, in the slot code-cache.json names. */
 const building = /** @type {{ loader?: { write(): string[] } }} */ ({});
-/** @type {Record<symbol, unknown>} */ (globalThis)[Symbol.for('orders.code-cache.build')] = building;
+/** @type {Record<symbol, unknown>} */ (globalThis)[Symbol.for(CODE_CACHE.buildSymbol)] = building;
 require(path.join(taskRoot, preload));
 require(path.join(taskRoot, handlerFile));
 // Init's promises (the SDK's start, the clients' set-up) run before the cache is taken.

@@ -63,8 +63,9 @@ function heapSizesOf(memorySizeMb) {
 
 /**
  * The flags Lambda's Node bootstrap (/var/runtime/bootstrap) starts every function's Node with, before the
- * heap sizes, as AWS's nodejs18.x base image's bootstrap has them (the latest checked). `--expose-gc` is one V8 hashes into a code cache's check: a cache built without it is refused by
- * a Lambda's Node (local-runtime/compile-cache.cjs builds with these).
+ * heap sizes, as AWS's nodejs18.x base image's bootstrap has them (the latest checked). `--expose-gc` is one
+ * V8 hashes into a code cache's check: a cache built without it is refused by a Lambda's Node
+ * (local-runtime/compile-cache.cjs builds with these).
  */
 const LAMBDA_NODE_FLAGS = Object.freeze(['--expose-gc', '--max-http-header-size', '81920']);
 

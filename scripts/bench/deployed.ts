@@ -15,6 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import JSZip from 'jszip';
+import { CODE_CACHE_DIR, codeCacheFolder } from '../../functions/shared/telemetry/code-cache';
 import { scheduleEvent } from '../deployed/api';
 import { DeployedStack } from '../deployed/deployed-stack';
 import { createStageTables, type Packaged, packageStage, removeDirs } from '../deployed/package';
@@ -199,12 +200,14 @@ export async function measureDeployed(options: {
  * here carries (`codeCacheForThisMachine`), when the functions deploy on another.
  */
 async function zipSizes(packaged: Packaged): Promise<Record<string, number>> {
-  const thisMachine = `compile-cache/${process.version}-${process.arch}/`;
+  const thisMachine = `${CODE_CACHE_DIR}/${codeCacheFolder()}/`;
   const sizes = await Promise.all(
     packaged.functions.map(async (fn) => {
       const zip = await JSZip.loadAsync(readFileSync(fn.artifact));
       const names = Object.keys(zip.files);
-      const caches = new Set(names.flatMap((name) => /^compile-cache\/([^/]+)\//.exec(name)?.[1] ?? []));
+      const caches = new Set(
+        names.flatMap((name) => (name.startsWith(`${CODE_CACHE_DIR}/`) ? [name.split('/')[1]] : [])),
+      );
       // Two folders: the deployed architecture's, and this machine's, which only a package run here carries.
       if (caches.size > 1) for (const name of names) if (name.startsWith(thisMachine)) zip.remove(name);
       const deployed = await zip.generateAsync({

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { CODE_CACHE_DIR } from '../../functions/shared/telemetry/code-cache';
 import { apiRoutes, DeployedApi } from './api';
 import {
   functionEnvironment,
@@ -105,7 +106,7 @@ export class DeployedStack {
     await this.api.start();
     for (const fn of this.functions) {
       const codeDir = await unzipArtifact(fn.artifact);
-      if (this.options.withoutCompileCache) rmSync(path.join(codeDir, 'compile-cache'), { recursive: true });
+      if (this.options.withoutCompileCache) rmSync(path.join(codeDir, CODE_CACHE_DIR), { recursive: true });
       this.codeDirs.set(fn.logicalId, codeDir);
     }
     await Promise.all(this.functions.map((fn) => this.replace(fn.logicalId)));

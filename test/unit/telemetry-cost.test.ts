@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
+import CODE_CACHE from '../../functions/shared/telemetry/code-cache.json';
 import { isAwsSdkRequest } from '../../functions/shared/telemetry/instrumentation-config';
 import { optionsOf } from '../../scripts/bench/options';
 import { growthPer10k, linearFit } from '../../scripts/bench/stats';
@@ -82,11 +83,11 @@ describe("the package's code cache, deployed", () => {
     mkdirSync(path.join(taskRoot, path.dirname(MODULE)), { recursive: true });
     writeFileSync(path.join(taskRoot, MODULE), 'exports.answer = [1, 2, 3].map((n) => n * 14).at(-1);\n');
     for (const [file, content] of Object.entries(cache)) {
-      mkdirSync(path.dirname(path.join(taskRoot, 'compile-cache', file)), { recursive: true });
-      writeFileSync(path.join(taskRoot, 'compile-cache', file), content);
+      mkdirSync(path.dirname(path.join(taskRoot, CODE_CACHE.directory, file)), { recursive: true });
+      writeFileSync(path.join(taskRoot, CODE_CACHE.directory, file), content);
     }
     const building = build
-      ? "const b = {}; globalThis[Symbol.for('orders.code-cache.build')] = b;" +
+      ? `const b = {}; globalThis[Symbol.for(${JSON.stringify(CODE_CACHE.buildSymbol)})] = b;` +
         `require(${JSON.stringify(PRELOAD)});`
       : '';
     const script = `${building} const m = require(${JSON.stringify(path.join(taskRoot, MODULE))});${
@@ -103,7 +104,7 @@ describe("the package's code cache, deployed", () => {
         },
         encoding: 'utf8',
       });
-      const built = path.join(taskRoot, 'compile-cache', own, MODULE);
+      const built = path.join(taskRoot, CODE_CACHE.directory, own, MODULE);
       return {
         answer: result.stdout.trim(),
         stderr: result.stderr,

@@ -15,9 +15,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import CODE_CACHE from './code-cache.json';
 
 /** Under the task root. */
-export const CODE_CACHE_DIR = 'compile-cache';
+export const CODE_CACHE_DIR = CODE_CACHE.directory;
+
+/** Set by local-runtime/compile-cache-builder.cjs, which loads the package at packaging to build its code cache. */
+export const CODE_CACHE_BUILD = Symbol.for(CODE_CACHE.buildSymbol);
 
 /** The folder of the Node that reads it: only its exact version and architecture can use the cache. */
 export const codeCacheFolder = (version = process.version, arch = process.arch): string =>

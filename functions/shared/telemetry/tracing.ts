@@ -8,7 +8,13 @@ import { readdirSync } from 'node:fs';
 import { enableCompileCache, registerHooks } from 'node:module';
 import path from 'node:path';
 import { readFlag } from '../config/flag';
-import { CODE_CACHE_DIR, type CodeCacheLoader, codeCacheFolder, loadWithCodeCache } from './code-cache';
+import {
+  CODE_CACHE_BUILD,
+  CODE_CACHE_DIR,
+  type CodeCacheLoader,
+  codeCacheFolder,
+  loadWithCodeCache,
+} from './code-cache';
 import NODE_SDK_UNUSED from './node-sdk-unused.json';
 
 const instanceStartTime = Date.now();
@@ -44,9 +50,6 @@ function leaveOut(packages: string[]): void {
   });
 }
 
-/** Set by local-runtime/compile-cache-builder.cjs, which loads the package at packaging to build its code cache. */
-const BUILDING = Symbol.for('orders.code-cache.build');
-
 /** The shape of warn-once-exporter.ts's telemetryLine, written here: the preload loads no module an untraced instance skips. */
 function warn(msg: string): void {
   process.stderr.write(
@@ -61,7 +64,7 @@ function warn(msg: string): void {
  * packaging), or V8 refuses it, modules compile as they load, as without a cache, and one line says so.
  */
 function useShippedCodeCache(taskRoot: string): void {
-  const building = (globalThis as { [BUILDING]?: { loader?: CodeCacheLoader } })[BUILDING];
+  const building = (globalThis as { [CODE_CACHE_BUILD]?: { loader?: CodeCacheLoader } })[CODE_CACHE_BUILD];
   if (building) {
     building.loader = loadWithCodeCache(taskRoot, codeCacheFolder(), { build: true });
     return;
