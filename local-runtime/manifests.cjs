@@ -413,6 +413,26 @@ function callDepths(manifests, calleesOf) {
   return Object.fromEntries(manifests.map((fn) => [fn.key, depthOf(fn)]));
 }
 
+/**
+ * The functions an order passes through: each public one, then what it calls, depth first in the order of the
+ * calls.
+ * @param {Manifest[]} manifests
+ * @param {(fn: Manifest) => Manifest[]} calleesOf
+ * @returns {Manifest[]}
+ */
+function orderPath(manifests, calleesOf) {
+  /** @type {Manifest[]} */
+  const reached = [];
+  /** @param {Manifest} fn */
+  const visit = (fn) => {
+    if (reached.includes(fn)) return;
+    reached.push(fn);
+    for (const callee of calleesOf(fn)) visit(callee);
+  };
+  for (const fn of manifests.filter((manifest) => manifest.public)) visit(fn);
+  return reached;
+}
+
 /** Everything derived from the manifests in `functionsDir`. */
 function derive(functionsDir = FUNCTIONS_DIR) {
   const manifests = loadManifests(functionsDir);
@@ -421,6 +441,7 @@ function derive(functionsDir = FUNCTIONS_DIR) {
   return {
     manifests,
     callDepths: callDepths(manifests, calleesOf),
+    orderPath: orderPath(manifests, calleesOf),
     functions: functionBlocks(manifests),
     roles: {
       Resources: Object.fromEntries([

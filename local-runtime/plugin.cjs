@@ -245,11 +245,9 @@ class LocalRuntimePlugin {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.notice(`bundled ${functionKeys.length} functions in ${seconds} s: ${sizes.join(', ')}`);
     const caches = bundleOf(functionKeys[0] ?? '')?.compileCache;
-    this.notice(`compile cache in each package for: ${caches?.built.join(', ') || 'nothing'}`);
+    this.notice(`code cache in each package for: ${caches?.built.join(', ') || 'nothing'}`);
     for (const [arch, why] of Object.entries(caches?.skipped ?? {})) {
-      this.notice(
-        `no compile cache for ${arch}: ${why}; its cold starts compile every module (BENCHMARKS.md)`,
-      );
+      this.notice(`no code cache for ${arch}: ${why}; its cold starts compile every module (BENCHMARKS.md)`);
     }
     const handedOver = [...new Set(functionKeys.flatMap((key) => bundleOf(key).handedOver))];
     this.notice(`instrumented inside the bundles: ${handedOver.join(', ') || 'nothing'}`);

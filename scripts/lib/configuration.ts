@@ -49,7 +49,7 @@ export const LOCAL_VARIABLES: Record<string, LocalVariable> = {
   },
   OFFLINE_MAX_INSTANCES: {
     readBy: 'npm start and serverless offline',
-    doc: 'local instances (worker threads) per function at most: this machine’s resource, not a limit a client meets; beyond them a request waits (docs/local-runtime.md, "Local limits"). `by-calls`: 2 for api-gateway and order, whose calls reach two hops down and hold their instance meanwhile, 1 for the others; a number gives every function that many. Each holds about 40 MB',
+    doc: 'local instances (worker threads) per function at most: this machine’s resource, not a limit a client meets; beyond them a request waits (docs/local-runtime.md, "Local limits"). `by-calls`: 2 for a function whose calls reach two hops down, since each invocation holds its instance while they run, and 1 for the others; a number gives every function that many',
   },
   OFFLINE_YOUNG_GENERATION: {
     readBy: 'npm start and serverless offline',

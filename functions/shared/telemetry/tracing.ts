@@ -85,7 +85,7 @@ function useShippedCodeCache(taskRoot: string): void {
     return;
   }
   warn(
-    `the package's compile cache has ${folders.join(', ')}, nothing for Node ${process.version} on ${process.arch}: modules compile as they load (repackage on this Node to use one)`,
+    `the package's code cache has ${folders.join(', ')}, nothing for Node ${process.version} on ${process.arch}: modules compile as they load (repackage on this Node to use one)`,
   );
 }
 
