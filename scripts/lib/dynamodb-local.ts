@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,29 +24,47 @@ export function localCredentials() {
 }
 
 /**
- * Whether a DynamoDB answers ListTables at `endpoint`. One request by hand rather than through the AWS SDK,
- * which would hold some 30 MB in npm start's process for as long as it runs; DynamoDB Local reads the
- * credential's key id from the Authorization header and checks no signature.
+ * Whether a DynamoDB answers ListTables at `endpoint`. One request by hand on node:http: the AWS SDK would hold
+ * some 30 MB in npm start's process for as long as it runs, and fetch (undici) about 13 MB. DynamoDB Local reads
+ * the credential's key id from the Authorization header and checks no signature.
  */
-export async function isReachable(endpoint: string): Promise<boolean> {
+export function isReachable(endpoint: string): Promise<boolean> {
   const { accessKeyId } = localCredentials();
-  try {
-    const response = await fetch(endpoint, {
+  const body = JSON.stringify({ Limit: 1 });
+  return new Promise((resolve) => {
+    // An https endpoint is not DynamoDB Local, and would not take this unsigned request either.
+    if (new URL(endpoint).protocol !== 'http:') return resolve(false);
+    const request = httpRequest(endpoint, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-amz-json-1.0',
+        'content-length': Buffer.byteLength(body),
         'x-amz-target': 'DynamoDB_20120810.ListTables',
         authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20000101/${LOCAL_DEFAULTS.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
       },
-      body: JSON.stringify({ Limit: 1 }),
       // A JVM that accepts connections before it answers must fail the check, not wait.
-      signal: AbortSignal.timeout(1_000),
+      timeout: 1_000,
     });
-    const body = (await response.json()) as { TableNames?: unknown };
-    return response.ok && Array.isArray(body.TableNames);
-  } catch {
-    return false;
-  }
+    request.once('timeout', () => request.destroy(new Error('no answer within 1 s')));
+    request.once('error', () => resolve(false));
+    request.once('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.once('error', () => resolve(false));
+      response.once('end', () => {
+        try {
+          const answer = JSON.parse(text) as { TableNames?: unknown };
+          resolve(response.statusCode === 200 && Array.isArray(answer.TableNames));
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    request.end(body);
+  });
 }
 
 function assertJava(): void {
@@ -142,12 +161,15 @@ function javaCompiles(): boolean {
 
 /**
  * DynamoDB Local's JVM, sized for what it holds: requests in flight, with the tables in SQLite outside the
- * heap. The serial collector and a heap of 128 MB keep it near 160 MB where `-Xmx1g` and the default collector
- * held 250; C1 alone (no C2), on one compiler thread with a small code cache, compiles less and served the
- * project's load as fast (BENCHMARKS.md, "Footprint").
+ * heap. The serial collector and a heap of 128 MB at most, starting at 8, keep it near 130 MB where `-Xmx1g`
+ * and the default collector held 250; C1 alone (no C2), on one compiler thread with a small code cache,
+ * compiles less and served the project's load as fast (BENCHMARKS.md, "Footprint").
  */
 const JVM_OPTIONS = [
   '-Xmx128m',
+  // The initial heap is otherwise a 64th of the machine's memory, capped at -Xmx: here all 128 MB, which the
+  // young generation's cycling touches and a heap never gives back below its initial size.
+  '-Xms8m',
   '-XX:+UseSerialGC',
   '-XX:TieredStopAtLevel=1',
   '-XX:CICompilerCount=1',

@@ -484,22 +484,35 @@ describe('conservation of stock under chaos and crashes', () => {
   });
 });
 
+/**
+ * Starts a stack with `chaos`, places one order, and checks that it fails as a function error does deployed:
+ * 502 with `message`, its category and its trace id, and stock as it was. Answers the stack, still running.
+ */
+async function orderFailingWith502(chaos: string, message: string): Promise<Stack> {
+  const stack = await startStack({ env: { CHAOS: chaos } });
+  try {
+    const before = await stack.stock();
+    const response = await stack.post('/api/order', SEED_PAYLOAD);
+    assert.equal(response.status, 502, JSON.stringify(response.body));
+    assertJsonBody(response, { status: 'failure', message, category: 'downstream_failure' });
+    assert.match(String(response.body.trace_id), TRACE_ID);
+    assert.deepEqual(await stack.stock(), before);
+    return stack;
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
 describe('dead downstream', () => {
   it('fraud hanging: its Lambda timeout ends it, the API answers that 502 as deployed, and stock is restored', async () => {
-    const stack = await startStack({ env: { CHAOS: 'fraud:latency=30000' } });
+    // fraud's timeout (3 s) ends before payment's call to it gives up: a function error, which API Gateway
+    // answers 502 (its Gateway Response); the order fails with that category, a body and its trace id.
+    const stack = await orderFailingWith502(
+      'fraud:latency=30000',
+      'The function behind this route failed or timed out before it answered',
+    );
     try {
-      const before = await stack.stock();
-      const response = await stack.post('/api/order', SEED_PAYLOAD);
-      // fraud's timeout (3 s) ends before payment's call to it gives up: a function error, which API Gateway
-      // answers 502 (its Gateway Response); the order fails with that category, a body and its trace id.
-      assert.equal(response.status, 502, JSON.stringify(response.body));
-      assertJsonBody(response, {
-        status: 'failure',
-        message: 'The function behind this route failed or timed out before it answered',
-        category: 'downstream_failure',
-      });
-      assert.match(String(response.body.trace_id), TRACE_ID);
-      assert.deepEqual(await stack.stock(), before);
       const [order] = (await stack.scan('orders')).filter((o) => o.status === 'FAILED');
       assert.equal(order?.failure_category, 'downstream_failure');
       await eventually(
@@ -515,19 +528,7 @@ describe('dead downstream', () => {
   });
 
   it('fraud failing: the order fails with 502 and stock is restored', async () => {
-    const stack = await startStack({ env: { CHAOS: 'fraud:failure=1' } });
-    try {
-      const before = await stack.stock();
-      const response = await stack.post('/api/order', SEED_PAYLOAD);
-      assert.equal(response.status, 502, JSON.stringify(response.body));
-      assertJsonBody(response, {
-        status: 'failure',
-        message: 'fraud-service failed',
-        category: 'downstream_failure',
-      });
-      assert.deepEqual(await stack.stock(), before);
-    } finally {
-      await stack.stop();
-    }
+    const stack = await orderFailingWith502('fraud:failure=1', 'fraud-service failed');
+    await stack.stop();
   });
 });
