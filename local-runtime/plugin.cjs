@@ -51,7 +51,8 @@ class LocalRuntimePlugin {
   pool;
   prepared = false;
   /** How the instances started: prewarmed before the API listened (the summary), or on first use. */
-  instancesStarted = 'started on first use (OFFLINE_PREWARM=false)';
+  instancesStarted =
+    'started on first use, as deployed (OFFLINE_PREWARM=true loads one of each before ready)';
 
   /**
    * @param {Serverless} serverless

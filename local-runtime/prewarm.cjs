@@ -27,7 +27,7 @@ async function prewarm(functionKeys, invoke) {
   };
   await Promise.all(Array.from({ length: availableParallelism() }, loadNext));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  const summary = `${functionKeys.length - failures.length} of ${functionKeys.length} functions prewarmed in ${seconds} s (OFFLINE_PREWARM=false starts them on first use)`;
+  const summary = `${functionKeys.length - failures.length} of ${functionKeys.length} functions prewarmed in ${seconds} s (OFFLINE_PREWARM=false, the default, starts them on first use)`;
   return { summary, failures };
 }
 

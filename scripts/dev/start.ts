@@ -1,6 +1,6 @@
 /**
  * `npm start`: DynamoDB Local (unless AWS_ENDPOINT_URL_DYNAMODB already answers), tables and seed data,
- * then serverless offline with one prewarmed instance per function. Ctrl-C stops everything it started.
+ * then serverless offline, whose instances start on first use as deployed. Ctrl-C stops everything it started.
  * `npm run dev` (`--watch`) also runs `tsc --watch`, and each rebuild reaches the next request.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

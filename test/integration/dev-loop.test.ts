@@ -52,6 +52,7 @@ describe('the developer loop', () => {
     const start = runStart({
       ...env,
       LOG_FORMAT: 'pretty',
+      OFFLINE_PREWARM: 'true',
       OTEL_SDK_DISABLED: 'false',
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       OTEL_BSP_SCHEDULE_DELAY: '200',
@@ -145,6 +146,8 @@ describe('the developer loop', () => {
     try {
       await dev.ready();
       assert.match(dev.output(), /Reload {7}on/);
+      // On the defaults, as deployed with no provisioned concurrency: no instance before the first request.
+      assert.match(dev.output(), /Lambda instances ready: started on first use, as deployed/);
       const placed = await placeOrder(api);
       assert.deepEqual(await read(), { status: 404, message: `Order ${missing} not found` });
 

@@ -35,6 +35,7 @@ describe('npm start', () => {
       HTTP_PORT: String(httpPort),
       OFFLINE_LAMBDA_PORT: String(lambdaPort),
       AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoPort}`,
+      OFFLINE_PREWARM: 'true',
     });
     try {
       await start.ready();
