@@ -46,9 +46,11 @@ class TooManyRequestsError extends Error {
 }
 
 /**
- * How the pool is steered: what `npm run dev` resets on a new build, and what tests and diagnostics read.
+ * How the pool is steered: what `npm run dev` resets on a new build, what tests and diagnostics read, and when
+ * the process last had work (idle-memory.cjs).
  * @typedef {{ resetAll(): number, retireIdle(): number,
- *   stats(): Record<string, { instances: number, waiting: number }> }} PoolControls
+ *   stats(): Record<string, { instances: number, waiting: number }>,
+ *   quietSince(): number | undefined }} PoolControls
  */
 /**
  * One of serverless-offline's LambdaFunction instances, as the pool sees it.
@@ -111,6 +113,18 @@ function patchLambdaPool(
   /** Waits per function since its last waiting line. */
   /** @type {Map<string, { count: number, longestMs: number }>} */
   const waitsByKey = new Map();
+
+  /** Requests admitted or waiting now, and when the last one ended or an instance was last retired. */
+  let inFlight = 0;
+  let lastWorkAt = now();
+  /** @param {Promise<unknown>} running */
+  const counted = (running) => {
+    inFlight++;
+    return running.finally(() => {
+      inFlight--;
+      lastWorkAt = now();
+    });
+  };
 
   /** Replaces an instance's runtime: its next request starts a new worker, which loads the handler anew. */
   const originalCleanup = LambdaFunction.prototype.cleanup;
@@ -196,7 +210,7 @@ function patchLambdaPool(
       setClientContext(/** @type {unknown} */ value) {
         clientContext = value;
       },
-      runHandler: () => admitAndRun(functionKey, event, clientContext, acquire),
+      runHandler: () => counted(admitAndRun(functionKey, event, clientContext, acquire)),
     };
   }
 
@@ -233,7 +247,12 @@ function patchLambdaPool(
           retired++;
         }
       }
+      if (retired > 0) lastWorkAt = now();
       return retired;
+    },
+    /** When the last request ended or an instance was last retired; undefined while a request is in flight. */
+    quietSince() {
+      return inFlight > 0 ? undefined : lastWorkAt;
     },
     /** How many instances each function has and how many requests wait: for tests and diagnostics. */
     stats() {

@@ -8,10 +8,13 @@
 const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { memoryReport } = require('./instance-workers.cjs');
 
-/** @param {string} file */
-function reportMemoryOnSignal(file) {
+/**
+ * @param {string} file
+ * @param {() => import('./idle-memory.cjs').Releases} [releasedWhenQuiet] what the main thread gave back when quiet
+ */
+function reportMemoryOnSignal(file, releasedWhenQuiet) {
   process.on('SIGUSR2', async () => {
-    const report = await memoryReport(requestBeside(file));
+    const report = { ...(await memoryReport(requestBeside(file))), releasedWhenQuiet: releasedWhenQuiet?.() };
     writeFileSync(`${file}.partial`, JSON.stringify(report));
     renameSync(`${file}.partial`, file);
   });

@@ -8,7 +8,7 @@
  *   tracing preloaded, capped per function with the rest queued, and replaced when they crash;
  * - tables.cjs: the DynamoDB tables created and seeded before the API starts;
  * - prewarm.cjs: before the API listens (and says "Server ready");
- * - schedules.cjs, reload.cjs, memory-report.cjs, telemetry-probe.cjs: once the API listens;
+ * - schedules.cjs, reload.cjs, idle-memory.cjs, memory-report.cjs, telemetry-probe.cjs: once the API listens;
  * - bundle.cjs: `serverless package` gives every function a zip of its own.
  */
 const { existsSync } = require('node:fs');
@@ -19,6 +19,7 @@ const { bundleFunctions } = require('./bundle.cjs');
 const { assertDeployableTelemetry, assertNothingFromTheShell } = require('./deploy-settings.cjs');
 const { baselineCodeAgain, withoutBaselineCode } = require('./framework-start.cjs');
 const { invokeForResult, invokeFunction, lambdaApiUrl } = require('./lambda-api.cjs');
+const { releaseMemoryWhenQuiet } = require('./idle-memory.cjs');
 const { reportMemoryOnSignal } = require('./memory-report.cjs');
 const { applyPatches } = require('./offline-patches.cjs');
 const { PRIMING_MODULE, PROJECT_ROOT, FUNCTIONS_BUILD, TRACING_PRELOAD, build } = require('./project.cjs');
@@ -131,7 +132,9 @@ class LocalRuntimePlugin {
       });
       this.notice(`reloading on changes to ${path.relative(PROJECT_ROOT, FUNCTIONS_BUILD)}`);
     }
-    if (process.env.OFFLINE_MEMORY_REPORT) reportMemoryOnSignal(process.env.OFFLINE_MEMORY_REPORT);
+    const idleMemory = this.pool && releaseMemoryWhenQuiet(this.pool);
+    if (process.env.OFFLINE_MEMORY_REPORT)
+      reportMemoryOnSignal(process.env.OFFLINE_MEMORY_REPORT, idleMemory?.releases);
     const telemetry = telemetryStatus(this.serverless.service.provider.environment ?? {});
     this.notice(await telemetry);
     const warn = (/** @type {string} */ line) => this.log.warning?.(line);

@@ -1,9 +1,9 @@
 /**
  * `npm run bench:footprint`: the memory of everything `npm start` runs (npm, the Node-version launcher,
- * start.js, serverless offline with its instances, DynamoDB Local), summed over the process tree, in three
- * states: ready and idle; after a burst of 200 orders from 32 clients; during a 20/s load. Telemetry is on and
- * exported to receivers on loopback, as with the observability stack up.
- *   npm run bench:footprint -- [--idle-seconds 45] [--load-seconds 30] [--rate 20]
+ * start.js, serverless offline with its instances, DynamoDB Local), summed over the process tree, in four
+ * states: ready and idle; after a burst of 200 orders from 32 clients; during a 20/s load; quiet again after it.
+ * Telemetry is on and exported to receivers on loopback, as with the observability stack up.
+ *   npm run bench:footprint -- [--idle-seconds 45] [--load-seconds 30] [--rate 20] [--quiet-seconds 80]
  * Settings under test go in the environment (OFFLINE_MAX_INSTANCES=2 npm run bench:footprint). The last line
  * printed is a JSON summary.
  */
@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const idleSeconds = options.number('idle-seconds', 45);
   const loadSeconds = options.number('load-seconds', 30);
   const rate = options.number('rate', 20);
+  // Quiet again: past the retirement of idle instances (serverless.yml's retireIdleSeconds) and the release after it.
+  const quietSeconds = options.number('quiet-seconds', 80);
   const [httpPort, lambdaPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
   const traces = await new OtlpReceiver({ keepSpans: false }).start();
   const logs = await new OtlpLogsReceiver({ keepRecords: false }).start();
@@ -159,6 +161,8 @@ async function main(): Promise<void> {
     // The peak of the samples taken during the load.
     const peak = during.reduce((max, sample) => (sample.totalMb > max.totalMb ? sample : max));
     snapshots.push(peak);
+    await sleep(quietSeconds * 1000);
+    snapshots.push(snapshot(`quiet ${quietSeconds} s after the load`, Number(start.pid)));
 
     const roles = [...new Set(snapshots.flatMap((entry) => Object.keys(entry.byRole)))];
     console.log(`| state | total MB | ${roles.join(' | ')} |`);

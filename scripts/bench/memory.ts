@@ -23,6 +23,8 @@ export interface MemoryReport {
   instances: Array<MemoryFigures & { function: string }>;
   /** Heap snapshot files written with this report (OFFLINE_HEAP_SNAPSHOTS). */
   snapshots: string[];
+  /** What the main thread gave back once the pool was quiet (local-runtime/idle-memory.cjs). */
+  releasedWhenQuiet?: { count: number; lastRssBeforeMb?: number; lastRssAfterMb?: number };
 }
 
 /**

@@ -313,6 +313,30 @@ describe('serverless-offline patches: the instance pool', () => {
     assert.deepEqual([first?.cleanups, second?.cleanups, third?.cleanups], [1, 1, 0]);
   });
 
+  it('says since when it has been quiet: not while a request runs or waits; from the last end or retirement', async () => {
+    const fake = fakeOffline();
+    const clock = manualClock();
+    const controls = patches.patchLambdaPool(fake, {
+      ...queueing(1),
+      retireIdleAfterMs: 60_000,
+      now: clock.now,
+    });
+    const pool = new fake.LambdaFunctionPool();
+    assert.equal(controls.quietSince(), 0, 'quiet since the pool was made');
+    clock.advance(1_000);
+    const answers = ['a', 'b'].map((id) => invoke(pool, id));
+    await settled();
+    assert.equal(controls.quietSince(), undefined, 'one runs, one waits');
+    fake.runs[0]?.done.resolve('a');
+    await answers[0];
+    clock.advance(2_000);
+    assert.equal(controls.quietSince(), undefined, 'the waiting one runs now');
+    await settled();
+    fake.runs[1]?.done.resolve('b');
+    await answers[1];
+    assert.equal(controls.quietSince(), 3_000, 'quiet since the last one ended');
+  });
+
   it('resetAll replaces idle runtimes now and busy ones when their invocation ends', async () => {
     const fake = fakeOffline();
     const controls = patches.patchLambdaPool(fake, queueing(2));
