@@ -2,11 +2,11 @@
 /**
  * The offline process's main thread gives back, once the pool has been quiet for a few seconds, the memory it
  * grew into while it worked: the Framework's start, or a burst of requests. V8 grows its young generation to
- * 64 MB under allocation and keeps it; a regular full collection empties it but keeps its pages, and the pages
- * of retired instances, resident for reuse (BENCHMARKS.md, "Footprint"). Only the collection V8 runs when
- * memory is low (`last-resort`) also shrinks the young generation and unmaps the pages it pooled. It stops the
- * main thread for tens of milliseconds, so it runs once per quiet spell, not again until the pool has worked.
- * Local only: nothing a client sees, and no instance's heap is touched.
+ * 64 MB under allocation and keeps it; a regular full collection empties it but keeps its pages resident, for
+ * reuse (BENCHMARKS.md, "Footprint"). Only the collection V8 runs when memory is low (`last-resort`) also
+ * shrinks the young generation and unmaps the pages it pooled. It stops the main thread for tens of
+ * milliseconds, so it runs once per quiet spell, not again until the pool has worked; a request that arrives
+ * meanwhile waits that long. No instance's heap is touched.
  */
 const v8 = require('node:v8');
 const vm = require('node:vm');
